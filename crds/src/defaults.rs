@@ -1,0 +1,386 @@
+//! The one defaulting function. The mutating webhook answers with the JSON Patch
+//! between a spec and `defaults(spec)`; it must be idempotent so a defaulted object
+//! gets an empty patch.
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use std::collections::BTreeMap;
+
+use crate::catalog::{Component, DEFAULT_REPLICAS, Resources};
+use crate::project::*;
+use crate::quantity;
+
+/// Default libpq sslmode.
+pub const DEFAULT_SSL_MODE: SslMode = SslMode::Prefer;
+/// Default upload limit of Storage (50 MiB, upstream's).
+pub const DEFAULT_FILE_SIZE_LIMIT: i64 = 52_428_800;
+/// Default lifetime of Auth's access tokens.
+pub const DEFAULT_JWT_EXPIRY_SECONDS: i64 = 3600;
+/// Default SMTP submission port.
+pub const DEFAULT_SMTP_PORT: i32 = 587;
+/// Default schemas PostgREST exposes (upstream's `PGRST_DB_SCHEMAS`).
+pub const DEFAULT_REST_SCHEMAS: [&str; 3] = ["public", "storage", "graphql_public"];
+/// Default PostgREST row limit.
+pub const DEFAULT_REST_MAX_ROWS: i32 = 1000;
+
+fn fill<T>(slot: &mut Option<T>, value: impl FnOnce() -> T) {
+    if slot.is_none() {
+        *slot = Some(value());
+    }
+}
+
+fn fill_str(slot: &mut Option<String>, value: &str) {
+    fill(slot, || value.to_string());
+}
+
+fn quantities(r: Resources) -> BTreeMap<String, Quantity> {
+    BTreeMap::from([
+        ("cpu".to_string(), Quantity(r.cpu.to_string())),
+        ("memory".to_string(), Quantity(r.memory.to_string())),
+    ])
+}
+
+/// Returns the spec with every omitted field filled from the catalog and the
+/// constants above. Fields the user set are never changed.
+pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
+    if spec.site_url.is_none() {
+        spec.site_url = Some(spec.api_external_url.clone());
+    }
+
+    let db = &mut spec.database;
+    fill(&mut db.ssl_mode, || DEFAULT_SSL_MODE);
+    fill(&mut db.initialize, || false);
+    let r = &mut db.secret_ref;
+    // Literal values replace the Secret's keys, so only default the keys still read.
+    if db.host.is_none() {
+        fill_str(&mut r.host_key, "host");
+    }
+    if db.port.is_none() {
+        fill_str(&mut r.port_key, "port");
+    }
+    if db.name.is_none() {
+        fill_str(&mut r.database_key, "database");
+    }
+    fill_str(&mut r.password_key, "password");
+
+    let storage = spec.storage.get_or_insert_with(Default::default);
+    fill(&mut storage.backend, || StorageBackend::File);
+    fill(&mut storage.file_size_limit, || DEFAULT_FILE_SIZE_LIMIT);
+    if let Some(s3) = storage.s3.as_mut() {
+        let has_endpoint = s3.endpoint.is_some();
+        fill(&mut s3.force_path_style, || has_endpoint);
+        fill_str(&mut s3.secret_ref.access_key_id_key, "accessKeyId");
+        fill_str(&mut s3.secret_ref.secret_access_key_key, "secretAccessKey");
+    }
+
+    let jwt = spec.jwt.get_or_insert_with(Default::default);
+    fill(&mut jwt.expiry_seconds, || DEFAULT_JWT_EXPIRY_SECONDS);
+    if let Some(r) = jwt.secret_ref.as_mut() {
+        fill_str(&mut r.secret_key, "secret");
+        fill_str(&mut r.anon_key_key, "anonKey");
+        fill_str(&mut r.service_key_key, "serviceKey");
+    }
+
+    if let Some(smtp) = spec.smtp.as_mut() {
+        fill(&mut smtp.port, || DEFAULT_SMTP_PORT);
+        fill_str(&mut smtp.sender_name, "Supabase");
+        credentials(&mut smtp.secret_ref);
+    }
+    if let Some(dashboard) = spec.dashboard.as_mut() {
+        credentials(&mut dashboard.secret_ref);
+    }
+
+    let c = spec.components.get_or_insert_with(Default::default);
+    workload(
+        &mut c.kong.get_or_insert_with(Default::default).workload,
+        Component::Kong,
+    );
+
+    let auth = c.auth.get_or_insert_with(Default::default);
+    workload(&mut auth.workload, Component::Auth);
+    fill(&mut auth.disable_signup, || false);
+    fill(&mut auth.enable_email_signup, || true);
+    fill(&mut auth.enable_email_autoconfirm, || false);
+    fill(&mut auth.enable_anonymous_users, || false);
+    fill(&mut auth.additional_redirect_urls, Vec::new);
+
+    let rest = c.rest.get_or_insert_with(Default::default);
+    workload(&mut rest.workload, Component::Rest);
+    fill(&mut rest.schemas, || {
+        DEFAULT_REST_SCHEMAS.iter().map(|s| s.to_string()).collect()
+    });
+    fill(&mut rest.max_rows, || DEFAULT_REST_MAX_ROWS);
+
+    let realtime = c.realtime.get_or_insert_with(Default::default);
+    workload(&mut realtime.workload, Component::Realtime);
+    if let Some(r) = realtime.secret_ref.as_mut() {
+        fill_str(&mut r.secret_key_base_key, "secretKeyBase");
+        fill_str(&mut r.db_enc_key_key, "dbEncKey");
+    }
+
+    workload(
+        &mut c.storage.get_or_insert_with(Default::default).workload,
+        Component::Storage,
+    );
+
+    let meta = c.meta.get_or_insert_with(Default::default);
+    workload(&mut meta.workload, Component::Meta);
+    if let Some(r) = meta.secret_ref.as_mut() {
+        fill_str(&mut r.crypto_key_key, "cryptoKey");
+    }
+
+    let studio = c.studio.get_or_insert_with(Default::default);
+    workload(&mut studio.workload, Component::Studio);
+    fill(&mut studio.enabled, || {
+        Component::Studio.entry().enabled_by_default
+    });
+    fill_str(&mut studio.organization, "Default Organization");
+    fill_str(&mut studio.project, "Default Project");
+
+    spec
+}
+
+fn credentials(r: &mut CredentialsSecretRef) {
+    fill_str(&mut r.username_key, "username");
+    fill_str(&mut r.password_key, "password");
+}
+
+fn below(a: &Quantity, b: &Quantity) -> bool {
+    matches!((quantity::parse(&a.0), quantity::parse(&b.0)), (Ok(a), Ok(b)) if a < b)
+}
+
+fn workload(w: &mut WorkloadSpec, component: Component) {
+    let entry = component.entry();
+    fill_str(&mut w.image, entry.image);
+    fill(&mut w.replicas, || DEFAULT_REPLICAS);
+    let resources = w
+        .resources
+        .get_or_insert_with(ResourceRequirements::default);
+    // Fill cpu and memory separately: a user who set only a memory limit still gets the
+    // catalog's cpu limit, and no request is defaulted above a limit the user chose.
+    let limits = resources.limits.get_or_insert_with(BTreeMap::new);
+    for (k, v) in quantities(entry.limits) {
+        limits.entry(k).or_insert(v);
+    }
+    let limits = limits.clone();
+    let requests = resources.requests.get_or_insert_with(BTreeMap::new);
+    for (k, v) in quantities(entry.requests) {
+        requests.entry(k.clone()).or_insert_with(|| {
+            // A user limit below the catalog request lowers the defaulted request to it.
+            match limits.get(&k) {
+                Some(limit) if below(limit, &v) => limit.clone(),
+                _ => v,
+            }
+        });
+    }
+    fill(&mut w.env, Vec::new);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::CATALOG;
+
+    fn minimal() -> SupabaseProjectSpec {
+        SupabaseProjectSpec {
+            api_external_url: "https://api.example.com".into(),
+            database: DatabaseSpec {
+                secret_ref: DatabaseSecretRef {
+                    name: "db".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Paths that stay omitted after defaulting on purpose: optional blocks the user did
+    /// not ask for, literals that replace Secret keys, scheduling, and the insides of
+    /// Kubernetes' own types.
+    const MAY_STAY_OMITTED: &[&str] = &[
+        "spec.smtp",
+        "spec.dashboard",
+        "spec.jwt.secretRef",
+        "spec.storage.s3",
+        "spec.database.host",
+        "spec.database.port",
+        "spec.database.name",
+        "spec.components.*.nodeSelector",
+        "spec.components.*.tolerations",
+        "spec.components.*.affinity",
+        "spec.components.*.secretRef",
+        "spec.components.*.resources.claims",
+    ];
+
+    fn may_stay_omitted(path: &str) -> bool {
+        MAY_STAY_OMITTED.iter().any(|p| match p.split_once(".*.") {
+            Some((head, tail)) => path.starts_with(head) && path.ends_with(&format!(".{tail}")),
+            None => path == *p,
+        })
+    }
+
+    /// Lists every property of the CRD schema that is absent from `value`.
+    fn missing(
+        schema: &serde_json::Value,
+        value: &serde_json::Value,
+        path: &str,
+        out: &mut Vec<String>,
+    ) {
+        let Some(props) = schema.get("properties").and_then(|p| p.as_object()) else {
+            return;
+        };
+        for (key, sub) in props {
+            let p = format!("{path}.{key}");
+            match value.get(key) {
+                None if !may_stay_omitted(&p) => out.push(p),
+                // Descend into our own types, not into Kubernetes' (resources' quantities).
+                Some(v)
+                    if !p.ends_with(".resources.limits") && !p.ends_with(".resources.requests") =>
+                {
+                    missing(sub, v, &p, out)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn defaulting_is_idempotent() {
+        let once = defaults(minimal());
+        assert_ne!(once, minimal());
+        assert_eq!(defaults(once.clone()), once);
+    }
+
+    #[test]
+    fn every_component_is_filled_from_the_catalog() {
+        let d = defaults(minimal());
+        let c = d
+            .components
+            .as_ref()
+            .map(ComponentsSpec::workloads)
+            .unwrap_or_default();
+        assert_eq!(c.len(), CATALOG.len());
+        for (entry, w) in CATALOG.iter().zip(c) {
+            assert_eq!(w.image.as_deref(), Some(entry.image), "{}", entry.name);
+            assert_eq!(w.replicas, Some(DEFAULT_REPLICAS));
+            let r = w.resources.clone().unwrap_or_default();
+            let limits = r.limits.unwrap_or_default();
+            assert_eq!(
+                limits.get("memory"),
+                Some(&Quantity(entry.limits.memory.into()))
+            );
+            assert_eq!(limits.get("cpu"), Some(&Quantity(entry.limits.cpu.into())));
+            let requests = r.requests.unwrap_or_default();
+            assert_eq!(
+                requests.get("memory"),
+                Some(&Quantity(entry.requests.memory.into()))
+            );
+        }
+    }
+
+    #[test]
+    fn every_schema_field_is_set_after_defaulting() {
+        use kube::CustomResourceExt;
+        let crd = serde_json::to_value(crate::SupabaseProject::crd()).unwrap_or_default();
+        let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        assert!(schema.get("properties").is_some(), "no spec schema found");
+        let value = serde_json::to_value(defaults(minimal())).unwrap_or_default();
+        let mut out = Vec::new();
+        missing(schema, &value, "spec", &mut out);
+        assert!(out.is_empty(), "not defaulted: {out:?}");
+        // The check itself must see an undefaulted spec as incomplete.
+        let raw = serde_json::to_value(minimal()).unwrap_or_default();
+        let mut raw_missing = Vec::new();
+        missing(schema, &raw, "spec", &mut raw_missing);
+        assert!(raw_missing.contains(&"spec.components".to_string()));
+    }
+
+    #[test]
+    fn user_values_are_kept() {
+        let mut spec = minimal();
+        spec.site_url = Some("https://app.example.com".into());
+        spec.database.port = Some(6543);
+        spec.components = Some(ComponentsSpec {
+            auth: Some(AuthSpec {
+                workload: WorkloadSpec {
+                    replicas: Some(3),
+                    image: Some("registry.example.com/gotrue:v2".into()),
+                    ..Default::default()
+                },
+                disable_signup: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let d = defaults(spec);
+        assert_eq!(d.site_url.as_deref(), Some("https://app.example.com"));
+        // A literal port means the Secret's port key is not read, so not defaulted.
+        assert_eq!(d.database.secret_ref.port_key, None);
+        let auth = d.components.and_then(|c| c.auth).unwrap_or_default();
+        assert_eq!(auth.workload.replicas, Some(3));
+        assert_eq!(
+            auth.workload.image.as_deref(),
+            Some("registry.example.com/gotrue:v2")
+        );
+        assert_eq!(auth.disable_signup, Some(true));
+        assert_eq!(auth.enable_email_signup, Some(true));
+    }
+
+    #[test]
+    fn a_low_user_limit_lowers_the_defaulted_request() {
+        let mut spec = minimal();
+        let limits = BTreeMap::from([("memory".to_string(), Quantity("32Mi".into()))]);
+        spec.components = Some(ComponentsSpec {
+            meta: Some(MetaSpec {
+                workload: WorkloadSpec {
+                    resources: Some(ResourceRequirements {
+                        limits: Some(limits),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let d = defaults(spec);
+        let r = d
+            .components
+            .and_then(|c| c.meta)
+            .and_then(|m| m.workload.resources)
+            .unwrap_or_default();
+        let requests = r.requests.unwrap_or_default();
+        assert_eq!(requests.get("memory"), Some(&Quantity("32Mi".into())));
+        assert_eq!(
+            requests.get("cpu"),
+            Some(&Quantity(Component::Meta.entry().requests.cpu.into()))
+        );
+    }
+
+    #[test]
+    fn s3_path_style_follows_the_endpoint() {
+        let mut spec = minimal();
+        spec.storage = Some(StorageSpec {
+            backend: Some(StorageBackend::S3),
+            s3: Some(S3Spec {
+                bucket: "b".into(),
+                region: "us-east-1".into(),
+                endpoint: Some("http://minio:9000".into()),
+                secret_ref: S3SecretRef {
+                    name: "s3".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let d = defaults(spec);
+        let s3 = d.storage.and_then(|s| s.s3).unwrap_or_default();
+        assert_eq!(s3.force_path_style, Some(true));
+        assert_eq!(
+            s3.secret_ref.access_key_id_key.as_deref(),
+            Some("accessKeyId")
+        );
+    }
+}

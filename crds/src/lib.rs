@@ -1,0 +1,24 @@
+//! The `SupabaseProject` custom resource and everything both binaries agree on:
+//! the component catalog, the one `defaults` function, condition helpers and the
+//! JWT conventions.
+#![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod conditions;
+pub mod crd;
+pub mod defaults;
+mod error;
+pub mod jwt;
+pub mod names;
+pub mod project;
+pub mod quantity;
+pub mod status;
+
+pub use catalog::{CATALOG, Component};
+pub use defaults::defaults;
+pub use error::Error;
+pub use project::{SupabaseProject, SupabaseProjectSpec};
+pub use status::{Phase, SupabaseProjectStatus};
+
+/// `app.kubernetes.io/managed-by` value and server-side apply field manager.
+pub const MANAGER: &str = "supabase-operator";

@@ -1,0 +1,519 @@
+//! The `SupabaseProject` spec: what a user writes. Every field carries a doc
+//! comment because it becomes the CRD description that `kubectl explain` shows.
+//!
+//! Fields the mutating webhook fills are `Option`s, so "omitted" and "set to the
+//! default" stay distinguishable and the defaulting patch is exact.
+
+use k8s_openapi::api::core::v1::{Affinity, EnvVar, ResourceRequirements, Toleration};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::catalog::{CATALOG, Component};
+use crate::status::SupabaseProjectStatus;
+
+/// A self-hosted Supabase project: the API gateway, Auth, PostgREST, Realtime, Storage,
+/// postgres-meta and (optionally) Studio, connected to an external PostgreSQL and, for
+/// storage, an optional external S3 bucket.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "supabase-operator.io",
+    version = "v1alpha1",
+    kind = "SupabaseProject",
+    plural = "supabaseprojects",
+    singular = "supabaseproject",
+    shortname = "sbp",
+    shortname = "supabase",
+    category = "supabase",
+    namespaced,
+    status = "SupabaseProjectStatus",
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase","description":"Lifecycle phase of the project"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.readyComponents","description":"Ready components out of enabled components"}"#,
+    printcolumn = r#"{"name":"API URL","type":"string","jsonPath":".spec.apiExternalUrl","description":"External URL of the API gateway"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct SupabaseProjectSpec {
+    /// Absolute http(s) URL under which clients reach the API gateway (Kong), e.g.
+    /// `https://api.example.com`. Auth builds its callback URLs from it.
+    pub api_external_url: String,
+
+    /// Absolute http(s) URL of the application that uses this project; Auth redirects
+    /// there after sign-in. Defaults to `apiExternalUrl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_url: Option<String>,
+
+    /// The external PostgreSQL database. Every service connects as its own Supabase role
+    /// (`supabase_auth_admin`, `authenticator`, `supabase_storage_admin`, `supabase_admin`)
+    /// with the one project password from the referenced Secret.
+    pub database: DatabaseSpec,
+
+    /// Where Storage keeps objects: a local volume (`file`) or an external S3 bucket (`s3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSpec>,
+
+    /// JWT signing secret and API keys. When `secretRef` is omitted the reconciler generates
+    /// a Secret `<name>-jwt` once and never rotates it by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<JwtSpec>,
+
+    /// Outgoing mail for Auth (confirmation, recovery, magic links). Omit to disable mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpSpec>,
+
+    /// Basic-auth credentials that protect Studio behind the API gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<DashboardSpec>,
+
+    /// Per-component settings: image, replicas, resources, extra env and scheduling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<ComponentsSpec>,
+}
+
+/// The external PostgreSQL database and how to reach it.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseSpec {
+    /// Secret in the project's namespace holding the connection details. Only the password
+    /// is always read from it; host, port and database name are read from it unless given
+    /// literally below.
+    pub secret_ref: DatabaseSecretRef,
+
+    /// Database host name. When set, the Secret's host key is not read (useful for
+    /// Secrets that hold only credentials, e.g. Zalando postgres-operator's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+
+    /// Database port. When set, the Secret's port key is not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i32>,
+
+    /// Database name. When set, the Secret's database key is not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+
+    /// libpq `sslmode` every service uses. Defaults to `prefer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_mode: Option<SslMode>,
+
+    /// Run a one-off Job that creates the Supabase roles, schemas and extensions before the
+    /// components start. It runs once per project and is recorded in status, so it never
+    /// re-runs on upgrade. Defaults to `false` (the database is already prepared, e.g. the
+    /// `supabase/postgres` image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initialize: Option<bool>,
+}
+
+// libpq `sslmode` values. (A plain comment: schemars would let a type doc replace the
+// field doc in the CRD, and `kubectl explain` should show the field's.)
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    /// No TLS.
+    Disable,
+    /// TLS if the server insists.
+    Allow,
+    /// TLS when the server offers it.
+    Prefer,
+    /// TLS always, certificate not verified.
+    Require,
+    /// TLS always, certificate chain verified.
+    VerifyCa,
+    /// TLS always, chain and host name verified.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// The libpq spelling, as used in connection URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// A Secret with the database connection details; the key names are overridable so that
+/// Secrets written by other operators work as they are (e.g. CloudNativePG's `dbname`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseSecretRef {
+    /// Name of the Secret in the project's namespace.
+    pub name: String,
+    /// Key holding the host name. Defaults to `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<String>,
+    /// Key holding the port. Defaults to `port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_key: Option<String>,
+    /// Key holding the database name. Defaults to `database`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_key: Option<String>,
+    /// Key holding the password of the Supabase roles. Defaults to `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_key: Option<String>,
+}
+
+/// Object storage for the Storage API.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    /// `file` (a volume in the Storage pod; single replica only) or `s3`. Defaults to `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<StorageBackend>,
+    /// Largest accepted upload in bytes. Defaults to 52428800 (50 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size_limit: Option<i64>,
+    /// The S3 bucket; required when `backend` is `s3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Spec>,
+}
+
+// Storage backends. (A plain comment: schemars would let a type doc replace the
+// field doc in the CRD, and `kubectl explain` should show the field's.)
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// Objects on a volume of the Storage pod.
+    File,
+    /// Objects in an S3-compatible bucket.
+    S3,
+}
+
+impl StorageBackend {
+    /// The value Storage expects in `STORAGE_BACKEND`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageBackend::File => "file",
+            StorageBackend::S3 => "s3",
+        }
+    }
+}
+
+/// An S3-compatible bucket.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Spec {
+    /// Bucket name (3–63 characters: lowercase letters, digits, dots and hyphens).
+    pub bucket: String,
+    /// Bucket region, e.g. `us-east-1`.
+    pub region: String,
+    /// Absolute http(s) URL of an S3-compatible endpoint (MinIO, R2, ...). Omit for AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Address the bucket in the path rather than the host name; needed by most
+    /// S3-compatible servers. Defaults to `true` when `endpoint` is set, else `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_path_style: Option<bool>,
+    /// Secret holding the access key pair.
+    pub secret_ref: S3SecretRef,
+}
+
+/// A Secret with S3 credentials.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3SecretRef {
+    /// Name of the Secret in the project's namespace.
+    pub name: String,
+    /// Key holding the access key id. Defaults to `accessKeyId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id_key: Option<String>,
+    /// Key holding the secret access key. Defaults to `secretAccessKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key_key: Option<String>,
+}
+
+/// JWT signing secret and the two API keys signed with it.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JwtSpec {
+    /// Secret holding the signing secret (at least 32 characters, used as raw bytes) and the
+    /// `anon` and `service_role` keys (HS256 JWTs signed with it). Omit to have the operator
+    /// generate `<name>-jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<JwtSecretRef>,
+    /// Lifetime in seconds of the access tokens Auth issues. Defaults to 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_seconds: Option<i64>,
+}
+
+/// A Secret with the JWT signing secret and API keys.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JwtSecretRef {
+    /// Name of the Secret in the project's namespace.
+    pub name: String,
+    /// Key holding the signing secret. Defaults to `secret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    /// Key holding the anon key. Defaults to `anonKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anon_key_key: Option<String>,
+    /// Key holding the service-role key. Defaults to `serviceKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_key_key: Option<String>,
+}
+
+/// SMTP server Auth sends mail through.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SmtpSpec {
+    /// SMTP server host name.
+    pub host: String,
+    /// SMTP server port. Defaults to 587.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i32>,
+    /// Sender address, e.g. `no-reply@example.com`.
+    pub sender: String,
+    /// Display name of the sender. Defaults to `Supabase`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_name: Option<String>,
+    /// Secret holding the SMTP user and password.
+    pub secret_ref: CredentialsSecretRef,
+}
+
+/// Studio access through the API gateway.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardSpec {
+    /// Secret holding the basic-auth user name and password for Studio.
+    pub secret_ref: CredentialsSecretRef,
+}
+
+/// A Secret with a user name and a password.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsSecretRef {
+    /// Name of the Secret in the project's namespace.
+    pub name: String,
+    /// Key holding the user name. Defaults to `username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_key: Option<String>,
+    /// Key holding the password. Defaults to `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_key: Option<String>,
+}
+
+/// Settings of each component. Every component is filled in by the defaulting webhook.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentsSpec {
+    /// The API gateway (Kong, declarative, no database).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kong: Option<KongSpec>,
+    /// Auth (GoTrue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSpec>,
+    /// PostgREST, the REST API over the database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rest: Option<RestSpec>,
+    /// Realtime, WebSocket subscriptions to database changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realtime: Option<RealtimeSpec>,
+    /// The Storage API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageComponentSpec>,
+    /// postgres-meta, the database management API used by Studio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<MetaSpec>,
+    /// Studio, the dashboard. Disabled unless `enabled: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub studio: Option<StudioSpec>,
+}
+
+/// What every component's workload accepts.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadSpec {
+    /// Container image with a tag or digest. Defaults to the version this operator release pins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Number of pods (0 scales the component down; it then counts as ready). Defaults to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// CPU and memory requests and limits. Defaults to the catalog's values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// Extra environment variables. They may not override a variable the operator sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<EnvVar>>,
+    /// Node labels the pods must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<BTreeMap<String, String>>,
+    /// Taints the pods tolerate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerations: Option<Vec<Toleration>>,
+    /// Affinity and anti-affinity rules of the pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+}
+
+/// The API gateway.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KongSpec {
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadSpec,
+}
+
+/// Auth (GoTrue).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthSpec {
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadSpec,
+    /// Refuse every new sign-up. Defaults to `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_signup: Option<bool>,
+    /// Allow sign-up with email and password. Defaults to `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_email_signup: Option<bool>,
+    /// Confirm email addresses without sending a confirmation mail. Defaults to `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_email_autoconfirm: Option<bool>,
+    /// Allow anonymous sign-ins. Defaults to `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_anonymous_users: Option<bool>,
+    /// Further URLs Auth may redirect to after sign-in. Defaults to none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_redirect_urls: Option<Vec<String>>,
+}
+
+/// PostgREST.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestSpec {
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadSpec,
+    /// Database schemas exposed through the REST API. Defaults to
+    /// `public`, `storage`, `graphql_public`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schemas: Option<Vec<String>>,
+    /// Largest number of rows one request returns. Defaults to 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rows: Option<i32>,
+}
+
+/// Realtime.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RealtimeSpec {
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadSpec,
+    /// Secret holding Realtime's `SECRET_KEY_BASE` (64 characters) and `DB_ENC_KEY`
+    /// (exactly 16 characters). Omit to have the operator generate them once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<RealtimeSecretRef>,
+}
+
+/// A Secret with Realtime's own secrets.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RealtimeSecretRef {
+    /// Name of the Secret in the project's namespace.
+    pub name: String,
+    /// Key holding `SECRET_KEY_BASE`. Defaults to `secretKeyBase`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_base_key: Option<String>,
+    /// Key holding `DB_ENC_KEY`. Defaults to `dbEncKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_enc_key_key: Option<String>,
+}
+
+/// The Storage API workload (where objects go is `spec.storage`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageComponentSpec {
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadSpec,
+}
+
+/// postgres-meta.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetaSpec {
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadSpec,
+    /// Secret holding postgres-meta's `CRYPTO_KEY` (at least 32 characters). Omit to have
+    /// the operator generate it once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<MetaSecretRef>,
+}
+
+/// A Secret with postgres-meta's crypto key.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetaSecretRef {
+    /// Name of the Secret in the project's namespace.
+    pub name: String,
+    /// Key holding the crypto key. Defaults to `cryptoKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crypto_key_key: Option<String>,
+}
+
+/// Studio.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StudioSpec {
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadSpec,
+    /// Deploy Studio. Defaults to `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Organization name Studio shows. Defaults to `Default Organization`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// Project name Studio shows. Defaults to `Default Project`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+}
+
+impl ComponentsSpec {
+    /// The workload settings of one component, when present.
+    pub fn workload(&self, component: Component) -> Option<&WorkloadSpec> {
+        match component {
+            Component::Kong => self.kong.as_ref().map(|c| &c.workload),
+            Component::Auth => self.auth.as_ref().map(|c| &c.workload),
+            Component::Rest => self.rest.as_ref().map(|c| &c.workload),
+            Component::Realtime => self.realtime.as_ref().map(|c| &c.workload),
+            Component::Storage => self.storage.as_ref().map(|c| &c.workload),
+            Component::Meta => self.meta.as_ref().map(|c| &c.workload),
+            Component::Studio => self.studio.as_ref().map(|c| &c.workload),
+        }
+    }
+
+    /// The workload settings of every component present, in rollout order.
+    pub fn workloads(&self) -> Vec<&WorkloadSpec> {
+        CATALOG
+            .iter()
+            .filter_map(|e| self.workload(e.component))
+            .collect()
+    }
+}
+
+impl SupabaseProjectSpec {
+    /// Whether a component is deployed: every component but Studio, which is opt-in.
+    pub fn enabled(&self, component: Component) -> bool {
+        match component {
+            Component::Studio => self
+                .components
+                .as_ref()
+                .and_then(|c| c.studio.as_ref())
+                .and_then(|s| s.enabled)
+                .unwrap_or(component.entry().enabled_by_default),
+            _ => true,
+        }
+    }
+}

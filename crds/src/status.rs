@@ -1,0 +1,103 @@
+//! The `SupabaseProject` status: what the reconciler observed.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Observed state of a project, written only by the reconciler.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SupabaseProjectStatus {
+    /// Lifecycle phase: Pending, InitializingDatabase, DeployingSecrets, DeployingComponents,
+    /// Running, Updating, Degraded or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// Human-readable detail of the phase, e.g. `waiting for auth: 0/1 ready`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// When the reconciler last changed this status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reconcile_time: Option<Time>,
+    /// Ready components out of enabled components, e.g. `5/7`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_components: Option<String>,
+    /// Standard conditions: Ready, Progressing, Available, Degraded, SecretsReady,
+    /// DatabaseInitialized and `<Component>Ready` for each component.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// Per-component rollout state, keyed by component name (kong, auth, rest, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub components: BTreeMap<String, ComponentStatus>,
+    /// In-cluster URLs of each component's Service keyed by component name, and the external
+    /// API URL under `api`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<String, String>,
+    /// Generation of the spec whose database initialization Job succeeded; the Job is never
+    /// run again once this is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_initialized_generation: Option<i64>,
+}
+
+// Lifecycle phases of a project. (A plain comment: schemars would let a type doc replace the
+// field doc in the CRD, and `kubectl explain` should show the field's.)
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    /// Accepted, nothing done yet.
+    Pending,
+    /// The database initialization Job is running.
+    InitializingDatabase,
+    /// Generated Secrets are being created.
+    DeployingSecrets,
+    /// Components are being rolled out for the first time.
+    DeployingComponents,
+    /// Every enabled component is ready at the current generation.
+    Running,
+    /// A spec change is being rolled out.
+    Updating,
+    /// A component that was ready is not any more.
+    Degraded,
+    /// The reconciler cannot act on this spec; see `message`.
+    Failed,
+}
+
+impl Phase {
+    /// The phase as written in status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::InitializingDatabase => "InitializingDatabase",
+            Phase::DeployingSecrets => "DeployingSecrets",
+            Phase::DeployingComponents => "DeployingComponents",
+            Phase::Running => "Running",
+            Phase::Updating => "Updating",
+            Phase::Degraded => "Degraded",
+            Phase::Failed => "Failed",
+        }
+    }
+}
+
+/// Rollout state of one component.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentStatus {
+    /// `Pending` (not applied yet), `Progressing`, `Ready` or `Degraded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Whether the Deployment is fully rolled out and available at the current generation.
+    #[serde(default)]
+    pub ready: bool,
+    /// Image the Deployment runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Desired replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// Ready replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<i32>,
+}
