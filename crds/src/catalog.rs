@@ -90,14 +90,8 @@ pub const CATALOG: [Entry; 7] = [
         image: "kong/kong:3.9.1",
         port: 8000,
         readiness: Probe::Exec(&["kong", "health"]),
-        limits: Resources {
-            memory: "2.5Gi",
-            cpu: "500m",
-        },
-        requests: Resources {
-            memory: "256Mi",
-            cpu: "100m",
-        },
+        limits: Resources { memory: "2.5Gi", cpu: "500m" },
+        requests: Resources { memory: "256Mi", cpu: "100m" },
         enabled_by_default: true,
     },
     Entry {
@@ -106,18 +100,9 @@ pub const CATALOG: [Entry; 7] = [
         condition_prefix: "Auth",
         image: "supabase/gotrue:v2.189.0",
         port: 9999,
-        readiness: Probe::Http {
-            path: "/health",
-            port: 9999,
-        },
-        limits: Resources {
-            memory: "128Mi",
-            cpu: "100m",
-        },
-        requests: Resources {
-            memory: "64Mi",
-            cpu: "50m",
-        },
+        readiness: Probe::Http { path: "/health", port: 9999 },
+        limits: Resources { memory: "128Mi", cpu: "100m" },
+        requests: Resources { memory: "64Mi", cpu: "50m" },
         enabled_by_default: true,
     },
     Entry {
@@ -127,18 +112,9 @@ pub const CATALOG: [Entry; 7] = [
         image: "postgrest/postgrest:v14.12",
         port: 3000,
         // PostgREST answers readiness on its admin server, not on the API port.
-        readiness: Probe::Http {
-            path: "/ready",
-            port: REST_ADMIN_PORT,
-        },
-        limits: Resources {
-            memory: "256Mi",
-            cpu: "200m",
-        },
-        requests: Resources {
-            memory: "128Mi",
-            cpu: "50m",
-        },
+        readiness: Probe::Http { path: "/ready", port: REST_ADMIN_PORT },
+        limits: Resources { memory: "256Mi", cpu: "200m" },
+        requests: Resources { memory: "128Mi", cpu: "50m" },
         enabled_by_default: true,
     },
     Entry {
@@ -148,14 +124,8 @@ pub const CATALOG: [Entry; 7] = [
         image: "supabase/realtime:v2.102.3",
         port: 4000,
         readiness: Probe::Tcp { port: 4000 },
-        limits: Resources {
-            memory: "256Mi",
-            cpu: "200m",
-        },
-        requests: Resources {
-            memory: "128Mi",
-            cpu: "50m",
-        },
+        limits: Resources { memory: "256Mi", cpu: "200m" },
+        requests: Resources { memory: "128Mi", cpu: "50m" },
         enabled_by_default: true,
     },
     Entry {
@@ -164,18 +134,9 @@ pub const CATALOG: [Entry; 7] = [
         condition_prefix: "Storage",
         image: "supabase/storage-api:v1.60.4",
         port: 5000,
-        readiness: Probe::Http {
-            path: "/status",
-            port: 5000,
-        },
-        limits: Resources {
-            memory: "128Mi",
-            cpu: "100m",
-        },
-        requests: Resources {
-            memory: "64Mi",
-            cpu: "50m",
-        },
+        readiness: Probe::Http { path: "/status", port: 5000 },
+        limits: Resources { memory: "128Mi", cpu: "100m" },
+        requests: Resources { memory: "64Mi", cpu: "50m" },
         enabled_by_default: true,
     },
     Entry {
@@ -184,18 +145,9 @@ pub const CATALOG: [Entry; 7] = [
         condition_prefix: "Meta",
         image: "supabase/postgres-meta:v0.96.6",
         port: 8080,
-        readiness: Probe::Http {
-            path: "/health",
-            port: 8080,
-        },
-        limits: Resources {
-            memory: "128Mi",
-            cpu: "100m",
-        },
-        requests: Resources {
-            memory: "64Mi",
-            cpu: "50m",
-        },
+        readiness: Probe::Http { path: "/health", port: 8080 },
+        limits: Resources { memory: "128Mi", cpu: "100m" },
+        requests: Resources { memory: "64Mi", cpu: "50m" },
         enabled_by_default: true,
     },
     Entry {
@@ -204,18 +156,9 @@ pub const CATALOG: [Entry; 7] = [
         condition_prefix: "Studio",
         image: "supabase/studio:2026.07.07-sha-a6a04f2",
         port: 3000,
-        readiness: Probe::Http {
-            path: "/api/platform/profile",
-            port: 3000,
-        },
-        limits: Resources {
-            memory: "256Mi",
-            cpu: "100m",
-        },
-        requests: Resources {
-            memory: "128Mi",
-            cpu: "50m",
-        },
+        readiness: Probe::Http { path: "/api/platform/profile", port: 3000 },
+        limits: Resources { memory: "256Mi", cpu: "100m" },
+        requests: Resources { memory: "128Mi", cpu: "50m" },
         enabled_by_default: false,
     },
 ];
@@ -265,33 +208,20 @@ mod tests {
     #[test]
     fn rollout_order_is_the_designed_one() {
         let names: Vec<_> = CATALOG.iter().map(|e| e.name).collect();
-        assert_eq!(
-            names,
-            [
-                "kong", "auth", "rest", "realtime", "storage", "meta", "studio"
-            ]
-        );
+        assert_eq!(names, ["kong", "auth", "rest", "realtime", "storage", "meta", "studio"]);
     }
 
     #[test]
     fn every_image_is_pinned_with_a_tag() {
         for e in &CATALOG {
             let tag = e.image.rsplit_once(':').map(|(_, t)| t).unwrap_or_default();
-            assert!(
-                !tag.is_empty() && tag != "latest",
-                "{} has no pinned tag",
-                e.name
-            );
+            assert!(!tag.is_empty() && tag != "latest", "{} has no pinned tag", e.name);
         }
     }
 
     #[test]
     fn only_studio_is_opt_in() {
-        let opt_in: Vec<_> = CATALOG
-            .iter()
-            .filter(|e| !e.enabled_by_default)
-            .map(|e| e.name)
-            .collect();
+        let opt_in: Vec<_> = CATALOG.iter().filter(|e| !e.enabled_by_default).map(|e| e.name).collect();
         assert_eq!(opt_in, ["studio"]);
     }
 }

@@ -71,24 +71,8 @@ mod tests {
     #[test]
     fn transition_time_moves_only_on_status_change() {
         let mut c = Vec::new();
-        set(
-            &mut c,
-            READY,
-            false,
-            "Deploying",
-            "waiting",
-            Some(1),
-            &at(10),
-        );
-        set(
-            &mut c,
-            READY,
-            false,
-            "Deploying",
-            "still waiting",
-            Some(2),
-            &at(20),
-        );
+        set(&mut c, READY, false, "Deploying", "waiting", Some(1), &at(10));
+        set(&mut c, READY, false, "Deploying", "still waiting", Some(2), &at(20));
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].last_transition_time, at(10));
         assert_eq!(c[0].message, "still waiting");

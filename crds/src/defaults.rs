@@ -91,10 +91,7 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
     }
 
     let c = spec.components.get_or_insert_with(Default::default);
-    workload(
-        &mut c.kong.get_or_insert_with(Default::default).workload,
-        Component::Kong,
-    );
+    workload(&mut c.kong.get_or_insert_with(Default::default).workload, Component::Kong);
 
     let auth = c.auth.get_or_insert_with(Default::default);
     workload(&mut auth.workload, Component::Auth);
@@ -106,9 +103,7 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
 
     let rest = c.rest.get_or_insert_with(Default::default);
     workload(&mut rest.workload, Component::Rest);
-    fill(&mut rest.schemas, || {
-        DEFAULT_REST_SCHEMAS.iter().map(|s| s.to_string()).collect()
-    });
+    fill(&mut rest.schemas, || DEFAULT_REST_SCHEMAS.iter().map(|s| s.to_string()).collect());
     fill(&mut rest.max_rows, || DEFAULT_REST_MAX_ROWS);
 
     let realtime = c.realtime.get_or_insert_with(Default::default);
@@ -118,10 +113,7 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
         fill_str(&mut r.db_enc_key_key, "dbEncKey");
     }
 
-    workload(
-        &mut c.storage.get_or_insert_with(Default::default).workload,
-        Component::Storage,
-    );
+    workload(&mut c.storage.get_or_insert_with(Default::default).workload, Component::Storage);
 
     let meta = c.meta.get_or_insert_with(Default::default);
     workload(&mut meta.workload, Component::Meta);
@@ -131,9 +123,7 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
 
     let studio = c.studio.get_or_insert_with(Default::default);
     workload(&mut studio.workload, Component::Studio);
-    fill(&mut studio.enabled, || {
-        Component::Studio.entry().enabled_by_default
-    });
+    fill(&mut studio.enabled, || Component::Studio.entry().enabled_by_default);
     fill_str(&mut studio.organization, "Default Organization");
     fill_str(&mut studio.project, "Default Project");
 
@@ -153,9 +143,7 @@ fn workload(w: &mut WorkloadSpec, component: Component) {
     let entry = component.entry();
     fill_str(&mut w.image, entry.image);
     fill(&mut w.replicas, || DEFAULT_REPLICAS);
-    let resources = w
-        .resources
-        .get_or_insert_with(ResourceRequirements::default);
+    let resources = w.resources.get_or_insert_with(ResourceRequirements::default);
     // Fill cpu and memory separately: a user who set only a memory limit still gets the
     // catalog's cpu limit, and no request is defaulted above a limit the user chose.
     let limits = resources.limits.get_or_insert_with(BTreeMap::new);
@@ -185,10 +173,7 @@ mod tests {
         SupabaseProjectSpec {
             api_external_url: "https://api.example.com".into(),
             database: DatabaseSpec {
-                secret_ref: DatabaseSecretRef {
-                    name: "db".into(),
-                    ..Default::default()
-                },
+                secret_ref: DatabaseSecretRef { name: "db".into(), ..Default::default() },
                 ..Default::default()
             },
             ..Default::default()
@@ -221,12 +206,7 @@ mod tests {
     }
 
     /// Lists every property of the CRD schema that is absent from `value`.
-    fn missing(
-        schema: &serde_json::Value,
-        value: &serde_json::Value,
-        path: &str,
-        out: &mut Vec<String>,
-    ) {
+    fn missing(schema: &serde_json::Value, value: &serde_json::Value, path: &str, out: &mut Vec<String>) {
         let Some(props) = schema.get("properties").and_then(|p| p.as_object()) else {
             return;
         };
@@ -235,9 +215,7 @@ mod tests {
             match value.get(key) {
                 None if !may_stay_omitted(&p) => out.push(p),
                 // Descend into our own types, not into Kubernetes' (resources' quantities).
-                Some(v)
-                    if !p.ends_with(".resources.limits") && !p.ends_with(".resources.requests") =>
-                {
+                Some(v) if !p.ends_with(".resources.limits") && !p.ends_with(".resources.requests") => {
                     missing(sub, v, &p, out)
                 }
                 _ => {}
@@ -255,27 +233,17 @@ mod tests {
     #[test]
     fn every_component_is_filled_from_the_catalog() {
         let d = defaults(minimal());
-        let c = d
-            .components
-            .as_ref()
-            .map(ComponentsSpec::workloads)
-            .unwrap_or_default();
+        let c = d.components.as_ref().map(ComponentsSpec::workloads).unwrap_or_default();
         assert_eq!(c.len(), CATALOG.len());
         for (entry, w) in CATALOG.iter().zip(c) {
             assert_eq!(w.image.as_deref(), Some(entry.image), "{}", entry.name);
             assert_eq!(w.replicas, Some(DEFAULT_REPLICAS));
             let r = w.resources.clone().unwrap_or_default();
             let limits = r.limits.unwrap_or_default();
-            assert_eq!(
-                limits.get("memory"),
-                Some(&Quantity(entry.limits.memory.into()))
-            );
+            assert_eq!(limits.get("memory"), Some(&Quantity(entry.limits.memory.into())));
             assert_eq!(limits.get("cpu"), Some(&Quantity(entry.limits.cpu.into())));
             let requests = r.requests.unwrap_or_default();
-            assert_eq!(
-                requests.get("memory"),
-                Some(&Quantity(entry.requests.memory.into()))
-            );
+            assert_eq!(requests.get("memory"), Some(&Quantity(entry.requests.memory.into())));
         }
     }
 
@@ -319,10 +287,7 @@ mod tests {
         assert_eq!(d.database.secret_ref.port_key, None);
         let auth = d.components.and_then(|c| c.auth).unwrap_or_default();
         assert_eq!(auth.workload.replicas, Some(3));
-        assert_eq!(
-            auth.workload.image.as_deref(),
-            Some("registry.example.com/gotrue:v2")
-        );
+        assert_eq!(auth.workload.image.as_deref(), Some("registry.example.com/gotrue:v2"));
         assert_eq!(auth.disable_signup, Some(true));
         assert_eq!(auth.enable_email_signup, Some(true));
     }
@@ -334,10 +299,7 @@ mod tests {
         spec.components = Some(ComponentsSpec {
             meta: Some(MetaSpec {
                 workload: WorkloadSpec {
-                    resources: Some(ResourceRequirements {
-                        limits: Some(limits),
-                        ..Default::default()
-                    }),
+                    resources: Some(ResourceRequirements { limits: Some(limits), ..Default::default() }),
                     ..Default::default()
                 },
                 ..Default::default()
@@ -345,17 +307,10 @@ mod tests {
             ..Default::default()
         });
         let d = defaults(spec);
-        let r = d
-            .components
-            .and_then(|c| c.meta)
-            .and_then(|m| m.workload.resources)
-            .unwrap_or_default();
+        let r = d.components.and_then(|c| c.meta).and_then(|m| m.workload.resources).unwrap_or_default();
         let requests = r.requests.unwrap_or_default();
         assert_eq!(requests.get("memory"), Some(&Quantity("32Mi".into())));
-        assert_eq!(
-            requests.get("cpu"),
-            Some(&Quantity(Component::Meta.entry().requests.cpu.into()))
-        );
+        assert_eq!(requests.get("cpu"), Some(&Quantity(Component::Meta.entry().requests.cpu.into())));
     }
 
     #[test]
@@ -367,10 +322,7 @@ mod tests {
                 bucket: "b".into(),
                 region: "us-east-1".into(),
                 endpoint: Some("http://minio:9000".into()),
-                secret_ref: S3SecretRef {
-                    name: "s3".into(),
-                    ..Default::default()
-                },
+                secret_ref: S3SecretRef { name: "s3".into(), ..Default::default() },
                 ..Default::default()
             }),
             ..Default::default()
@@ -378,9 +330,6 @@ mod tests {
         let d = defaults(spec);
         let s3 = d.storage.and_then(|s| s.s3).unwrap_or_default();
         assert_eq!(s3.force_path_style, Some(true));
-        assert_eq!(
-            s3.secret_ref.access_key_id_key.as_deref(),
-            Some("accessKeyId")
-        );
+        assert_eq!(s3.secret_ref.access_key_id_key.as_deref(), Some("accessKeyId"));
     }
 }

@@ -4,9 +4,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum Error {
     /// A resource quantity that does not parse.
-    #[error(
-        "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got {0:?}"
-    )]
+    #[error("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got {0:?}")]
     Quantity(String),
     /// Signing a JWT failed.
     #[error("cannot sign JWT: {0}")]

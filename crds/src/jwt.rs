@@ -54,12 +54,7 @@ pub struct Claims {
 
 /// Signs an API key the upstream way.
 pub fn sign(secret: &str, role: Role, issuer: &str, iat: i64, exp: i64) -> Result<String, Error> {
-    let claims = Claims {
-        role: role.as_str().into(),
-        iss: Some(issuer.into()),
-        iat: Some(iat),
-        exp: Some(exp),
-    };
+    let claims = Claims { role: role.as_str().into(), iss: Some(issuer.into()), iat: Some(iat), exp: Some(exp) };
     Ok(jsonwebtoken::encode(
         &jsonwebtoken::Header::new(Algorithm::HS256),
         &claims,
@@ -104,9 +99,7 @@ pub enum KeyProblem {
 
 /// Formats seconds since the epoch as an RFC 3339 UTC date.
 pub fn format_time(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_else(|| secs.to_string())
+    chrono::DateTime::from_timestamp(secs, 0).map(|t| t.to_rfc3339()).unwrap_or_else(|| secs.to_string())
 }
 
 fn signature_verifies(token: &str, key: &[u8]) -> bool {
@@ -130,18 +123,15 @@ fn decode_part<T: serde::de::DeserializeOwned>(part: &str, what: &str) -> Result
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(part.trim_end_matches('='))
         .map_err(|_| KeyProblem::Malformed(format!("{what} is not base64url")))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        KeyProblem::Malformed(format!("{what} is not valid JSON: {}", e.classify_str()))
-    })
+    serde_json::from_slice(&bytes)
+        .map_err(|e| KeyProblem::Malformed(format!("{what} is not valid JSON: {}", e.classify_str())))
 }
 
 fn parts(token: &str) -> Result<(&str, &str), KeyProblem> {
     let mut parts = token.split('.');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(header), Some(claims), Some(_), None) => Ok((header, claims)),
-        _ => Err(KeyProblem::Malformed(
-            "expected three dot-separated parts".into(),
-        )),
+        _ => Err(KeyProblem::Malformed("expected three dot-separated parts".into())),
     }
 }
 
@@ -185,19 +175,13 @@ pub fn verify(secret: &str, token: &str, role: Role, now: i64) -> Result<Claims,
     }
     let claims = peek(token)?;
     if !signature_verifies(token, secret.as_bytes()) {
-        if decoded_secrets(secret)
-            .iter()
-            .any(|k| signature_verifies(token, k))
-        {
+        if decoded_secrets(secret).iter().any(|k| signature_verifies(token, k)) {
             return Err(KeyProblem::SignedWithDecodedSecret);
         }
         return Err(KeyProblem::BadSignature);
     }
     if claims.role != role.as_str() {
-        return Err(KeyProblem::WrongRole {
-            found: claims.role,
-            expected: role.as_str(),
-        });
+        return Err(KeyProblem::WrongRole { found: claims.role, expected: role.as_str() });
     }
     match claims.exp {
         None => Err(KeyProblem::NoExpiry),
@@ -218,26 +202,16 @@ mod tests {
     /// fixtures do not come from the code under test.
     fn hand_signed(header: &str, claims: &str, key: &[u8]) -> String {
         use hmac::{Hmac, Mac};
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header),
-            URL_SAFE_NO_PAD.encode(claims)
-        );
+        let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
         let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else {
             return String::new();
         };
         mac.update(signing_input.as_bytes());
-        format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-        )
+        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
 
     fn upstream(role: &str, exp: i64) -> String {
-        let claims = format!(
-            r#"{{"role":"{role}","iss":"supabase","iat":{},"exp":{exp}}}"#,
-            NOW - 10
-        );
+        let claims = format!(r#"{{"role":"{role}","iss":"supabase","iat":{},"exp":{exp}}}"#, NOW - 10);
         hand_signed(r#"{"alg":"HS256","typ":"JWT"}"#, &claims, SECRET.as_bytes())
     }
 
@@ -245,15 +219,7 @@ mod tests {
     fn upstream_keys_verify() {
         let claims = verify(SECRET, &upstream("anon", NOW + 100), Role::Anon, NOW);
         assert_eq!(claims.map(|c| c.iss), Ok(Some("supabase".into())));
-        assert!(
-            verify(
-                SECRET,
-                &upstream("service_role", NOW + 100),
-                Role::ServiceRole,
-                NOW
-            )
-            .is_ok()
-        );
+        assert!(verify(SECRET, &upstream("service_role", NOW + 100), Role::ServiceRole, NOW).is_ok());
     }
 
     #[test]
@@ -262,10 +228,8 @@ mod tests {
         // Recompute the signature by hand over the token's own signing input.
         let (input, _) = t.rsplit_once('.').unwrap_or_default();
         let (h, c) = input.split_once('.').unwrap_or_default();
-        let header =
-            String::from_utf8(URL_SAFE_NO_PAD.decode(h).unwrap_or_default()).unwrap_or_default();
-        let claims =
-            String::from_utf8(URL_SAFE_NO_PAD.decode(c).unwrap_or_default()).unwrap_or_default();
+        let header = String::from_utf8(URL_SAFE_NO_PAD.decode(h).unwrap_or_default()).unwrap_or_default();
+        let claims = String::from_utf8(URL_SAFE_NO_PAD.decode(c).unwrap_or_default()).unwrap_or_default();
         assert_eq!(hand_signed(&header, &claims, SECRET.as_bytes()), t);
         assert!(header.contains(r#""alg":"HS256""#) && header.contains(r#""typ":"JWT""#));
         assert!(verify(SECRET, &t, Role::ServiceRole, NOW).is_ok());
@@ -277,10 +241,7 @@ mod tests {
         let decoded = STANDARD.decode(&secret).unwrap_or_default();
         let claims = format!(r#"{{"role":"anon","iss":"supabase","exp":{}}}"#, NOW + 100);
         let t = hand_signed(r#"{"alg":"HS256","typ":"JWT"}"#, &claims, &decoded);
-        assert_eq!(
-            verify(&secret, &t, Role::Anon, NOW),
-            Err(KeyProblem::SignedWithDecodedSecret)
-        );
+        assert_eq!(verify(&secret, &t, Role::Anon, NOW), Err(KeyProblem::SignedWithDecodedSecret));
     }
 
     #[test]
@@ -290,30 +251,17 @@ mod tests {
             &format!(r#"{{"role":"anon","exp":{}}}"#, NOW + 100),
             b"another-secret-another-secret-another",
         );
-        assert_eq!(
-            verify(SECRET, &other, Role::Anon, NOW),
-            Err(KeyProblem::BadSignature)
-        );
+        assert_eq!(verify(SECRET, &other, Role::Anon, NOW), Err(KeyProblem::BadSignature));
         assert_eq!(
             verify(SECRET, &upstream("anon", NOW + 100), Role::ServiceRole, NOW),
-            Err(KeyProblem::WrongRole {
-                found: "anon".into(),
-                expected: "service_role"
-            })
+            Err(KeyProblem::WrongRole { found: "anon".into(), expected: "service_role" })
         );
         assert_eq!(
             verify(SECRET, &upstream("anon", NOW - 1), Role::Anon, NOW),
             Err(KeyProblem::Expired(format_time(NOW - 1)))
         );
-        let no_exp = hand_signed(
-            r#"{"alg":"HS256"}"#,
-            r#"{"role":"anon"}"#,
-            SECRET.as_bytes(),
-        );
-        assert_eq!(
-            verify(SECRET, &no_exp, Role::Anon, NOW),
-            Err(KeyProblem::NoExpiry)
-        );
+        let no_exp = hand_signed(r#"{"alg":"HS256"}"#, r#"{"role":"anon"}"#, SECRET.as_bytes());
+        assert_eq!(verify(SECRET, &no_exp, Role::Anon, NOW), Err(KeyProblem::NoExpiry));
     }
 
     #[test]
@@ -323,32 +271,12 @@ mod tests {
             URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
             URL_SAFE_NO_PAD.encode(format!(r#"{{"role":"anon","exp":{}}}"#, NOW + 100))
         );
-        assert_eq!(
-            verify(SECRET, &none, Role::Anon, NOW),
-            Err(KeyProblem::WrongAlgorithm("none".into()))
-        );
-        let rs256 = hand_signed(
-            r#"{"alg":"RS256","typ":"JWT"}"#,
-            r#"{"role":"anon"}"#,
-            SECRET.as_bytes(),
-        );
-        assert_eq!(
-            verify(SECRET, &rs256, Role::Anon, NOW),
-            Err(KeyProblem::WrongAlgorithm("RS256".into()))
-        );
-        for garbage in [
-            "",
-            "abc",
-            "a.b",
-            "a.b.c.d",
-            "!!!.###.$$$",
-            "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.x",
-        ] {
+        assert_eq!(verify(SECRET, &none, Role::Anon, NOW), Err(KeyProblem::WrongAlgorithm("none".into())));
+        let rs256 = hand_signed(r#"{"alg":"RS256","typ":"JWT"}"#, r#"{"role":"anon"}"#, SECRET.as_bytes());
+        assert_eq!(verify(SECRET, &rs256, Role::Anon, NOW), Err(KeyProblem::WrongAlgorithm("RS256".into())));
+        for garbage in ["", "abc", "a.b", "a.b.c.d", "!!!.###.$$$", "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.x"] {
             let r = verify(SECRET, garbage, Role::Anon, NOW);
-            assert!(
-                matches!(r, Err(KeyProblem::Malformed(_))),
-                "{garbage:?}: {r:?}"
-            );
+            assert!(matches!(r, Err(KeyProblem::Malformed(_))), "{garbage:?}: {r:?}");
         }
     }
 

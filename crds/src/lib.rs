@@ -12,6 +12,7 @@ pub mod jwt;
 pub mod names;
 pub mod project;
 pub mod quantity;
+pub mod refs;
 pub mod status;
 
 pub use catalog::{CATALOG, Component};

@@ -30,15 +30,8 @@ pub fn db_init_job(project: &str) -> String {
 
 /// Every name derived from a project's name, so admission can check them all.
 pub fn derived(project: &str) -> Vec<String> {
-    let mut names: Vec<String> = CATALOG
-        .iter()
-        .map(|e| component(project, e.component))
-        .collect();
-    names.extend([
-        jwt_secret(project),
-        internal_secret(project),
-        db_init_job(project),
-    ]);
+    let mut names: Vec<String> = CATALOG.iter().map(|e| component(project, e.component)).collect();
+    names.extend([jwt_secret(project), internal_secret(project), db_init_job(project)]);
     names
 }
 
@@ -46,18 +39,9 @@ pub fn derived(project: &str) -> Vec<String> {
 pub fn labels(project: &str, component: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_string(), "supabase".to_string()),
-        (
-            "app.kubernetes.io/instance".to_string(),
-            project.to_string(),
-        ),
-        (
-            "app.kubernetes.io/component".to_string(),
-            component.to_string(),
-        ),
-        (
-            "app.kubernetes.io/managed-by".to_string(),
-            crate::MANAGER.to_string(),
-        ),
+        ("app.kubernetes.io/instance".to_string(), project.to_string()),
+        ("app.kubernetes.io/component".to_string(), component.to_string()),
+        ("app.kubernetes.io/managed-by".to_string(), crate::MANAGER.to_string()),
     ])
 }
 
@@ -89,10 +73,6 @@ mod tests {
     #[test]
     fn selector_is_a_subset_of_labels() {
         let l = labels("p", "kong");
-        assert!(
-            selector("p", "kong")
-                .iter()
-                .all(|(k, v)| l.get(k) == Some(v))
-        );
+        assert!(selector("p", "kong").iter().all(|(k, v)| l.get(k) == Some(v)));
     }
 }

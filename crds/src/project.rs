@@ -496,10 +496,7 @@ impl ComponentsSpec {
 
     /// The workload settings of every component present, in rollout order.
     pub fn workloads(&self) -> Vec<&WorkloadSpec> {
-        CATALOG
-            .iter()
-            .filter_map(|e| self.workload(e.component))
-            .collect()
+        CATALOG.iter().filter_map(|e| self.workload(e.component)).collect()
     }
 }
 

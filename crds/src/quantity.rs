@@ -12,15 +12,8 @@ const BINARY: [(&str, f64); 6] = [
     ("Pi", 1_125_899_906_842_624.0),
     ("Ei", 1_152_921_504_606_846_976.0),
 ];
-const DECIMAL: [(&str, f64); 7] = [
-    ("n", 1e-9),
-    ("u", 1e-6),
-    ("m", 1e-3),
-    ("k", 1e3),
-    ("M", 1e6),
-    ("G", 1e9),
-    ("T", 1e12),
-];
+const DECIMAL: [(&str, f64); 7] =
+    [("n", 1e-9), ("u", 1e-6), ("m", 1e-3), ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12)];
 
 /// Parses a quantity into its value in base units (cores, bytes).
 pub fn parse(q: &str) -> Result<f64, Error> {
@@ -85,9 +78,7 @@ mod tests {
 
     #[test]
     fn rejects_what_kubernetes_rejects() {
-        for q in [
-            "", "abc", "12x", "1.2.3", "inf", "NaN", "-1", "Mi", ".", "0x10", "1e", "1Gie3",
-        ] {
+        for q in ["", "abc", "12x", "1.2.3", "inf", "NaN", "-1", "Mi", ".", "0x10", "1e", "1Gie3"] {
             assert!(parse(q).is_err(), "{q} parsed");
         }
     }

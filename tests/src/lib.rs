@@ -1,1 +1,23 @@
+//! Test harness: a real etcd + kube-apiserver (+ garbage collector) on loopback,
+//! a namespace per test, `kubectl` as a user drives it, and the helpers that stand
+//! in for the kubelet.
+#![forbid(unsafe_code)]
+// Harness code runs only under tests, where a panic is the failure report.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod assets;
+pub mod control_plane;
+pub mod crd;
+pub mod deployments;
+mod env;
+mod error;
+pub mod kubectl;
+
+pub use control_plane::ControlPlane;
+pub use env::{KUBECONFIG_ENV, TestEnv, client};
+pub use error::Error;
+
+/// Path of a file in the repository, for tests that read samples and manifests.
+pub fn repo_path(relative: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}

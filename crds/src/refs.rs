@@ -1,0 +1,293 @@
+//! Where each secret or connection value of a project comes from: a literal in the
+//! spec, a key of a Secret the user referenced, or a key of a Secret the operator
+//! generates. The webhook checks every user reference; the reconciler wires every
+//! value into containers and watches the Secrets. One table keeps them in step.
+
+use crate::names;
+use crate::project::SupabaseProjectSpec;
+
+/// A value some component consumes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Value {
+    /// Database host.
+    DbHost,
+    /// Database port.
+    DbPort,
+    /// Database name.
+    DbName,
+    /// The one password every Supabase role uses.
+    DbPassword,
+    /// The JWT signing secret.
+    JwtSecret,
+    /// The `anon` API key.
+    AnonKey,
+    /// The `service_role` API key.
+    ServiceKey,
+    /// S3 access key id.
+    S3AccessKeyId,
+    /// S3 secret access key.
+    S3SecretAccessKey,
+    /// SMTP user name.
+    SmtpUsername,
+    /// SMTP password.
+    SmtpPassword,
+    /// Studio basic-auth user name.
+    DashboardUsername,
+    /// Studio basic-auth password.
+    DashboardPassword,
+    /// Realtime `SECRET_KEY_BASE`.
+    RealtimeSecretKeyBase,
+    /// Realtime `DB_ENC_KEY`.
+    RealtimeDbEncKey,
+    /// postgres-meta `CRYPTO_KEY`.
+    MetaCryptoKey,
+}
+
+/// Where a value comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Written in the spec.
+    Literal(String),
+    /// A key of a Secret in the project's namespace.
+    Secret {
+        /// Secret name.
+        name: String,
+        /// Key in the Secret's data.
+        key: String,
+        /// Whether the operator generates this Secret (else the user supplies it).
+        generated: bool,
+    },
+}
+
+/// A key of a user-supplied Secret the spec references, with the spec path that names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRef {
+    /// The value it holds.
+    pub value: Value,
+    /// Secret name.
+    pub secret: String,
+    /// Key in the Secret's data.
+    pub key: String,
+    /// Path of the field naming the key, e.g. `spec.database.secretRef.passwordKey`,
+    /// for admission messages.
+    pub path: String,
+}
+
+fn user(value: Value, secret: &str, key: Option<&String>, default: &str, path: &str) -> KeyRef {
+    KeyRef {
+        value,
+        secret: secret.to_string(),
+        key: key.cloned().unwrap_or_else(|| default.to_string()),
+        path: path.into(),
+    }
+}
+
+/// Every key of a user-supplied Secret the spec references. Key names fall back to
+/// the defaults, so this works on a spec before and after `defaults`.
+pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
+    let mut refs = Vec::new();
+    let db = &spec.database;
+    let r = &db.secret_ref;
+    let p = "spec.database.secretRef";
+    if db.host.is_none() {
+        refs.push(user(Value::DbHost, &r.name, r.host_key.as_ref(), "host", &format!("{p}.hostKey")));
+    }
+    if db.port.is_none() {
+        refs.push(user(Value::DbPort, &r.name, r.port_key.as_ref(), "port", &format!("{p}.portKey")));
+    }
+    if db.name.is_none() {
+        refs.push(user(Value::DbName, &r.name, r.database_key.as_ref(), "database", &format!("{p}.databaseKey")));
+    }
+    refs.push(user(Value::DbPassword, &r.name, r.password_key.as_ref(), "password", &format!("{p}.passwordKey")));
+
+    if let Some(r) = spec.jwt.as_ref().and_then(|j| j.secret_ref.as_ref()) {
+        let p = "spec.jwt.secretRef";
+        refs.push(user(Value::JwtSecret, &r.name, r.secret_key.as_ref(), "secret", &format!("{p}.secretKey")));
+        refs.push(user(Value::AnonKey, &r.name, r.anon_key_key.as_ref(), "anonKey", &format!("{p}.anonKeyKey")));
+        refs.push(user(
+            Value::ServiceKey,
+            &r.name,
+            r.service_key_key.as_ref(),
+            "serviceKey",
+            &format!("{p}.serviceKeyKey"),
+        ));
+    }
+    let s3 = spec
+        .storage
+        .as_ref()
+        .filter(|s| s.backend == Some(crate::project::StorageBackend::S3))
+        .and_then(|s| s.s3.as_ref());
+    if let Some(s3) = s3 {
+        let (r, p) = (&s3.secret_ref, "spec.storage.s3.secretRef");
+        refs.push(user(
+            Value::S3AccessKeyId,
+            &r.name,
+            r.access_key_id_key.as_ref(),
+            "accessKeyId",
+            &format!("{p}.accessKeyIdKey"),
+        ));
+        refs.push(user(
+            Value::S3SecretAccessKey,
+            &r.name,
+            r.secret_access_key_key.as_ref(),
+            "secretAccessKey",
+            &format!("{p}.secretAccessKeyKey"),
+        ));
+    }
+    if let Some(smtp) = &spec.smtp {
+        let (r, p) = (&smtp.secret_ref, "spec.smtp.secretRef");
+        refs.push(user(Value::SmtpUsername, &r.name, r.username_key.as_ref(), "username", &format!("{p}.usernameKey")));
+        refs.push(user(Value::SmtpPassword, &r.name, r.password_key.as_ref(), "password", &format!("{p}.passwordKey")));
+    }
+    if let Some(d) = &spec.dashboard {
+        let (r, p) = (&d.secret_ref, "spec.dashboard.secretRef");
+        refs.push(user(
+            Value::DashboardUsername,
+            &r.name,
+            r.username_key.as_ref(),
+            "username",
+            &format!("{p}.usernameKey"),
+        ));
+        refs.push(user(
+            Value::DashboardPassword,
+            &r.name,
+            r.password_key.as_ref(),
+            "password",
+            &format!("{p}.passwordKey"),
+        ));
+    }
+    let components = spec.components.as_ref();
+    if let Some(r) = components.and_then(|c| c.realtime.as_ref()).and_then(|r| r.secret_ref.as_ref()) {
+        let p = "spec.components.realtime.secretRef";
+        refs.push(user(
+            Value::RealtimeSecretKeyBase,
+            &r.name,
+            r.secret_key_base_key.as_ref(),
+            "secretKeyBase",
+            &format!("{p}.secretKeyBaseKey"),
+        ));
+        refs.push(user(
+            Value::RealtimeDbEncKey,
+            &r.name,
+            r.db_enc_key_key.as_ref(),
+            "dbEncKey",
+            &format!("{p}.dbEncKeyKey"),
+        ));
+    }
+    if let Some(r) = components.and_then(|c| c.meta.as_ref()).and_then(|m| m.secret_ref.as_ref()) {
+        let p = "spec.components.meta.secretRef";
+        refs.push(user(
+            Value::MetaCryptoKey,
+            &r.name,
+            r.crypto_key_key.as_ref(),
+            "cryptoKey",
+            &format!("{p}.cryptoKeyKey"),
+        ));
+    }
+    refs
+}
+
+/// The names of the user-supplied Secrets the spec references, sorted, without repeats.
+pub fn referenced_secrets(spec: &SupabaseProjectSpec) -> Vec<String> {
+    let mut names: Vec<String> = referenced(spec).into_iter().map(|r| r.secret).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Keys of the generated `<project>-jwt` Secret.
+pub mod jwt_keys {
+    /// The signing secret.
+    pub const SECRET: &str = "secret";
+    /// The anon key.
+    pub const ANON: &str = "anonKey";
+    /// The service_role key.
+    pub const SERVICE: &str = "serviceKey";
+}
+
+/// Keys of the generated `<project>-internal` Secret.
+pub mod internal_keys {
+    /// Realtime `SECRET_KEY_BASE`.
+    pub const SECRET_KEY_BASE: &str = "secretKeyBase";
+    /// Realtime `DB_ENC_KEY`.
+    pub const DB_ENC_KEY: &str = "dbEncKey";
+    /// postgres-meta `CRYPTO_KEY`.
+    pub const CRYPTO_KEY: &str = "cryptoKey";
+}
+
+/// Where `value` comes from for project `project`, or `None` when the spec does not
+/// use it (no S3, SMTP or dashboard credentials configured).
+pub fn source(project: &str, spec: &SupabaseProjectSpec, value: Value) -> Option<Source> {
+    let db = &spec.database;
+    let literal = match value {
+        Value::DbHost => db.host.clone(),
+        Value::DbPort => db.port.map(|p| p.to_string()),
+        Value::DbName => db.name.clone(),
+        _ => None,
+    };
+    if let Some(l) = literal {
+        return Some(Source::Literal(l));
+    }
+    if let Some(r) = referenced(spec).into_iter().find(|r| r.value == value) {
+        return Some(Source::Secret { name: r.secret, key: r.key, generated: false });
+    }
+    let generated = |name: String, key: &str| Some(Source::Secret { name, key: key.to_string(), generated: true });
+    match value {
+        Value::JwtSecret => generated(names::jwt_secret(project), jwt_keys::SECRET),
+        Value::AnonKey => generated(names::jwt_secret(project), jwt_keys::ANON),
+        Value::ServiceKey => generated(names::jwt_secret(project), jwt_keys::SERVICE),
+        Value::RealtimeSecretKeyBase => generated(names::internal_secret(project), internal_keys::SECRET_KEY_BASE),
+        Value::RealtimeDbEncKey => generated(names::internal_secret(project), internal_keys::DB_ENC_KEY),
+        Value::MetaCryptoKey => generated(names::internal_secret(project), internal_keys::CRYPTO_KEY),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> SupabaseProjectSpec {
+        serde_yaml::from_str(yaml).expect("spec")
+    }
+
+    #[test]
+    fn minimal_spec_reads_every_database_value_from_its_secret_and_generates_the_rest() {
+        let s = spec("apiExternalUrl: https://x\ndatabase: {secretRef: {name: db}}\n");
+        let keys: Vec<(String, String)> = referenced(&s).into_iter().map(|r| (r.secret, r.key)).collect();
+        let expected: Vec<(String, String)> =
+            ["host", "port", "database", "password"].iter().map(|k| ("db".to_string(), k.to_string())).collect();
+        assert_eq!(keys, expected);
+        assert_eq!(
+            source("p", &s, Value::AnonKey),
+            Some(Source::Secret { name: "p-jwt".into(), key: "anonKey".into(), generated: true })
+        );
+        assert_eq!(source("p", &s, Value::SmtpPassword), None);
+        assert_eq!(source("p", &s, Value::S3AccessKeyId), None);
+    }
+
+    #[test]
+    fn literals_replace_secret_keys_and_overrides_are_honoured() {
+        // A CloudNativePG app Secret: host and port literal here, dbname/password by key.
+        let s = spec(
+            "apiExternalUrl: https://x\ndatabase:\n  host: pg-rw\n  port: 5432\n  \
+             secretRef: {name: pg-app, databaseKey: dbname, passwordKey: password}\n",
+        );
+        assert_eq!(source("p", &s, Value::DbHost), Some(Source::Literal("pg-rw".into())));
+        assert_eq!(source("p", &s, Value::DbPort), Some(Source::Literal("5432".into())));
+        let paths: Vec<String> = referenced(&s).into_iter().map(|r| format!("{}={}", r.path, r.key)).collect();
+        assert_eq!(
+            paths,
+            ["spec.database.secretRef.databaseKey=dbname", "spec.database.secretRef.passwordKey=password"]
+        );
+    }
+
+    #[test]
+    fn s3_credentials_count_only_with_the_s3_backend() {
+        let base = "apiExternalUrl: https://x\ndatabase: {secretRef: {name: db}}\nstorage:\n  \
+                    s3: {bucket: b, region: r, secretRef: {name: s3}}\n";
+        assert!(!referenced_secrets(&spec(base)).contains(&"s3".to_string()));
+        let with_backend = base.replace("storage:\n", "storage:\n  backend: s3\n");
+        assert_eq!(referenced_secrets(&spec(&with_backend)), ["db", "s3"]);
+    }
+}

@@ -1,0 +1,46 @@
+//! Installs the committed CRD into the shared cluster, the way `kubectl apply
+//! --server-side` would, and waits until the apiserver serves it.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+
+use crate::Error;
+
+/// Field manager of the harness's own writes.
+pub const MANAGER: &str = "supabase-operator-tests";
+
+/// The committed `crds/supabaseproject.yaml`.
+pub fn committed() -> Result<CustomResourceDefinition, Error> {
+    let path = crate::repo_path("crds/supabaseproject.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::Io(format!("read {}", path.display()), e))?;
+    serde_yaml::from_str(&text).map_err(|e| Error::Manifest(path, e.to_string()))
+}
+
+/// Applies the committed CRD (idempotent; safe from parallel tests) and waits
+/// until it is `Established`.
+pub async fn install(client: &Client) -> Result<(), Error> {
+    let crd = committed()?;
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&crd)).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let current = api.get(&name).await?;
+        let established = current
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True");
+        if established {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Cluster(format!("CRD {name} not Established after 30 s")));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
