@@ -11,6 +11,7 @@ pub mod crd;
 pub mod deployments;
 mod env;
 mod error;
+pub mod fixtures;
 pub mod kubectl;
 
 pub use control_plane::ControlPlane;
