@@ -42,3 +42,10 @@ self-signed-certs:
 	$(CARGO) run -q -p supabase-certs --bin certgen -- --out config/self-signed/generated \
 	  --dns supabase-operator-webhook.supabase-operator-system.svc \
 	  --dns supabase-operator-webhook.supabase-operator-system.svc.cluster.local
+
+.PHONY: bench-webhook
+
+## bench-webhook: webhook vs bare server over TLS, and the apiserver's view (prints figures)
+bench-webhook: control-plane
+	$(CARGO) build --release -p supabase-webhook -p supabase-operator-tests
+	target/release/bench-webhook $(BENCH_ARGS)

@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod assets;
+pub mod bench;
 pub mod control_plane;
 pub mod crd;
 pub mod deployments;
@@ -13,6 +14,7 @@ mod env;
 mod error;
 pub mod fixtures;
 pub mod kubectl;
+pub mod webhook_registration;
 
 pub use control_plane::ControlPlane;
 pub use env::{KUBECONFIG_ENV, TestEnv, client};
