@@ -49,3 +49,10 @@ self-signed-certs:
 bench-webhook: control-plane
 	$(CARGO) build --release -p supabase-webhook -p supabase-operator-tests
 	target/release/bench-webhook $(BENCH_ARGS)
+
+.PHONY: bench-reconciler
+
+## bench-reconciler: PROJECTS (default 200) to Running vs a bare server-side-apply client (prints figures)
+bench-reconciler: control-plane
+	$(CARGO) build --release -p supabase-reconciler -p supabase-operator-tests
+	target/release/bench-reconciler $(BENCH_ARGS)

@@ -45,7 +45,7 @@ setsid "$bin/webhook" --listen "127.0.0.1:$webhook_port" --health-listen "127.0.
   --tls-cert "$dir/certs/tls.crt" --tls-key "$dir/certs/tls.key" --kubeconfig "$KUBECONFIG" \
   --log-format text >"$dir/webhook.log" 2>&1 < /dev/null &
 echo $! >"$dir/webhook.pid"
-setsid "$bin/reconciler" --health-listen "127.0.0.1:$reconciler_health" --kubeconfig "$KUBECONFIG" \
+setsid "$bin/reconciler" --health-addr "127.0.0.1:$reconciler_health" --kubeconfig "$KUBECONFIG" \
   --lease-namespace default --log-format text >"$dir/reconciler.log" 2>&1 < /dev/null &
 echo $! >"$dir/reconciler.pid"
 wait_http "http://127.0.0.1:$webhook_health/readyz" 30

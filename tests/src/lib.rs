@@ -14,6 +14,7 @@ mod env;
 mod error;
 pub mod fixtures;
 pub mod kubectl;
+pub mod kubelet;
 pub mod webhook_registration;
 
 pub use control_plane::ControlPlane;
