@@ -15,6 +15,7 @@ mod error;
 pub mod fixtures;
 pub mod kubectl;
 pub mod kubelet;
+pub mod process;
 pub mod webhook_registration;
 
 pub use control_plane::ControlPlane;

@@ -7,14 +7,14 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use crds::{CATALOG, SupabaseProject};
 use futures::StreamExt;
 use harness::bench::rss;
+use harness::process::Proc;
 use harness::{ControlPlane, fixtures};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -34,14 +34,6 @@ struct Cli {
     /// Concurrent requests of the bare client.
     #[arg(long, default_value_t = 16)]
     bare_concurrency: usize,
-}
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Write requests the apiserver has served, by resource (from apiserver_request_total).
@@ -187,23 +179,14 @@ async fn main() {
 
     let stop = CancellationToken::new();
     let kubelet = tokio::spawn(harness::kubelet::simulate(client.clone(), "bench".into(), stop.clone()));
-    let bin = std::env::var_os("RECONCILER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::current_exe().unwrap().parent().unwrap().join("reconciler"));
-    let log = std::fs::File::create(dir.path().join("reconciler.log")).unwrap();
-    let health = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let reconciler = Proc(
-        Command::new(bin)
-            .arg("--kubeconfig")
-            .arg(plane.kubeconfig())
-            .args(["--health-addr", &health.to_string(), "--watch-namespace", "bench", "--lease-namespace", "default"])
-            .args(["--log-format", "json"])
-            .env("RUST_LOG", "warn")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start the reconciler (build it: cargo build --release -p supabase-reconciler)"),
-    );
+    let health = harness::process::free_addr();
+    let mut cmd = Command::new(harness::process::binary("reconciler"));
+    cmd.arg("--kubeconfig")
+        .arg(plane.kubeconfig())
+        .args(["--health-addr", &health.to_string(), "--watch-namespace", "bench", "--lease-namespace", "default"])
+        .args(["--log-format", "json"])
+        .env("RUST_LOG", "warn");
+    let reconciler = Proc::spawn(cmd, &dir.path().join("reconciler.log"));
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let before = writes(&client).await;
@@ -229,7 +212,7 @@ async fn main() {
     let after = writes(&client).await;
     stop.cancel();
     let kubelet_writes = kubelet.await.unwrap_or(0);
-    let (_, peak) = rss::rss_kib(reconciler.0.id()).unwrap_or_default();
+    let (_, peak) = rss::rss_kib(reconciler.id()).unwrap_or_default();
 
     let mut rollout_writes = delta(&after, &before);
     // Not the reconciler's: our project creations and the stand-in kubelet's status writes.

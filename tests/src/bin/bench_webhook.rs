@@ -13,12 +13,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use harness::bench::{bare, load, prometheus, rss, tls};
+use harness::process::{self, Proc, free_addr};
 use harness::{ControlPlane, fixtures};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, PostParams};
@@ -54,22 +55,6 @@ enum Cmd {
         #[arg(long)]
         key: PathBuf,
     },
-}
-
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
-fn sibling(name: &str) -> PathBuf {
-    std::env::current_exe().unwrap().parent().unwrap().join(name)
-}
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 async fn wait_ok(url: &str) {
@@ -150,34 +135,20 @@ async fn main() {
     let certs_dir = dir.path().join("certs");
     let w = certs::write_all(&certs_dir, &["127.0.0.1".to_string()], 30, 365, false).unwrap();
     let (webhook_addr, health_addr, bare_addr) = (free_addr(), free_addr(), free_addr());
-    let webhook_log = std::fs::File::create(dir.path().join("webhook.log")).unwrap();
-    let webhook = Proc(
-        Command::new(std::env::var_os("WEBHOOK_BIN").map(PathBuf::from).unwrap_or_else(|| sibling("webhook")))
-            .args(["--listen", &webhook_addr.to_string(), "--health-listen", &health_addr.to_string()])
-            .arg("--tls-cert")
-            .arg(&w.tls_cert)
-            .arg("--tls-key")
-            .arg(&w.tls_key)
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(["--log-format", "json"])
-            .env("RUST_LOG", "warn")
-            .stdout(webhook_log.try_clone().unwrap())
-            .stderr(webhook_log)
-            .spawn()
-            .expect("start the webhook (build it: cargo build --release -p supabase-webhook)"),
-    );
-    let bare_proc = Proc(
-        Command::new(std::env::current_exe().unwrap())
-            .args(["bare", "--listen", &bare_addr.to_string()])
-            .arg("--cert")
-            .arg(&w.tls_cert)
-            .arg("--key")
-            .arg(&w.tls_key)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut cmd = Command::new(process::binary("webhook"));
+    cmd.args(["--listen", &webhook_addr.to_string(), "--health-listen", &health_addr.to_string()])
+        .arg("--tls-cert")
+        .arg(&w.tls_cert)
+        .arg("--tls-key")
+        .arg(&w.tls_key)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--log-format", "json"])
+        .env("RUST_LOG", "warn");
+    let webhook = Proc::spawn(cmd, &dir.path().join("webhook.log"));
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["bare", "--listen", &bare_addr.to_string()]).arg("--cert").arg(&w.tls_cert).arg("--key").arg(&w.tls_key);
+    let bare_proc = Proc::spawn(cmd, &dir.path().join("bare.log"));
     wait_ok(&format!("http://{health_addr}/readyz")).await;
 
     let sample: Value =
@@ -189,8 +160,8 @@ async fn main() {
     let body = review(&object, "CREATE");
     let client_tls = tls::client(&w.ca_cert).unwrap();
 
-    let (idle_rss, _) = rss::rss_kib(webhook.0.id()).unwrap_or_default();
-    let (bare_idle, _) = rss::rss_kib(bare_proc.0.id()).unwrap_or_default();
+    let (idle_rss, _) = rss::rss_kib(webhook.id()).unwrap_or_default();
+    let (bare_idle, _) = rss::rss_kib(bare_proc.id()).unwrap_or_default();
     let closed = load::Shape { connections: cli.connections, duration: Duration::from_secs(cli.seconds), rate: None };
     let open = load::Shape { rate: Some(cli.rate), ..closed };
     let target = |addr: SocketAddr, path: &str| load::Target {
@@ -211,8 +182,8 @@ async fn main() {
         let fixed = load::run(target(addr, path), client_tls.clone(), open).await;
         rows.push(row(&format!("{name}, {} req/s", cli.rate), &fixed));
     }
-    let (_, webhook_peak) = rss::rss_kib(webhook.0.id()).unwrap_or_default();
-    let (_, bare_peak) = rss::rss_kib(bare_proc.0.id()).unwrap_or_default();
+    let (_, webhook_peak) = rss::rss_kib(webhook.id()).unwrap_or_default();
+    let (_, bare_peak) = rss::rss_kib(bare_proc.id()).unwrap_or_default();
     let server_metrics =
         Command::new("curl").args(["-fsS", &format!("http://{health_addr}/metrics")]).output().unwrap();
     let server_metrics = String::from_utf8_lossy(&server_metrics.stdout).into_owned();
