@@ -200,7 +200,12 @@ fn storage_env_is_upstreams_s3_variant() {
         ("SERVICE_KEY", sec(JWT, "k")),
         ("POSTGREST_URL", lit("http://demo-rest:3000")),
         ("PGRST_JWT_SECRET", sec(JWT, "s")),
-        ("DATABASE_URL", lit("postgres://supabase_storage_admin@$(PGHOST):$(PGPORT)/$(PGDATABASE)?sslmode=require")),
+        (
+            "DATABASE_URL",
+            lit(
+                "postgres://supabase_storage_admin@$(PGHOST):$(PGPORT)/$(PGDATABASE)?uselibpqcompat=true&sslmode=require",
+            ),
+        ),
         ("STORAGE_PUBLIC_URL", lit("https://api.demo.example.com")),
         ("REQUEST_ALLOW_X_FORWARDED_PATH", lit("true")),
         ("FILE_SIZE_LIMIT", lit("1000")),
