@@ -131,6 +131,13 @@ impl<'a> Env<'a> {
         Ok(self)
     }
 
+    /// Whether the spec's `sslMode` asks for TLS at all (`require` and stricter); `allow` and
+    /// `prefer` accept a plain connection, which is what clients without a fallback get.
+    pub(super) fn tls_required(&self) -> bool {
+        let mode = self.ctx.spec().database.ssl_mode.unwrap_or(crds::defaults::DEFAULT_SSL_MODE);
+        !matches!(mode.as_str(), "disable" | "allow" | "prefer")
+    }
+
     /// The operator's variables, in order.
     pub(super) fn finish(self) -> Vec<EnvVar> {
         self.vars

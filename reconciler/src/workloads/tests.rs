@@ -179,6 +179,7 @@ fn realtime_env_is_upstreams() {
             ("DB_NAME", sec(DB, "d")),
             ("DB_USER", lit("supabase_admin")),
             ("DB_PASSWORD", sec(DB, "pw")),
+            ("DB_SSL", lit("true")),
             ("DB_AFTER_CONNECT_QUERY", lit("SET search_path TO _realtime")),
             ("DB_ENC_KEY", sec("demo-rt", "enc")),
             ("API_JWT_SECRET", sec(JWT, "s")),
@@ -268,6 +269,7 @@ fn meta_env_is_upstreams() {
             ("PG_META_DB_NAME", sec(DB, "d")),
             ("PG_META_DB_USER", lit("supabase_admin")),
             ("PG_META_DB_PASSWORD", sec(DB, "pw")),
+            ("PG_META_DB_SSL_MODE", lit("require")),
             ("CRYPTO_KEY", sec("demo-meta", "ck")),
         ],
     );
@@ -312,8 +314,10 @@ fn generated_secrets_are_referenced_when_the_spec_names_none() {
     let rt = env_map(container(&render(&p, Component::Realtime)).env.as_deref().unwrap_or_default());
     assert_eq!(rt.get("SECRET_KEY_BASE"), Some(&sec("demo-internal", "secretKeyBase")));
     assert_eq!(rt.get("DB_ENC_KEY"), Some(&sec("demo-internal", "dbEncKey")));
+    assert_eq!(rt.get("DB_SSL"), Some(&lit("false")), "prefer: plain for a client without fallback");
     let meta = env_map(container(&render(&p, Component::Meta)).env.as_deref().unwrap_or_default());
     assert_eq!(meta.get("CRYPTO_KEY"), Some(&sec("demo-internal", "cryptoKey")));
+    assert_eq!(meta.get("PG_META_DB_SSL_MODE"), Some(&lit("disable")));
     let kong = env_map(container(&render(&p, Component::Kong)).env.as_deref().unwrap_or_default());
     assert!(!kong.contains_key("DASHBOARD_PASSWORD"), "no dashboard credentials without Studio");
 }
