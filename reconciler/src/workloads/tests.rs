@@ -613,3 +613,25 @@ fn a_config_change_changes_the_config_maps_hash() {
     with_studio.metadata.resource_version = Some("7".into());
     assert_eq!(hash(&with_studio), hash(&full()), "stable for the same config");
 }
+
+#[test]
+fn rendering_is_deterministic() {
+    // The controller re-applies what it renders on every reconcile: the same project must
+    // give byte-identical objects, or every reconcile would be a write.
+    for p in [full(), minimal(), literal_db()] {
+        let a: Vec<String> = all_objects(&p).iter().map(|o| o.to_string()).collect();
+        let b: Vec<String> = all_objects(&p).iter().map(|o| o.to_string()).collect();
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn the_db_init_job_uses_literal_database_values_as_given() {
+    let (_, job) = db_init(&literal_db()).expect("renders");
+    let c = job.spec.and_then(|s| s.template.spec).map(|s| s.containers[0].clone()).expect("container");
+    let env = env_map(c.env.as_deref().unwrap_or_default());
+    assert_eq!(env.get("PGHOST"), Some(&lit("pg-rw.db.svc")));
+    assert_eq!(env.get("PGPORT"), Some(&lit("6543")));
+    assert_eq!(env.get("PGDATABASE"), Some(&lit("my db/1")));
+    assert_eq!(env.get("PGPASSWORD"), Some(&sec(DB, "password")));
+}
