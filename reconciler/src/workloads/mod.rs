@@ -27,7 +27,11 @@ pub struct ComponentObjects {
 
 /// The objects of `component` for `project` (which must be defaulted). `config_hash`
 /// goes into the pod template as [`CONFIG_HASH_ANNOTATION`].
-pub fn component(_project: &SupabaseProject, component: Component, _config_hash: &str) -> Result<ComponentObjects, Error> {
+pub fn component(
+    _project: &SupabaseProject,
+    component: Component,
+    _config_hash: &str,
+) -> Result<ComponentObjects, Error> {
     Err(Error::Render(format!("{} is not rendered yet", component.name())))
 }
 
