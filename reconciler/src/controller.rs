@@ -8,7 +8,7 @@ use crds::{MANAGER, Phase, SupabaseProject, SupabaseProjectStatus};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
@@ -183,7 +183,14 @@ async fn reconcile_project(project: &SupabaseProject, ctx: &Context) -> Result<(
     if next != prev {
         write_status(ctx, project, &next).await?;
         for t in status::transitions(&prev, &next) {
-            ctx.events.publish(&reference, t.type_, &t.reason, "Reconcile", &t.note).await;
+            let related = t.component.map(|c| ObjectReference {
+                api_version: Some("apps/v1".into()),
+                kind: Some("Deployment".into()),
+                name: Some(crds::names::component(&obs.name, c)),
+                namespace: Some(namespace.clone()),
+                ..Default::default()
+            });
+            ctx.events.publish_related(&reference, related, t.type_, &t.reason, "Reconcile", &t.note).await;
         }
     }
     let failed = next.phase == Some(Phase::Failed);

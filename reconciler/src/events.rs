@@ -63,14 +63,34 @@ impl Events {
 
     /// Publishes one event about `regarding`.
     pub async fn publish(&self, regarding: &ObjectReference, type_: EventType, reason: &str, action: &str, note: &str) {
+        self.publish_related(regarding, None, type_, reason, action, note).await;
+    }
+
+    /// Publishes one event about `regarding` that concerns `related` too. The recorder
+    /// folds repeats of the same (reason, action, related) into one Event's series, so
+    /// naming the related object keeps, e.g., each component's readiness its own Event.
+    pub async fn publish_related(
+        &self,
+        regarding: &ObjectReference,
+        related: Option<ObjectReference>,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: &str,
+    ) {
         let note = truncate(note);
         let result = match &self.recorder {
             Some(r) => {
-                let ev =
-                    Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: None };
+                let ev = Event {
+                    type_,
+                    reason: reason.into(),
+                    note: Some(note),
+                    action: action.into(),
+                    secondary: related.clone(),
+                };
                 r.publish(&ev, regarding).await
             }
-            None => self.publish_core(regarding, type_, reason, action, note).await,
+            None => self.publish_core(regarding, related, type_, reason, action, note).await,
         };
         if let Err(e) = result {
             tracing::warn!(reason, object = ?regarding.name, error = %e, "cannot publish event");
@@ -80,6 +100,7 @@ impl Events {
     async fn publish_core(
         &self,
         regarding: &ObjectReference,
+        related: Option<ObjectReference>,
         type_: EventType,
         reason: &str,
         action: &str,
@@ -101,6 +122,7 @@ impl Events {
             source: Some(EventSource { component: Some(CONTROLLER.into()), host: None }),
             reporting_component: Some(CONTROLLER.into()),
             reporting_instance: Some(self.identity.clone()),
+            related,
             ..Default::default()
         };
         Api::<CoreEvent>::namespaced(self.client.clone(), &namespace).create(&PostParams::default(), &ev).await?;

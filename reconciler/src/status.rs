@@ -161,7 +161,8 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
     let kong_ready = kong.is_some_and(|s| s.ready);
     let kong_msg = kong.map(|s| progress(Component::Kong, s)).unwrap_or_else(|| "kong: not deployed".into());
     set(c, AVAILABLE, kong_ready, if kong_ready { "GatewayReady" } else { "GatewayNotReady" }, &kong_msg);
-    let degraded_msg = if phase == Phase::Degraded { message.as_str() } else { "" };
+    // An empty message serializes as null, which the CRD schema refuses.
+    let degraded_msg = if phase == Phase::Degraded { message.as_str() } else { "no component lost its readiness" };
     set(
         c,
         DEGRADED,
@@ -221,6 +222,8 @@ pub struct Transition {
     pub reason: String,
     /// Human-readable note (names and counts only).
     pub note: String,
+    /// The component the event is about, if any.
+    pub component: Option<Component>,
 }
 
 /// The events the change from `prev` to `next` deserves: a phase change, and each
@@ -238,17 +241,20 @@ pub fn transitions(prev: &SupabaseProjectStatus, next: &SupabaseProjectStatus) -
                 type_: EventType::Normal,
                 reason: "ComponentReady".into(),
                 note: format!("{} is ready", e.name),
+                component: Some(e.component),
             }),
             Some(component_phase::DEGRADED) => out.push(Transition {
                 type_: EventType::Warning,
                 reason: "ComponentDegraded".into(),
                 note: format!("{} was ready and is not any more", e.name),
+                component: Some(e.component),
             }),
             Some(component_phase::PROGRESSING) if before.is_none() || before == Some(component_phase::PENDING) => out
                 .push(Transition {
                     type_: EventType::Normal,
                     reason: "ComponentApplied".into(),
                     note: format!("applied {}", e.name),
+                    component: Some(e.component),
                 }),
             _ => {}
         }
@@ -258,7 +264,8 @@ pub fn transitions(prev: &SupabaseProjectStatus, next: &SupabaseProjectStatus) -
     {
         let type_ =
             if matches!(phase, Phase::Failed | Phase::Degraded) { EventType::Warning } else { EventType::Normal };
-        out.push(Transition { type_, reason: phase.as_str().into(), note: next.message.clone().unwrap_or_default() });
+        let note = next.message.clone().unwrap_or_default();
+        out.push(Transition { type_, reason: phase.as_str().into(), note, component: None });
     }
     out
 }
