@@ -16,6 +16,7 @@ pub mod fixtures;
 pub mod kubectl;
 pub mod kubelet;
 pub mod process;
+pub mod reconciler;
 pub mod webhook_registration;
 
 pub use control_plane::ControlPlane;
