@@ -244,3 +244,22 @@ pub async fn run(api: Api<Lease>, config: LeaseConfig, leadership: Arc<Leadershi
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leadership_lapses_at_the_renew_deadline_without_renewals() {
+        let l = Leadership::new(Duration::from_millis(50));
+        assert!(!l.is_leader());
+        l.renewed();
+        assert!(l.is_leader());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(!l.is_leader(), "still acting after the renew deadline");
+        l.renewed();
+        assert!(l.is_leader());
+        l.lost.cancel();
+        assert!(!l.is_leader());
+    }
+}

@@ -71,6 +71,14 @@ impl Running {
         }
     }
 
+    /// Waits for the reconciler to end by itself (e.g. after losing its Lease).
+    pub async fn finished(self, timeout: Duration) -> Result<(), reconciler::Error> {
+        match tokio::time::timeout(timeout, self.handle).await {
+            Ok(Ok(result)) => result,
+            other => panic!("reconciler {} did not end by itself: {other:?}", self.identity),
+        }
+    }
+
     /// Crash: drops everything at once, Lease still held (as if the process were killed).
     pub async fn kill(self) {
         self.handle.abort();

@@ -72,7 +72,7 @@ async fn components_roll_out_one_at_a_time_in_catalog_order_then_run() {
     assert!(!conditions::is_true(&status.conditions, conditions::DEGRADED));
     for c in &enabled {
         assert!(conditions::is_true(&status.conditions, &c.entry().condition_type()), "{c} condition");
-        assert_eq!(status.components[c.name()].ready, true);
+        assert!(status.components[c.name()].ready, "{c} not ready");
     }
     assert!(conditions::find(&status.conditions, "StudioReady").is_none());
     assert_eq!(status.ready_components.as_deref(), Some("6/6"));
