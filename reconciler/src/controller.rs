@@ -125,13 +125,19 @@ fn now() -> Time {
 
 /// One reconcile. Returns the next action and whether the project is Failed.
 async fn reconcile_project(project: &SupabaseProject, ctx: &Context) -> Result<(Action, bool), Error> {
+    // The store may lag behind our own last status write; computing from a stale status
+    // would rewrite it and repeat its events. One GET gives the current object.
+    let projects: Api<SupabaseProject> = Api::namespaced(ctx.client.clone(), &project.namespace().unwrap_or_default());
+    let Some(project) = projects.get_opt(&project.name_any()).await? else {
+        return Ok((Action::await_change(), false));
+    };
     if project.meta().deletion_timestamp.is_some() {
         // Owner references and the garbage collector remove everything; nothing to do.
         return Ok((Action::await_change(), false));
     }
     // The stored spec is the admitted, defaulted one; defaulting again is a no-op then,
     // and makes the reconciler behave the same where the mutating webhook is not installed.
-    let mut project = project.clone();
+    let mut project = project;
     project.spec = crds::defaults(project.spec);
     let project = &project;
     let namespace = project.namespace().ok_or_else(|| Error::Render("a project without a namespace".into()))?;
@@ -158,6 +164,22 @@ async fn reconcile_project(project: &SupabaseProject, ctx: &Context) -> Result<(
         obs.secrets_ready = true;
         user.extend(ensured.data);
         let (db, created) = dbinit::step(ctx, project).await.or_else(render_problem(&mut obs.problems))?;
+        if let DbInit::Done(g) = db
+            && project.status.as_ref().and_then(|s| s.database_initialized_generation).is_none()
+        {
+            // Recorded before anything else happens: should this reconcile fail later
+            // and the Job be gone by the next, the record alone keeps it from re-running.
+            record_db_init(ctx, project, g).await?;
+            ctx.events
+                .publish(
+                    &reference,
+                    EventType::Normal,
+                    "DatabaseInitialized",
+                    "InitializeDatabase",
+                    "database initialized",
+                )
+                .await;
+        }
         if created {
             let note = format!("created database initialization Job {}", crds::names::db_init_job(&obs.name));
             ctx.events.publish(&reference, EventType::Normal, "DatabaseInitStarted", "InitializeDatabase", &note).await;
@@ -213,6 +235,15 @@ fn render_problem(problems: &mut Vec<String>) -> impl FnOnce(Error) -> Result<(D
         }
         other => Err(other),
     }
+}
+
+async fn record_db_init(ctx: &Context, project: &SupabaseProject, generation: i64) -> Result<(), Error> {
+    ctx.may_write()?;
+    let api: Api<SupabaseProject> = Api::namespaced(ctx.client.clone(), &project.namespace().unwrap_or_default());
+    let patch = json!({ "status": { "databaseInitializedGeneration": generation } });
+    let pp = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };
+    api.patch_status(&project.name_any(), &pp, &Patch::Merge(&patch)).await?;
+    Ok(())
 }
 
 async fn write_status(ctx: &Context, project: &SupabaseProject, next: &SupabaseProjectStatus) -> Result<(), Error> {

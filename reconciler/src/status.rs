@@ -99,7 +99,9 @@ fn progress(c: Component, s: &ComponentStatus) -> String {
 /// pods may still be ready), ready pods otherwise.
 fn waiting(c: Component, d: Option<&Deployment>, s: &ComponentStatus) -> String {
     match d.map(readiness::rollout) {
-        Some(r) if !r.observed || !r.updated => format!("{}: 0/{} updated", c.name(), r.desired),
+        Some(r) if r.ready_replicas > 0 && (!r.observed || !r.updated) => {
+            format!("{}: 0/{} updated", c.name(), r.desired)
+        }
         _ => progress(c, s),
     }
 }

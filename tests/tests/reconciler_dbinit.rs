@@ -30,7 +30,7 @@ async fn init_job_runs_once_before_the_components_and_never_again() {
     let done = json!({"status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}});
     jobs.patch_status("demo-db-init", &PatchParams::default(), &Patch::Merge(&done)).await.unwrap();
     rec::wait_deployment(&env, "demo", Component::Kong).await;
-    let p = rec::project(&env, "demo").await;
+    let p = rec::wait_phase(&env, "demo", Phase::DeployingComponents).await;
     let status = p.status.unwrap();
     assert_eq!(status.database_initialized_generation, Some(1));
     assert!(conditions::is_true(&status.conditions, conditions::DATABASE_INITIALIZED));
