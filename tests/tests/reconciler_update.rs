@@ -80,3 +80,58 @@ async fn rotated_secret_changes_the_pod_template_hash_of_its_consumers_only() {
     rec::wait_phase(&env, "demo", Phase::Updating).await;
     reconciler.stop().await;
 }
+
+#[tokio::test]
+async fn a_ready_component_losing_its_pods_degrades_the_project_until_it_recovers() {
+    let env = rec::project_env("degraded", "demo", MINIMAL_SPEC).await;
+    let reconciler = rec::start(&env, "only");
+    rec::roll_to_running(&env, "demo").await;
+    let api = env.api::<Deployment>();
+
+    // Rest's pod dies (the Deployment controller would report this).
+    let lost = serde_json::json!({"status": {"readyReplicas": 0, "availableReplicas": 0}});
+    api.patch_status("demo-rest", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&lost)).await.unwrap();
+    let p = rec::wait_phase(&env, "demo", Phase::Degraded).await;
+    let status = p.status.unwrap();
+    assert_eq!(status.message.as_deref(), Some("rest is not ready: rest: 0/1 ready"));
+    assert!(crds::conditions::is_true(&status.conditions, crds::conditions::DEGRADED));
+    assert!(!crds::conditions::is_true(&status.conditions, "PostgRESTReady"));
+    assert_eq!(status.ready_components.as_deref(), Some("5/6"));
+    let warnings = env.kubectl().args(["get", "events", "--field-selector", "type=Warning", "-o", "name"]).ok().await;
+    assert!(!warnings.trim().is_empty());
+
+    deployments::mark_ready(&api, "demo-rest").await.unwrap();
+    rec::wait_phase(&env, "demo", Phase::Running).await;
+    reconciler.stop().await;
+}
+
+#[tokio::test]
+async fn studio_rolls_out_last_when_enabled_and_goes_away_when_disabled() {
+    let env = rec::project_env("studio-toggle", "demo", MINIMAL_SPEC).await;
+    let reconciler = rec::start(&env, "only");
+    rec::roll_to_running(&env, "demo").await;
+    let api = env.api::<Deployment>();
+
+    let with_studio = format!("{MINIMAL_SPEC}components:\n  studio:\n    enabled: true\n");
+    env.kubectl().args(["apply", "-f", "-"]).stdin(rec::admitted("demo", &with_studio)).ok().await;
+    rec::wait_deployment(&env, "demo", crds::Component::Studio).await;
+    let p = rec::wait_phase(&env, "demo", Phase::Updating).await;
+    assert_eq!(p.status.unwrap().ready_components.as_deref(), Some("6/7"));
+    deployments::mark_ready(&api, "demo-studio").await.unwrap();
+    let p = rec::wait_phase(&env, "demo", Phase::Running).await;
+    assert!(crds::conditions::is_true(&p.status.unwrap().conditions, "StudioReady"));
+
+    env.kubectl().args(["apply", "-f", "-"]).stdin(rec::admitted("demo", MINIMAL_SPEC)).ok().await;
+    rec::eventually("Studio removed", Duration::from_secs(30), || async {
+        let d = api.get_opt("demo-studio").await.unwrap();
+        let s = env.api::<k8s_openapi::api::core::v1::Service>().get_opt("demo-studio").await.unwrap();
+        if d.is_none() && s.is_none() { Ok(()) } else { Err("still there".to_string()) }
+    })
+    .await;
+    let p = rec::wait_phase(&env, "demo", Phase::Running).await;
+    let status = p.status.unwrap();
+    assert!(!status.components.contains_key("studio"));
+    assert!(crds::conditions::find(&status.conditions, "StudioReady").is_none());
+    assert_eq!(status.ready_components.as_deref(), Some("6/6"));
+    reconciler.stop().await;
+}
