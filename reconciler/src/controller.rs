@@ -53,7 +53,7 @@ fn referencing(store: &Store<SupabaseProject>, secret: &Secret) -> Vec<ObjectRef
 }
 
 /// Runs the controller until `stop` is cancelled (in-flight reconciles finish first).
-pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: CancellationToken) {
+pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16, stop: CancellationToken) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
     // Owned objects carry our labels; watching only those keeps the caches small.
@@ -68,6 +68,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: Cancellatio
         .owns(api::<Deployment>(&client, ns), owned.clone())
         .owns(api::<Job>(&client, ns), owned)
         .watches(api::<Secret>(&client, ns), watcher::Config::default(), move |s| referencing(&store, &s))
+        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(stop.cancelled_owned())
         .run(reconcile, error_policy, ctx)
         .for_each(|r| {

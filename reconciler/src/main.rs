@@ -51,6 +51,9 @@ struct Args {
     /// This replica's identity in the Lease (default: the host name, i.e. the pod name).
     #[arg(long, env = "RECONCILER_IDENTITY")]
     identity: Option<String>,
+    /// Most projects reconciled at once (0 = no limit).
+    #[arg(long, env = "RECONCILER_CONCURRENCY", default_value_t = 16)]
+    concurrency: u16,
     /// Log format.
     #[arg(long, env = "RECONCILER_LOG_FORMAT", value_enum, default_value = "json")]
     log_format: LogFormat,
@@ -133,6 +136,7 @@ async fn main_async(args: Args) -> Result<(), Error> {
         health_addr: Some(args.health_addr),
         namespace: args.watch_namespace,
         metrics: Arc::new(Metrics::new()),
+        concurrency: args.concurrency,
     };
     tracing::info!(identity = %config.lease.identity, lease = %config.lease.name, "starting");
     let shutdown = CancellationToken::new();

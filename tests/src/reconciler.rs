@@ -50,6 +50,7 @@ pub fn start_with(env: &TestEnv, identity: &str, health: Option<std::net::Socket
         health_addr: health,
         namespace: Some(env.namespace.clone()),
         metrics: metrics.clone(),
+        concurrency: 4,
     };
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(reconciler::run(config, env.client.clone(), shutdown.clone()));
