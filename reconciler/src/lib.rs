@@ -16,6 +16,7 @@ mod inputs;
 pub mod leader;
 pub mod metrics;
 mod readiness;
+mod reconcile;
 mod rollout;
 mod secrets;
 mod status;
