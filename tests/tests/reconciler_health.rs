@@ -35,7 +35,9 @@ async fn healthz_readyz_and_metrics_answer() {
     assert_eq!(get(addr, "/nope").await.0, 404);
     let metrics = rec::eventually("a phase in the metrics", Duration::from_secs(10), || async {
         let (_, body) = get(addr, "/metrics").await;
-        if body.contains("supabase_reconciler_projects{phase=\"DeployingComponents\"} 1") {
+        // The phase shows once the status is written; the reconcile counts when it returns.
+        let phase = body.contains("supabase_reconciler_projects{phase=\"DeployingComponents\"} 1");
+        if phase && body.contains("supabase_reconciler_reconciles_total{result=\"success\"}") {
             Ok(body)
         } else {
             Err(body)
