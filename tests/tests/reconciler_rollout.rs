@@ -53,10 +53,14 @@ async fn components_roll_out_one_at_a_time_in_catalog_order_then_run() {
         for later in &enabled[i + 1..] {
             assert_nothing_of(&env, *later).await;
         }
-        let p = rec::project(&env, "demo").await;
-        let status = p.status.unwrap_or_default();
+        // The status follows at the end of the reconcile that applied the component.
+        let expected = format!("waiting for {}: 0/1 ready", c.name());
+        let status = rec::eventually(&expected, Duration::from_secs(10), || async {
+            let status = rec::project(&env, "demo").await.status.unwrap_or_default();
+            if status.message.as_deref() == Some(expected.as_str()) { Ok(status) } else { Err(format!("{status:?}")) }
+        })
+        .await;
         assert_eq!(status.phase, Some(Phase::DeployingComponents));
-        assert_eq!(status.message.as_deref(), Some(format!("waiting for {}: 0/1 ready", c.name()).as_str()));
         assert_eq!(status.ready_components, Some(format!("{i}/{}", enabled.len())));
         assert!(!names_of::<Service>(&env, c.name()).await.is_empty(), "{c} has no Service");
         deployments::mark_ready(&deployments_api, &crds::names::component("demo", *c)).await.expect("mark ready");
