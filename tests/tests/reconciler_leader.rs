@@ -68,14 +68,18 @@ async fn a_leader_that_finds_another_holder_stops_at_once() {
 
     // Someone else holds the Lease now (as after a long partition): A must stop.
     let leases = env.api::<Lease>();
-    let mut lease = leases.get(LEASE).await.unwrap();
-    if let Some(spec) = lease.spec.as_mut() {
-        spec.holder_identity = Some("intruder".into());
-        spec.renew_time =
-            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(k8s_openapi::jiff::Timestamp::now()));
-        spec.lease_duration_seconds = Some(60);
-    }
-    leases.replace(LEASE, &Default::default(), &lease).await.unwrap();
+    // The leader renews every 300 ms, so a read-modify-write may need a few tries.
+    rec::eventually("the Lease taken over", Duration::from_secs(10), || async {
+        let mut lease = leases.get(LEASE).await.unwrap();
+        if let Some(spec) = lease.spec.as_mut() {
+            spec.holder_identity = Some("intruder".into());
+            spec.renew_time =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(k8s_openapi::jiff::Timestamp::now()));
+            spec.lease_duration_seconds = Some(60);
+        }
+        leases.replace(LEASE, &Default::default(), &lease).await.map(|_| ()).map_err(|e| e.to_string())
+    })
+    .await;
     let result = a.finished(Duration::from_secs(10)).await;
     assert!(matches!(result, Err(reconciler::Error::LostLeadership(_))), "{result:?}");
 
