@@ -39,8 +39,10 @@ pub(super) enum UrlClient {
     /// libpq (PostgREST) and pgx (Auth): every libpq `sslmode` means what libpq says.
     Libpq,
     /// node-postgres (Storage): any `sslmode` but `disable` turns TLS on *and required*
-    /// (it has no fallback to plain text), so `allow`/`prefer` are left out of the URL
-    /// and the connection is plain, which both modes accept.
+    /// (it has no fallback to plain text; checked with pg 8.23), so `allow`/`prefer` are
+    /// left out of the URL and the connection is plain, which both modes accept. For the
+    /// other modes `uselibpqcompat=true` asks for libpq's meaning (`require` encrypts
+    /// without verifying the certificate); pg releases before it verify, which is stricter.
     NodePostgres,
 }
 
@@ -121,11 +123,19 @@ impl<'a> Env<'a> {
         let mode = self.ctx.spec().database.ssl_mode.unwrap_or(crds::defaults::DEFAULT_SSL_MODE);
         let query = match (client, mode.as_str()) {
             (UrlClient::NodePostgres, "allow" | "prefer") => String::new(),
-            (_, m) => format!("?sslmode={m}"),
+            (UrlClient::NodePostgres, m) => format!("?uselibpqcompat=true&sslmode={m}"),
+            (UrlClient::Libpq, m) => format!("?sslmode={m}"),
         };
         let url = format!("postgres://{}@{host}:{port}/{db}{query}", encode(role));
         self.lit(name, url);
         Ok(self)
+    }
+
+    /// Whether the spec's `sslMode` asks for TLS at all (`require` and stricter); `allow` and
+    /// `prefer` accept a plain connection, which is what clients without a fallback get.
+    pub(super) fn tls_required(&self) -> bool {
+        let mode = self.ctx.spec().database.ssl_mode.unwrap_or(crds::defaults::DEFAULT_SSL_MODE);
+        !matches!(mode.as_str(), "disable" | "allow" | "prefer")
     }
 
     /// The operator's variables, in order.

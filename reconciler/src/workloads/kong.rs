@@ -115,7 +115,10 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
             Volume {
                 name: "rendered".into(),
                 // Memory-backed: the rendered file holds the keys and credentials.
-                empty_dir: Some(EmptyDirVolumeSource { medium: Some("Memory".into()), ..Default::default() }),
+                empty_dir: Some(EmptyDirVolumeSource {
+                    medium: Some("Memory".into()),
+                    size_limit: Some(k8s_openapi::apimachinery::pkg::api::resource::Quantity("1Mi".into())),
+                }),
                 ..Default::default()
             },
             VolumeMount { name: "rendered".into(), mount_path: RENDERED_DIR.into(), ..Default::default() },

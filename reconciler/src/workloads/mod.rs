@@ -83,6 +83,8 @@ pub fn component(
 /// controller can hash exactly the Secret data that should roll its pods. Values a
 /// project does not use (no SMTP, no S3, no dashboard) have no source and are skipped
 /// by the caller; database host, port and name count only when they come from a Secret.
+/// Kong lists the dashboard credentials although it reads them only while Studio is
+/// enabled: a superset costs at most a needless restart, a missing value a stale pod.
 pub fn consumed(component: Component) -> Vec<Value> {
     let db = [Value::DbHost, Value::DbPort, Value::DbName, Value::DbPassword];
     let mut values: Vec<Value> = match component {

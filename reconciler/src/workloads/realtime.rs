@@ -25,7 +25,11 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         .from("DB_PORT", Value::DbPort)?
         .from("DB_NAME", Value::DbName)?
         .lit("DB_USER", DB_ROLE)
-        .from("DB_PASSWORD", Value::DbPassword)?
+        .from("DB_PASSWORD", Value::DbPassword)?;
+    // Realtime (Postgrex) has TLS on or off, without fallback; on, it encrypts without
+    // verifying the certificate (libpq's `require`), whatever stricter mode the spec asks.
+    let tls = env.tls_required();
+    env.lit("DB_SSL", tls.to_string())
         // Realtime's own tables live in `_realtime`, apart from the `realtime` schema it serves.
         .lit("DB_AFTER_CONNECT_QUERY", "SET search_path TO _realtime")
         .from("DB_ENC_KEY", Value::RealtimeDbEncKey)?

@@ -179,6 +179,7 @@ fn realtime_env_is_upstreams() {
             ("DB_NAME", sec(DB, "d")),
             ("DB_USER", lit("supabase_admin")),
             ("DB_PASSWORD", sec(DB, "pw")),
+            ("DB_SSL", lit("true")),
             ("DB_AFTER_CONNECT_QUERY", lit("SET search_path TO _realtime")),
             ("DB_ENC_KEY", sec("demo-rt", "enc")),
             ("API_JWT_SECRET", sec(JWT, "s")),
@@ -200,7 +201,12 @@ fn storage_env_is_upstreams_s3_variant() {
         ("SERVICE_KEY", sec(JWT, "k")),
         ("POSTGREST_URL", lit("http://demo-rest:3000")),
         ("PGRST_JWT_SECRET", sec(JWT, "s")),
-        ("DATABASE_URL", lit("postgres://supabase_storage_admin@$(PGHOST):$(PGPORT)/$(PGDATABASE)?sslmode=require")),
+        (
+            "DATABASE_URL",
+            lit(
+                "postgres://supabase_storage_admin@$(PGHOST):$(PGPORT)/$(PGDATABASE)?uselibpqcompat=true&sslmode=require",
+            ),
+        ),
         ("STORAGE_PUBLIC_URL", lit("https://api.demo.example.com")),
         ("REQUEST_ALLOW_X_FORWARDED_PATH", lit("true")),
         ("FILE_SIZE_LIMIT", lit("1000")),
@@ -263,6 +269,7 @@ fn meta_env_is_upstreams() {
             ("PG_META_DB_NAME", sec(DB, "d")),
             ("PG_META_DB_USER", lit("supabase_admin")),
             ("PG_META_DB_PASSWORD", sec(DB, "pw")),
+            ("PG_META_DB_SSL_MODE", lit("require")),
             ("CRYPTO_KEY", sec("demo-meta", "ck")),
         ],
     );
@@ -307,8 +314,10 @@ fn generated_secrets_are_referenced_when_the_spec_names_none() {
     let rt = env_map(container(&render(&p, Component::Realtime)).env.as_deref().unwrap_or_default());
     assert_eq!(rt.get("SECRET_KEY_BASE"), Some(&sec("demo-internal", "secretKeyBase")));
     assert_eq!(rt.get("DB_ENC_KEY"), Some(&sec("demo-internal", "dbEncKey")));
+    assert_eq!(rt.get("DB_SSL"), Some(&lit("false")), "prefer: plain for a client without fallback");
     let meta = env_map(container(&render(&p, Component::Meta)).env.as_deref().unwrap_or_default());
     assert_eq!(meta.get("CRYPTO_KEY"), Some(&sec("demo-internal", "cryptoKey")));
+    assert_eq!(meta.get("PG_META_DB_SSL_MODE"), Some(&lit("disable")));
     let kong = env_map(container(&render(&p, Component::Kong)).env.as_deref().unwrap_or_default());
     assert!(!kong.contains_key("DASHBOARD_PASSWORD"), "no dashboard credentials without Studio");
 }
@@ -603,4 +612,26 @@ fn a_config_change_changes_the_config_maps_hash() {
     assert_ne!(hash(&with_studio), hash(&without));
     with_studio.metadata.resource_version = Some("7".into());
     assert_eq!(hash(&with_studio), hash(&full()), "stable for the same config");
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    // The controller re-applies what it renders on every reconcile: the same project must
+    // give byte-identical objects, or every reconcile would be a write.
+    for p in [full(), minimal(), literal_db()] {
+        let a: Vec<String> = all_objects(&p).iter().map(|o| o.to_string()).collect();
+        let b: Vec<String> = all_objects(&p).iter().map(|o| o.to_string()).collect();
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn the_db_init_job_uses_literal_database_values_as_given() {
+    let (_, job) = db_init(&literal_db()).expect("renders");
+    let c = job.spec.and_then(|s| s.template.spec).map(|s| s.containers[0].clone()).expect("container");
+    let env = env_map(c.env.as_deref().unwrap_or_default());
+    assert_eq!(env.get("PGHOST"), Some(&lit("pg-rw.db.svc")));
+    assert_eq!(env.get("PGPORT"), Some(&lit("6543")));
+    assert_eq!(env.get("PGDATABASE"), Some(&lit("my db/1")));
+    assert_eq!(env.get("PGPASSWORD"), Some(&sec(DB, "password")));
 }
