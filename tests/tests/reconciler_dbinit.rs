@@ -53,3 +53,35 @@ async fn init_job_runs_once_before_the_components_and_never_again() {
     assert_eq!(p.status.unwrap().database_initialized_generation, Some(1));
     again.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_init_job_fails_the_project_until_it_is_deleted_and_rerun() {
+    let spec = MINIMAL_SPEC.replace("database:\n", "database:\n  initialize: true\n");
+    let env = rec::project_env("db-init-failed", "demo", &spec).await;
+    let reconciler = rec::start(&env, "only");
+    let jobs = env.api::<Job>();
+    rec::wait_phase(&env, "demo", Phase::InitializingDatabase).await;
+
+    let failed = json!({"status": {"failed": 7, "conditions": [{"type": "Failed", "status": "True",
+        "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}});
+    jobs.patch_status("demo-db-init", &PatchParams::default(), &Patch::Merge(&failed)).await.unwrap();
+    let p = rec::wait_phase(&env, "demo", Phase::Failed).await;
+    let status = p.status.unwrap();
+    let message = status.message.unwrap_or_default();
+    assert!(message.contains("demo-db-init failed") && message.contains("delete the Job to retry"), "{message}");
+    assert!(!conditions::is_true(&status.conditions, conditions::DATABASE_INITIALIZED));
+    assert!(env.api::<Deployment>().list(&ListParams::default()).await.unwrap().items.is_empty());
+
+    // Deleting the failed Job is the retry: a fresh one is created.
+    let old_uid = jobs.get("demo-db-init").await.unwrap().metadata.uid;
+    jobs.delete("demo-db-init", &DeleteParams::background()).await.unwrap();
+    rec::eventually("a new init Job", Duration::from_secs(30), || async {
+        match jobs.get_opt("demo-db-init").await.unwrap() {
+            Some(j) if j.metadata.uid != old_uid && j.metadata.deletion_timestamp.is_none() => Ok(()),
+            other => Err(format!("{:?}", other.map(|j| j.metadata.uid))),
+        }
+    })
+    .await;
+    rec::wait_phase(&env, "demo", Phase::InitializingDatabase).await;
+    reconciler.stop().await;
+}
