@@ -133,10 +133,10 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
     } else if let Some(DbInit::Running(job)) = &obs.db {
         (Phase::InitializingDatabase, format!("waiting for database initialization Job {job}"))
     } else if let Some(o) = degraded {
-        let s = &components[o.component.name()];
+        let s = &components.get(o.component.name()).cloned().unwrap_or_default();
         (Phase::Degraded, format!("{} is not ready: {}", o.component.name(), progress(o.component, s)))
     } else if let Some(o) = first_not_ready {
-        let s = &components[o.component.name()];
+        let s = &components.get(o.component.name()).cloned().unwrap_or_default();
         let phase = if was_up { Phase::Updating } else { Phase::DeployingComponents };
         (phase, format!("waiting for {}", waiting(o.component, o.deployment.as_ref(), s)))
     } else {
