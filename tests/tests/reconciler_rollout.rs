@@ -154,3 +154,19 @@ async fn generated_keys_verify_the_upstream_way_and_survive_reconciles() {
 fn chrono_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
+
+#[tokio::test]
+async fn a_component_scaled_to_zero_counts_as_ready() {
+    let spec = format!("{MINIMAL_SPEC}components:\n  kong:\n    replicas: 0\n");
+    let env = rec::project_env("scaled-to-zero", "demo", &spec).await;
+    let reconciler = rec::start(&env, "only");
+    // Kong is never marked ready, yet Auth follows it.
+    let kong = rec::wait_deployment(&env, "demo", Component::Kong).await;
+    assert_eq!(kong.spec.and_then(|s| s.replicas), Some(0));
+    rec::wait_deployment(&env, "demo", Component::Auth).await;
+    let p = rec::wait_phase(&env, "demo", Phase::DeployingComponents).await;
+    let status = p.status.unwrap_or_default();
+    assert!(status.components["kong"].ready);
+    assert_eq!(status.message.as_deref(), Some("waiting for auth: 0/1 ready"));
+    reconciler.stop().await;
+}
