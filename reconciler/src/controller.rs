@@ -52,6 +52,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16,
     let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     let controller = Controller::new(api::<SupabaseProject>(&client, ns), watcher::Config::default());
     let store = controller.store();
+    let forget = ctx.clone();
     ctx.metrics.watch_projects(store.clone());
     controller
         .owns(api::<Secret>(&client, ns), owned.clone())
@@ -67,6 +68,8 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16,
             match r {
                 Ok((o, _)) => tracing::debug!(project = %o.name, namespace = ?o.namespace, "reconciled"),
                 Err(kube::runtime::controller::Error::ObjectNotFound(o)) => {
+                    // A deleted project: forget its backoff state.
+                    forget.succeeded(&format!("{}/{}", o.namespace.as_deref().unwrap_or_default(), o.name));
                     tracing::debug!(object = %o, "gone before its reconcile")
                 }
                 Err(e) => tracing::warn!(error = %e, "reconcile failed"),

@@ -122,6 +122,10 @@ async fn main_async(args: Args) -> Result<(), Error> {
     if args.renew_deadline >= args.lease_duration {
         return Err(Error::Config("--renew-deadline must be shorter than --lease-duration".into()));
     }
+    if args.retry_period >= args.renew_deadline {
+        // Leadership lapses at the renew deadline; renewals must come more often.
+        return Err(Error::Config("--retry-period must be shorter than --renew-deadline".into()));
+    }
     let client = client(args.kubeconfig.as_ref()).await?;
     let lease_namespace = args.lease_namespace.clone().unwrap_or_else(|| client.default_namespace().to_string());
     let config = Config {
