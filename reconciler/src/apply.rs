@@ -1,6 +1,12 @@
 //! Server-side apply with the one field manager, an owner reference to the project
 //! (controller=true, so the garbage collector removes the object with the project)
 //! and the `app.kubernetes.io/*` labels, whatever the renderer set.
+//!
+//! Writes only what changes: the apply is first sent as a dry run, and when the
+//! result equals the live object (managed-field timestamps aside) nothing is written.
+//! Older apiservers (1.20 among them) bump the managed-fields timestamp on a no-op
+//! apply, which changes the resourceVersion, wakes every watcher and would make a
+//! restarted reconciler rewrite objects nobody changed.
 
 use std::fmt::Debug;
 
@@ -33,7 +39,24 @@ where
         labels.entry(k).or_insert(v);
     }
     let name = meta.name.clone().ok_or_else(|| Error::Render(format!("a {} object without a name", K::kind(&()))))?;
-    ctx.may_write()?;
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
-    Ok(api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&obj)).await?)
+    let params = PatchParams::apply(MANAGER).force();
+    if let Some(live) = api.get_opt(&name).await? {
+        let dry = api.patch(&name, &params.clone().dry_run(), &Patch::Apply(&obj)).await?;
+        if same(&live, &dry)? {
+            return Ok(live);
+        }
+    }
+    ctx.may_write()?;
+    Ok(api.patch(&name, &params, &Patch::Apply(&obj)).await?)
+}
+
+/// Whether two versions of an object are equal but for their managed fields.
+fn same<K: Resource + Serialize + Clone>(a: &K, b: &K) -> Result<bool, Error> {
+    let strip = |o: &K| {
+        let mut o = o.clone();
+        o.meta_mut().managed_fields = None;
+        serde_json::to_value(&o).map_err(|e| Error::Render(format!("cannot compare objects: {e}")))
+    };
+    Ok(strip(a)? == strip(b)?)
 }

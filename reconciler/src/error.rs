@@ -9,7 +9,7 @@ pub enum Error {
     #[error("cannot render {0}")]
     Render(String),
     /// A Kubernetes API call failed.
-    #[error("kubernetes: {0}")]
+    #[error("kubernetes: {}", brief(.0))]
     Kube(#[from] kube::Error),
     /// Writing a Secret failed. Only the status code and reason are kept: an apiserver
     /// message about a Secret write could echo what was sent.
@@ -42,4 +42,13 @@ pub enum Error {
     /// The Kubernetes client could not be configured.
     #[error("kubernetes client configuration: {0}")]
     Config(String),
+}
+
+/// The apiserver's own message and code, without the debug dump of the whole Status
+/// that `kube::Error`'s Display appends (events and logs stay readable).
+fn brief(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
+        other => other.to_string(),
+    }
 }

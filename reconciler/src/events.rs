@@ -53,9 +53,16 @@ impl Events {
                 let reporter = Reporter { controller: CONTROLLER.into(), instance: Some(identity.to_string()) };
                 Some(Recorder::new(client.clone(), reporter))
             }
-            Ok(_) | Err(_) => {
+            Ok(_) | Err(kube::Error::Api(_)) => {
                 tracing::info!("events.k8s.io/v1 is not served; writing core v1 Events");
                 None
+            }
+            // A transport error says nothing about the API: every apiserver since 1.19
+            // serves events.k8s.io/v1, so assume it.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot discover events.k8s.io/v1; assuming it is served");
+                let reporter = Reporter { controller: CONTROLLER.into(), instance: Some(identity.to_string()) };
+                Some(Recorder::new(client.clone(), reporter))
             }
         };
         Events { client, identity: identity.to_string(), recorder }

@@ -96,4 +96,25 @@ mod tests {
         assert_ne!(a, digest("demo", &spec, Component::Kong, &secrets, &maps("b")));
         assert_eq!(a.len(), 64);
     }
+
+    #[test]
+    fn a_secret_value_changes_the_hash_of_its_consumers_only() {
+        let spec: SupabaseProjectSpec =
+            serde_yaml::from_str("apiExternalUrl: https://x\ndatabase: {secretRef: {name: db}}\n").unwrap_or_default();
+        let spec = crds::defaults(spec);
+        let with = |password: &str| {
+            let db = [("host", "h"), ("port", "5432"), ("database", "postgres"), ("password", password)];
+            let mut s = SecretData::new();
+            s.insert("db".into(), db.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect());
+            s
+        };
+        let (old, new) = (with("one"), with("two"));
+        let h = |c, s: &SecretData| digest("demo", &spec, c, s, &[]);
+        assert_ne!(h(Component::Auth, &old), h(Component::Auth, &new));
+        assert_ne!(h(Component::Meta, &old), h(Component::Meta, &new));
+        assert_eq!(h(Component::Kong, &old), h(Component::Kong, &new), "kong does not read the password");
+        // The digest is not the plain hash of the value alone.
+        let plain = hex::encode(Sha256::digest(b"two"));
+        assert_ne!(h(Component::Auth, &new), plain);
+    }
 }

@@ -111,6 +111,17 @@ struct Record {
     transitions: Option<i32>,
 }
 
+/// How one acquire-or-renew round ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Attempt {
+    /// We hold the Lease (acquired or renewed).
+    Held,
+    /// Another replica holds an unexpired Lease.
+    Other,
+    /// Our write lost a race (409); the next round reads again.
+    Conflict,
+}
+
 struct Elector {
     api: Api<Lease>,
     config: LeaseConfig,
@@ -131,8 +142,8 @@ impl Elector {
         i32::try_from(self.config.lease_duration.as_secs().max(1)).unwrap_or(i32::MAX)
     }
 
-    /// One round: acquire a free or expired Lease, renew our own. Ok(true) = we hold it.
-    async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
+    /// One round: acquire a free or expired Lease, renew our own.
+    async fn try_acquire_or_renew(&mut self) -> Result<Attempt, kube::Error> {
         let name = &self.config.name;
         let Some(mut lease) = self.api.get_opt(name).await? else {
             let lease = Lease {
@@ -147,8 +158,8 @@ impl Elector {
                 }),
             };
             return match self.api.create(&PostParams::default(), &lease).await {
-                Ok(_) => Ok(true),
-                Err(e) if conflict_or_exists(&e) => Ok(false),
+                Ok(_) => Ok(Attempt::Held),
+                Err(e) if conflict_or_exists(&e) => Ok(Attempt::Conflict),
                 Err(e) => Err(e),
             };
         };
@@ -167,7 +178,7 @@ impl Elector {
             let held_for = Duration::from_secs(spec.lease_duration_seconds.unwrap_or(0).max(0).unsigned_abs().into());
             let seen = self.observed.as_ref().map(|(_, at)| at.elapsed()).unwrap_or_default();
             if seen < held_for {
-                return Ok(false);
+                return Ok(Attempt::Other);
             }
         }
         let mut new = spec.clone();
@@ -181,8 +192,8 @@ impl Elector {
         lease.spec = Some(new);
         // `replace` carries the resourceVersion we read: a concurrent writer makes it 409.
         match self.api.replace(name, &PostParams::default(), &lease).await {
-            Ok(_) => Ok(true),
-            Err(e) if conflict_or_exists(&e) => Ok(false),
+            Ok(_) => Ok(Attempt::Held),
+            Err(e) if conflict_or_exists(&e) => Ok(Attempt::Conflict),
             Err(e) => Err(e),
         }
     }
@@ -211,14 +222,16 @@ pub async fn run(api: Api<Lease>, config: LeaseConfig, leadership: Arc<Leadershi
     loop {
         let attempt = tokio::time::timeout(elector.config.renew_deadline, elector.try_acquire_or_renew()).await;
         match attempt {
-            Ok(Ok(true)) => {
+            Ok(Ok(Attempt::Held)) => {
                 leadership.contact();
                 if !leadership.is_leader() {
                     tracing::info!(lease = %elector.config.name, identity = %elector.config.identity, "became leader");
                 }
                 leadership.renewed();
             }
-            Ok(Ok(false)) => {
+            // A lost write race is retried until the renew deadline, as client-go does.
+            Ok(Ok(Attempt::Conflict)) => tracing::debug!(lease = %elector.config.name, "Lease write conflict"),
+            Ok(Ok(Attempt::Other)) => {
                 if leadership.held() {
                     tracing::error!(lease = %elector.config.name, "another replica holds the Lease; stopping");
                     leadership.lost.cancel();
@@ -242,5 +255,24 @@ pub async fn run(api: Api<Lease>, config: LeaseConfig, leadership: Arc<Leadershi
             }
             _ = tokio::time::sleep(elector.config.retry_period) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leadership_lapses_at_the_renew_deadline_without_renewals() {
+        let l = Leadership::new(Duration::from_millis(50));
+        assert!(!l.is_leader());
+        l.renewed();
+        assert!(l.is_leader());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(!l.is_leader(), "still acting after the renew deadline");
+        l.renewed();
+        assert!(l.is_leader());
+        l.lost.cancel();
+        assert!(!l.is_leader());
     }
 }

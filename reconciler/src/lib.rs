@@ -16,6 +16,7 @@ mod inputs;
 pub mod leader;
 pub mod metrics;
 mod readiness;
+mod reconcile;
 mod rollout;
 mod secrets;
 mod status;
@@ -45,6 +46,9 @@ pub struct Config {
     pub namespace: Option<String>,
     /// Where the metrics go (shared so a caller can read them).
     pub metrics: Arc<Metrics>,
+    /// Most projects reconciled at once (0 = no limit). Bounds the burst of API calls
+    /// when a new leader starts with many projects.
+    pub concurrency: u16,
 }
 
 /// Runs the reconciler until `shutdown` is cancelled: campaigns for the Lease, and
@@ -86,7 +90,7 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
             config.metrics.set_leader(true);
             tracing::info!(identity = %config.lease.identity, "leading; starting the controller");
             let stop = CancellationToken::new();
-            let controller = controller::run(ctx.clone(), config.namespace.clone(), stop.clone());
+            let controller = controller::run(ctx.clone(), config.namespace.clone(), config.concurrency, stop.clone());
             let trigger = async {
                 tokio::select! {
                     _ = shutdown.cancelled() => {}

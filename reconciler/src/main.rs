@@ -51,6 +51,9 @@ struct Args {
     /// This replica's identity in the Lease (default: the host name, i.e. the pod name).
     #[arg(long, env = "RECONCILER_IDENTITY")]
     identity: Option<String>,
+    /// Most projects reconciled at once (0 = no limit).
+    #[arg(long, env = "RECONCILER_CONCURRENCY", default_value_t = 16)]
+    concurrency: u16,
     /// Log format.
     #[arg(long, env = "RECONCILER_LOG_FORMAT", value_enum, default_value = "json")]
     log_format: LogFormat,
@@ -119,6 +122,10 @@ async fn main_async(args: Args) -> Result<(), Error> {
     if args.renew_deadline >= args.lease_duration {
         return Err(Error::Config("--renew-deadline must be shorter than --lease-duration".into()));
     }
+    if args.retry_period >= args.renew_deadline {
+        // Leadership lapses at the renew deadline; renewals must come more often.
+        return Err(Error::Config("--retry-period must be shorter than --renew-deadline".into()));
+    }
     let client = client(args.kubeconfig.as_ref()).await?;
     let lease_namespace = args.lease_namespace.clone().unwrap_or_else(|| client.default_namespace().to_string());
     let config = Config {
@@ -133,6 +140,7 @@ async fn main_async(args: Args) -> Result<(), Error> {
         health_addr: Some(args.health_addr),
         namespace: args.watch_namespace,
         metrics: Arc::new(Metrics::new()),
+        concurrency: args.concurrency,
     };
     tracing::info!(identity = %config.lease.identity, lease = %config.lease.name, "starting");
     let shutdown = CancellationToken::new();

@@ -95,6 +95,17 @@ fn progress(c: Component, s: &ComponentStatus) -> String {
     format!("{}: {}/{} ready", c.name(), s.ready_replicas.unwrap_or(0), s.replicas.unwrap_or(1))
 }
 
+/// What the rollout waits for: pods of the new template while one rolls out (old
+/// pods may still be ready), ready pods otherwise.
+fn waiting(c: Component, d: Option<&Deployment>, s: &ComponentStatus) -> String {
+    match d.map(readiness::rollout) {
+        Some(r) if r.ready_replicas > 0 && (!r.observed || !r.updated) => {
+            format!("{}: 0/{} updated", c.name(), r.desired)
+        }
+        _ => progress(c, s),
+    }
+}
+
 /// The new status, from the previous one and what this reconcile saw.
 pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> SupabaseProjectStatus {
     let mut next = prev.clone();
@@ -122,12 +133,12 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
     } else if let Some(DbInit::Running(job)) = &obs.db {
         (Phase::InitializingDatabase, format!("waiting for database initialization Job {job}"))
     } else if let Some(o) = degraded {
-        let s = &components[o.component.name()];
+        let s = &components.get(o.component.name()).cloned().unwrap_or_default();
         (Phase::Degraded, format!("{} is not ready: {}", o.component.name(), progress(o.component, s)))
     } else if let Some(o) = first_not_ready {
-        let s = &components[o.component.name()];
+        let s = &components.get(o.component.name()).cloned().unwrap_or_default();
         let phase = if was_up { Phase::Updating } else { Phase::DeployingComponents };
-        (phase, format!("waiting for {}", progress(o.component, s)))
+        (phase, format!("waiting for {}", waiting(o.component, o.deployment.as_ref(), s)))
     } else {
         (Phase::Running, format!("all {total} components ready"))
     };

@@ -50,6 +50,7 @@ pub fn start_with(env: &TestEnv, identity: &str, health: Option<std::net::Socket
         health_addr: health,
         namespace: Some(env.namespace.clone()),
         metrics: metrics.clone(),
+        concurrency: 4,
     };
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(reconciler::run(config, env.client.clone(), shutdown.clone()));
@@ -68,6 +69,14 @@ impl Running {
         match tokio::time::timeout(Duration::from_secs(30), self.handle).await {
             Ok(Ok(Ok(()))) => {}
             other => panic!("reconciler {} did not stop cleanly: {other:?}", self.identity),
+        }
+    }
+
+    /// Waits for the reconciler to end by itself (e.g. after losing its Lease).
+    pub async fn finished(self, timeout: Duration) -> Result<(), reconciler::Error> {
+        match tokio::time::timeout(timeout, self.handle).await {
+            Ok(Ok(result)) => result,
+            other => panic!("reconciler {} did not end by itself: {other:?}", self.identity),
         }
     }
 

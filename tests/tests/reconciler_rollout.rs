@@ -53,10 +53,14 @@ async fn components_roll_out_one_at_a_time_in_catalog_order_then_run() {
         for later in &enabled[i + 1..] {
             assert_nothing_of(&env, *later).await;
         }
-        let p = rec::project(&env, "demo").await;
-        let status = p.status.unwrap_or_default();
+        // The status follows at the end of the reconcile that applied the component.
+        let expected = format!("waiting for {}: 0/1 ready", c.name());
+        let status = rec::eventually(&expected, Duration::from_secs(10), || async {
+            let status = rec::project(&env, "demo").await.status.unwrap_or_default();
+            if status.message.as_deref() == Some(expected.as_str()) { Ok(status) } else { Err(format!("{status:?}")) }
+        })
+        .await;
         assert_eq!(status.phase, Some(Phase::DeployingComponents));
-        assert_eq!(status.message.as_deref(), Some(format!("waiting for {}: 0/1 ready", c.name()).as_str()));
         assert_eq!(status.ready_components, Some(format!("{i}/{}", enabled.len())));
         assert!(!names_of::<Service>(&env, c.name()).await.is_empty(), "{c} has no Service");
         deployments::mark_ready(&deployments_api, &crds::names::component("demo", *c)).await.expect("mark ready");
@@ -72,7 +76,7 @@ async fn components_roll_out_one_at_a_time_in_catalog_order_then_run() {
     assert!(!conditions::is_true(&status.conditions, conditions::DEGRADED));
     for c in &enabled {
         assert!(conditions::is_true(&status.conditions, &c.entry().condition_type()), "{c} condition");
-        assert!(status.components[c.name()].ready);
+        assert!(status.components[c.name()].ready, "{c} not ready");
     }
     assert!(conditions::find(&status.conditions, "StudioReady").is_none());
     assert_eq!(status.ready_components.as_deref(), Some("6/6"));
@@ -149,4 +153,20 @@ async fn generated_keys_verify_the_upstream_way_and_survive_reconciles() {
 
 fn chrono_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_component_scaled_to_zero_counts_as_ready() {
+    let spec = format!("{MINIMAL_SPEC}components:\n  kong:\n    replicas: 0\n");
+    let env = rec::project_env("scaled-to-zero", "demo", &spec).await;
+    let reconciler = rec::start(&env, "only");
+    // Kong is never marked ready, yet Auth follows it.
+    let kong = rec::wait_deployment(&env, "demo", Component::Kong).await;
+    assert_eq!(kong.spec.and_then(|s| s.replicas), Some(0));
+    rec::wait_deployment(&env, "demo", Component::Auth).await;
+    let p = rec::wait_phase(&env, "demo", Phase::DeployingComponents).await;
+    let status = p.status.unwrap_or_default();
+    assert!(status.components["kong"].ready);
+    assert_eq!(status.message.as_deref(), Some("waiting for auth: 0/1 ready"));
+    reconciler.stop().await;
 }

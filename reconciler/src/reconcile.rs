@@ -1,0 +1,164 @@
+//! One reconcile, in order: read the project and its Secrets, refuse a spec admission
+//! would have rejected, generate Secrets, initialize the database, roll the components
+//! out, and write the status if it changed.
+
+use std::time::Duration;
+
+use crds::{MANAGER, Phase, SupabaseProject, SupabaseProjectStatus};
+use k8s_openapi::api::core::v1::{ObjectReference, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use crate::Error;
+use crate::context::Context;
+use crate::controller::key;
+use crate::dbinit::{self, DbInit};
+use crate::status::{self, Observation};
+use crate::{inputs, rollout, secrets};
+
+/// How often a settled project is looked at again even without a watch event.
+const RESYNC: Duration = Duration::from_secs(600);
+
+fn now() -> Time {
+    Time(Timestamp::now())
+}
+
+/// One reconcile. Returns the next action and whether the project is Failed.
+pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) -> Result<(Action, bool), Error> {
+    // The store may lag behind our own last status write; computing from a stale status
+    // would rewrite it and repeat its events. One GET gives the current object.
+    let projects: Api<SupabaseProject> = Api::namespaced(ctx.client.clone(), &project.namespace().unwrap_or_default());
+    let Some(project) = projects.get_opt(&project.name_any()).await? else {
+        return Ok((Action::await_change(), false));
+    };
+    if project.meta().deletion_timestamp.is_some() {
+        // Owner references and the garbage collector remove everything; nothing to do.
+        return Ok((Action::await_change(), false));
+    }
+    // The stored spec is the admitted, defaulted one; defaulting again is a no-op then,
+    // and makes the reconciler behave the same where the mutating webhook is not installed.
+    let mut project = project;
+    project.spec = crds::defaults(project.spec);
+    let project = &project;
+    let namespace = project.namespace().ok_or_else(|| Error::Render("a project without a namespace".into()))?;
+    let secrets_api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let reference = project.object_ref(&());
+
+    let mut user = inputs::user_secrets(&secrets_api, project).await?;
+    let mut obs = Observation {
+        name: project.name_any(),
+        namespace: namespace.clone(),
+        generation: project.metadata.generation,
+        api_url: project.spec.api_external_url.clone(),
+        problems: inputs::problems(project, &user),
+        secrets_ready: false,
+        db: None,
+        components: Vec::new(),
+    };
+    let mut rolled = false;
+    if obs.problems.is_empty() {
+        let ensured = secrets::ensure(ctx, &secrets_api, project).await?;
+        for change in &ensured.changes {
+            ctx.events.publish(&reference, EventType::Normal, "SecretGenerated", "GenerateSecrets", change).await;
+        }
+        obs.secrets_ready = true;
+        user.extend(ensured.data);
+        let (db, created) = dbinit::step(ctx, project).await.or_else(render_problem(&mut obs.problems))?;
+        if let DbInit::Done(g) = db
+            && project.status.as_ref().and_then(|s| s.database_initialized_generation).is_none()
+        {
+            // Recorded before anything else happens: should this reconcile fail later
+            // and the Job be gone by the next, the record alone keeps it from re-running.
+            record_db_init(ctx, project, g).await?;
+            ctx.events
+                .publish(
+                    &reference,
+                    EventType::Normal,
+                    "DatabaseInitialized",
+                    "InitializeDatabase",
+                    "database initialized",
+                )
+                .await;
+        }
+        if created {
+            let note = format!("created database initialization Job {}", crds::names::db_init_job(&obs.name));
+            ctx.events.publish(&reference, EventType::Normal, "DatabaseInitStarted", "InitializeDatabase", &note).await;
+        }
+        if db.allows_rollout() && obs.problems.is_empty() {
+            match rollout::roll(ctx, project, &user).await {
+                Ok(c) => {
+                    obs.components = c;
+                    rolled = true;
+                }
+                Err(Error::Render(m)) => obs.problems.push(format!("cannot render the workloads: {m}")),
+                Err(e) => return Err(e),
+            }
+        }
+        obs.db = Some(db);
+    }
+    if !rolled {
+        obs.components = rollout::observe(ctx, project).await?;
+    }
+
+    let prev = project.status.clone().unwrap_or_default();
+    let next = status::compute(&prev, &obs, &now());
+    if next != prev {
+        write_status(ctx, project, &next).await?;
+        for t in status::transitions(&prev, &next) {
+            let related = t.component.map(|c| ObjectReference {
+                api_version: Some("apps/v1".into()),
+                kind: Some("Deployment".into()),
+                name: Some(crds::names::component(&obs.name, c)),
+                namespace: Some(namespace.clone()),
+                ..Default::default()
+            });
+            ctx.events.publish_related(&reference, related, t.type_, &t.reason, "Reconcile", &t.note).await;
+        }
+    }
+    let failed = next.phase == Some(Phase::Failed);
+    if failed {
+        // The spec could not have passed admission, or init failed: back off; a fix to
+        // the project or a referenced Secret triggers a reconcile at once anyway.
+        return Ok((Action::requeue(ctx.failed(&key(project))), true));
+    }
+    ctx.succeeded(&key(project));
+    Ok((Action::requeue(RESYNC), false))
+}
+
+/// Turns a render error of the db-init Job into a problem (phase Failed) and keeps going.
+fn render_problem(problems: &mut Vec<String>) -> impl FnOnce(Error) -> Result<(DbInit, bool), Error> + '_ {
+    move |e| match e {
+        Error::Render(m) => {
+            let why = format!("cannot render the database initialization Job: {m}");
+            problems.push(why.clone());
+            Ok((DbInit::Failed(why), false))
+        }
+        other => Err(other),
+    }
+}
+
+async fn record_db_init(ctx: &Context, project: &SupabaseProject, generation: i64) -> Result<(), Error> {
+    ctx.may_write()?;
+    let api: Api<SupabaseProject> = Api::namespaced(ctx.client.clone(), &project.namespace().unwrap_or_default());
+    let patch = json!({ "status": { "databaseInitializedGeneration": generation } });
+    let pp = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };
+    api.patch_status(&project.name_any(), &pp, &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+async fn write_status(ctx: &Context, project: &SupabaseProject, next: &SupabaseProjectStatus) -> Result<(), Error> {
+    ctx.may_write()?;
+    let api: Api<SupabaseProject> = Api::namespaced(ctx.client.clone(), &project.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": SupabaseProject::api_version(&()),
+        "kind": SupabaseProject::kind(&()),
+        "status": next,
+    });
+    api.patch_status(&project.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch)).await?;
+    Ok(())
+}
