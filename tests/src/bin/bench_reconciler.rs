@@ -57,6 +57,10 @@ async fn writes(client: &Client) -> BTreeMap<String, f64> {
         if let Some(sub) = label("subresource").filter(|s| !s.is_empty()) {
             resource = format!("{resource}/{sub}");
         }
+        // Dry-run requests change nothing; they are counted apart.
+        if label("dry_run").is_some_and(|d| !d.is_empty()) {
+            resource = format!("{resource} (dry run)");
+        }
         *out.entry(resource).or_insert(0.0) += value.trim().parse::<f64>().unwrap_or(0.0);
     }
     out
@@ -248,6 +252,7 @@ async fn main() {
     print_writes("apiserver writes by the reconciler during rollout", &rollout_writes);
     println!("  (excluded: {} project creations, {kubelet_writes} stand-in kubelet status writes)", cli.projects);
     print_writes(&format!("writes during {} s of steady state", cli.steady_seconds), &steady);
-    let non_lease: f64 = steady.iter().filter(|(k, _)| !k.starts_with("leases")).map(|(_, v)| v).sum();
-    println!("- steady-state writes other than Lease renewals: {non_lease:.0}");
+    let real: f64 =
+        steady.iter().filter(|(k, _)| !k.starts_with("leases") && !k.ends_with("(dry run)")).map(|(_, v)| v).sum();
+    println!("- steady-state writes other than Lease renewals and dry runs: {real:.0}");
 }
