@@ -18,9 +18,13 @@ use kube::{Client, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::backoff::WatchBackoff;
 use crate::context::Context;
 use crate::metrics::Outcome;
 use crate::reconcile;
+
+/// Longest wait before retrying the watches after an error.
+const WATCH_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -61,6 +65,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16,
         .owns(api::<Deployment>(&client, ns), owned.clone())
         .owns(api::<Job>(&client, ns), owned)
         .watches(api::<Secret>(&client, ns), watcher::Config::default(), move |s| referencing(&store, &s))
+        .trigger_backoff(WatchBackoff::new(WATCH_BACKOFF_MAX))
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(stop.cancelled_owned())
         .run(reconcile, error_policy, ctx)

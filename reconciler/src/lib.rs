@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+mod backoff;
 mod context;
 mod controller;
 mod dbinit;

@@ -39,7 +39,7 @@ async fn reconciler_converges_after_an_apiserver_restart_mid_rollout() {
         health_addr: None,
         namespace: Some("default".into()),
         metrics: Arc::new(Metrics::new()),
-        concurrency: 4,
+        concurrency: 16,
     };
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(reconciler::run(config, client.clone(), shutdown.clone()));
