@@ -12,6 +12,7 @@ pub mod deployments;
 mod env;
 mod error;
 pub mod kubectl;
+pub mod webhook;
 
 pub use control_plane::ControlPlane;
 pub use env::{KUBECONFIG_ENV, TestEnv, client};

@@ -19,5 +19,7 @@ pub mod telemetry;
 pub mod tls;
 pub mod validate;
 
+pub use server::{Running, start};
+
 pub use config::Settings;
 pub use error::Error;

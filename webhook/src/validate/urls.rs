@@ -29,7 +29,8 @@ fn url(field: &str, value: &str, causes: &mut Vec<Cause>) {
 
 pub(super) fn check(spec: &SupabaseProjectSpec, causes: &mut Vec<Cause>) {
     url("spec.apiExternalUrl", &spec.api_external_url, causes);
-    if let Some(site) = &spec.site_url {
+    // A defaulted siteUrl is a copy of apiExternalUrl: one report is enough.
+    if let Some(site) = spec.site_url.as_ref().filter(|s| **s != spec.api_external_url) {
         url("spec.siteUrl", site, causes);
     }
     let endpoint = spec.storage.as_ref().and_then(|s| s.s3.as_ref()).and_then(|s3| s3.endpoint.as_ref());
@@ -55,6 +56,8 @@ mod tests {
         for bad in ["", "api.example.com", "/relative", "ftp://x", "https://", "https://user:pw@x.example.com"] {
             let case = Case::valid().with(|s| s.api_external_url = bad.into());
             assert_eq!(case.fields(), ["spec.apiExternalUrl"], "{bad}");
+            let defaulted = case.with(|s| s.site_url = Some(bad.into()));
+            assert_eq!(defaulted.fields(), ["spec.apiExternalUrl"], "a defaulted siteUrl is not reported twice");
         }
         let case = Case::valid().with(|s| s.site_url = Some("mailto:x@example.com".into()));
         assert_eq!(case.fields(), ["spec.siteUrl"]);
