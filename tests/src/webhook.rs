@@ -303,7 +303,11 @@ pub fn review(
             "uid": uid,
             "kind": {"group": "supabase-operator.io", "version": "v1alpha1", "kind": "SupabaseProject"},
             "resource": {"group": "supabase-operator.io", "version": "v1alpha1", "resource": "supabaseprojects"},
-            "name": object.pointer("/metadata/name").cloned().unwrap_or(serde_json::Value::Null),
+            "name": object
+                .pointer("/metadata/name")
+                .or_else(|| old.as_ref().and_then(|o| o.pointer("/metadata/name")))
+                .cloned()
+                .unwrap_or_else(|| json!("")),
             "namespace": "default",
             "operation": operation,
             "userInfo": {"username": "admin", "groups": ["system:masters"]},

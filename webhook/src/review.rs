@@ -127,9 +127,20 @@ pub fn parse(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Rejection> 
     Ok(request)
 }
 
-/// Serializes a review answer.
+/// Serializes a review answer. The patch goes out base64-encoded, as the API's `[]byte`
+/// field is defined; kube-core writes it as an array of numbers, which Go happens to
+/// accept but other readers do not.
 pub fn body(response: AdmissionResponse) -> Vec<u8> {
-    serde_json::to_vec(&response.into_review()).unwrap_or_else(|_| b"{}".to_vec())
+    use base64::Engine;
+    let patch = response.patch.clone();
+    let mut value = match serde_json::to_value(response.into_review()) {
+        Ok(v) => v,
+        Err(_) => return b"{}".to_vec(),
+    };
+    if let (Some(patch), Some(slot)) = (patch, value.pointer_mut("/response/patch")) {
+        *slot = Value::String(base64::engine::general_purpose::STANDARD.encode(patch));
+    }
+    serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec())
 }
 
 /// The answer to a request that could not be reviewed.
