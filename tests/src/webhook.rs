@@ -141,6 +141,12 @@ pub fn base_args(cert: &Path, key: &Path) -> Vec<String> {
     .collect()
 }
 
+/// Starts a webhook from command-line arguments (the first is the program name).
+pub async fn run(args: Vec<String>, client: Client) -> ::webhook::Running {
+    let settings = <::webhook::Settings as clap::Parser>::parse_from(args);
+    ::webhook::start(settings, client).await.expect("webhook starts")
+}
+
 /// Starts a webhook with a fresh CA and pair, plus `extra` flags.
 pub async fn start(client: Client, extra: &[&str]) -> TestWebhook {
     let ca = TestCa::new();
