@@ -44,10 +44,8 @@ async fn sigterm_drains_then_exits() {
         .kill_on_drop(true)
         .spawn()
         .expect("start the webhook binary");
-    let (tls, health) = (
-        format!("127.0.0.1:{tls_port}").parse().unwrap(),
-        format!("127.0.0.1:{health_port}").parse().unwrap(),
-    );
+    let (tls, health) =
+        (format!("127.0.0.1:{tls_port}").parse().unwrap(), format!("127.0.0.1:{health_port}").parse().unwrap());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ready = tokio::net::TcpStream::connect(health).await.is_ok()
