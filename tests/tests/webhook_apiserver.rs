@@ -202,14 +202,12 @@ async fn a_user_who_cannot_read_the_jwt_secret_is_refused() {
     s.jwt_secret("demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
         .await;
     // alice may manage projects and read the database Secret, not the JWT one.
-    let rbac = format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: alice}}\nrules:\n\
-         - {{apiGroups: [supabase-operator.io], resources: [supabaseprojects], verbs: ['*']}}\n\
-         - {{apiGroups: [''], resources: [secrets], verbs: [get], resourceNames: [demo-db]}}\n---\n\
-         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: alice}}\n\
-         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: alice}}\n\
-         subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}}]\n"
-    );
+    let rbac = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: alice}\nrules:\n\
+         - {apiGroups: [supabase-operator.io], resources: [supabaseprojects], verbs: ['*']}\n\
+         - {apiGroups: [''], resources: [secrets], verbs: [get], resourceNames: [demo-db]}\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: alice}\n\
+         roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: alice}\n\
+         subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n";
     s.env.kubectl().args(["apply", "-f", "-"]).stdin(rbac).ok().await;
     let project = with_jwt(MINIMAL, "demo-jwt");
     let out = s.env.kubectl().args(["--as=alice", "apply", "-f", "-"]).stdin(project.clone()).run().await;
