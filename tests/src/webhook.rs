@@ -406,3 +406,18 @@ pub async fn register(env: &TestEnv, addr: SocketAddr, ca_pem: &str) -> Registra
     }
     Registration { client: env.client.clone(), name }
 }
+
+/// A client whose apiserver accepts connections and never answers, to exercise deadlines.
+/// The listener lives as long as the returned guard.
+pub async fn silent_client() -> (Client, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tcp);
+        }
+    });
+    let config = kube::Config::new(format!("https://127.0.0.1:{port}").parse().expect("uri"));
+    (Client::try_from(config).expect("client"), holder)
+}

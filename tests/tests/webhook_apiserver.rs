@@ -35,9 +35,13 @@ struct Setup {
 }
 
 async fn setup(test: &str) -> Setup {
+    setup_with(test, &[]).await
+}
+
+async fn setup_with(test: &str, flags: &[&str]) -> Setup {
     let env = TestEnv::new(test).await.expect("test cluster");
     harness::crd::install(&env.client).await.expect("install CRD");
-    let server = webhook::start(env.client.clone(), &[]).await;
+    let server = webhook::start(env.client.clone(), flags).await;
     let registration = webhook::register(&env, server.running.tls_addr, &server.ca.pem()).await;
     Setup { env, server, registration }
 }
@@ -66,6 +70,14 @@ impl Setup {
         self.secret(name, &[("secret", SECRET), ("anonKey", anon), ("serviceKey", service)]).await;
     }
 }
+
+// alice may manage projects and read the database Secret, not the JWT one.
+const ALICE_RBAC: &str = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: alice}\nrules:\n\
+     - {apiGroups: [supabase-operator.io], resources: [supabaseprojects], verbs: ['*']}\n\
+     - {apiGroups: [''], resources: [secrets], verbs: [get], resourceNames: [demo-db]}\n---\n\
+     apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: alice}\n\
+     roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: alice}\n\
+     subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n";
 
 const MINIMAL: &str = "apiVersion: supabase-operator.io/v1alpha1
 kind: SupabaseProject
@@ -201,14 +213,7 @@ async fn a_user_who_cannot_read_the_jwt_secret_is_refused() {
     s.db_secret().await;
     s.jwt_secret("demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
         .await;
-    // alice may manage projects and read the database Secret, not the JWT one.
-    let rbac = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: alice}\nrules:\n\
-         - {apiGroups: [supabase-operator.io], resources: [supabaseprojects], verbs: ['*']}\n\
-         - {apiGroups: [''], resources: [secrets], verbs: [get], resourceNames: [demo-db]}\n---\n\
-         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: alice}\n\
-         roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: alice}\n\
-         subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n";
-    s.env.kubectl().args(["apply", "-f", "-"]).stdin(rbac).ok().await;
+    s.env.kubectl().args(["apply", "-f", "-"]).stdin(ALICE_RBAC).ok().await;
     let project = with_jwt(MINIMAL, "demo-jwt");
     let out = s.env.kubectl().args(["--as=alice", "apply", "-f", "-"]).stdin(project.clone()).run().await;
     assert!(!out.success, "alice mounted a Secret she cannot read");
@@ -260,5 +265,46 @@ async fn a_project_whose_secrets_are_gone_can_still_be_deleted() {
         .await;
     let got = s.env.kubectl().args(["get", "sbp", "demo"]).run().await;
     assert!(!got.success && got.stderr.contains("NotFound"), "still there: {}", got.stdout);
+    s.done().await;
+}
+
+#[tokio::test]
+async fn access_answers_are_cached_briefly_and_the_check_can_be_turned_off() {
+    let s = setup_with("wh-access-cache", &["--access-denied-ttl-seconds", "1", "--access-allowed-ttl-seconds", "300"])
+        .await;
+    s.db_secret().await;
+    s.jwt_secret("demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
+        .await;
+    s.env.kubectl().args(["apply", "-f", "-"]).stdin(ALICE_RBAC).ok().await;
+    let project = with_jwt(MINIMAL, "demo-jwt");
+    let as_alice =
+        || s.env.kubectl().args(["--as=alice", "apply", "--dry-run=server", "-f", "-"]).stdin(project.clone());
+    assert!(!as_alice().run().await.success);
+
+    // Granted: the denial is forgotten after its short lifetime.
+    s.env
+        .kubectl()
+        .args(["create", "role", "jwt-reader", "--verb=get", "--resource=secrets", "--resource-name=demo-jwt"])
+        .ok()
+        .await;
+    s.env.kubectl().args(["create", "rolebinding", "jwt-reader", "--role=jwt-reader", "--user=alice"]).ok().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let out = as_alice().run().await;
+    assert!(out.success, "{}", out.stderr);
+
+    // Revoked: the grant is remembered for its longer lifetime, as the apiserver's own
+    // webhook authorizer does.
+    s.env.kubectl().args(["delete", "rolebinding", "jwt-reader"]).ok().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(as_alice().run().await.success, "the allowed answer was not cached");
+    s.done().await;
+
+    let s = setup_with("wh-access-off", &["--check-secret-access=false"]).await;
+    s.db_secret().await;
+    s.jwt_secret("demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
+        .await;
+    s.env.kubectl().args(["apply", "-f", "-"]).stdin(ALICE_RBAC).ok().await;
+    let out = s.env.kubectl().args(["--as=alice", "apply", "-f", "-"]).stdin(with_jwt(MINIMAL, "demo-jwt")).run().await;
+    assert!(out.success, "with the check off alice may reference it: {}", out.stderr);
     s.done().await;
 }

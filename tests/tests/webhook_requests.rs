@@ -371,3 +371,40 @@ async fn a_client_that_never_sends_its_headers_is_cut_off() {
     assert!(waited < std::time::Duration::from_secs(3), "connection held for {waited:?}");
     server.running.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_silent_apiserver_hits_the_deadline_and_extra_reviews_wait_for_a_slot() {
+    let (client, holder) = webhook::silent_client().await;
+    let server = webhook::start(client, &["--request-deadline-ms", "500", "--max-concurrency", "1"]).await;
+    let (addr, ca) = (server.running.tls_addr, server.ca.pem());
+    let started = std::time::Instant::now();
+    let send = |uid: &'static str| {
+        let ca = ca.clone();
+        async move { webhook::post(addr, &ca, "/validate", bytes(&review(uid, "CREATE", project("p"), None))).await }
+    };
+    // The second arrives while the first holds the only slot; it may wait half its
+    // deadline for it.
+    let second_later = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        send("second").await
+    };
+    let (first, second) = tokio::join!(send("first"), second_later);
+    let elapsed = started.elapsed();
+    assert!(elapsed < std::time::Duration::from_secs(2), "answers took {elapsed:?}");
+    let mut messages = Vec::new();
+    for answer in [first, second] {
+        assert_eq!(answer.status, 200);
+        let r = answer.json();
+        assert_eq!(r["response"]["allowed"], false);
+        assert_eq!(r["response"]["status"]["code"], 503);
+        messages.push(r["response"]["status"]["message"].as_str().unwrap().to_string());
+    }
+    assert!(messages[0].contains("did not finish within 500 ms"), "{messages:?}");
+    assert!(messages[1].contains("the webhook is busy"), "{messages:?}");
+    assert!(messages.iter().all(|m| m.contains("worth retrying")), "{messages:?}");
+    // Defaulting needs no apiserver and still answers at once.
+    let ok = webhook::post(addr, &ca, "/mutate", bytes(&review("m", "CREATE", project("p"), None))).await;
+    assert_eq!(ok.json()["response"]["allowed"], true);
+    server.running.shutdown().await;
+    holder.abort();
+}

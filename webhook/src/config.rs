@@ -78,7 +78,8 @@ pub struct Settings {
     /// on update, the old object).
     #[arg(long, env = "WEBHOOK_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
-    /// Admission requests handled at once; more wait for a slot until their deadline.
+    /// Admission requests handled at once; more wait for a slot for up to half the request
+    /// deadline, then get a retryable "busy" denial.
     #[arg(long, env = "WEBHOOK_MAX_CONCURRENCY", default_value_t = 64)]
     pub max_concurrency: usize,
     /// After SIGTERM, how long to keep serving while readiness is false, so endpoints stop

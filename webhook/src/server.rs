@@ -153,7 +153,10 @@ async fn admit(app: &App, endpoint: Endpoint, request: Request<Incoming>) -> (&'
         Err(rejection) => return ("malformed", reject(&rejection)),
     };
     let retry = |what: &str| review::deny(&parsed, 503, "ServiceUnavailable", what);
-    let Ok(_slot) = tokio::time::timeout_at(deadline, app.slots.acquire()).await else {
+    // Waiting for a slot may use half the deadline: a review that waited longer would
+    // rarely finish its checks in what is left.
+    let queue_deadline = tokio::time::Instant::now() + app.settings.request_deadline() / 2;
+    let Ok(_slot) = tokio::time::timeout_at(queue_deadline.min(deadline), app.slots.acquire()).await else {
         let msg = "the webhook is busy (too many reviews at once); the check was not done and is worth retrying";
         return ("timeout", json(review::body(retry(msg))));
     };
