@@ -127,3 +127,30 @@ impl AccessChecker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, groups: &[&str]) -> UserInfo {
+        UserInfo {
+            username: Some(name.into()),
+            groups: Some(groups.iter().map(|g| g.to_string()).collect()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn answers_are_keyed_by_everything_that_can_change_them() {
+        let k = |u: &UserInfo, ns: &str, s: &str| AccessChecker::key(u, ns, s);
+        let alice = user("alice", &["dev", "ops"]);
+        assert_eq!(k(&alice, "ns", "db"), k(&user("alice", &["ops", "dev"]), "ns", "db"), "group order is irrelevant");
+        assert_ne!(k(&alice, "ns", "db"), k(&user("alice", &["dev"]), "ns", "db"));
+        assert_ne!(k(&alice, "ns", "db"), k(&user("bob", &["dev", "ops"]), "ns", "db"));
+        assert_ne!(k(&alice, "ns", "db"), k(&alice, "other", "db"));
+        assert_ne!(k(&alice, "ns", "db"), k(&alice, "ns", "jwt"));
+        let mut with_extra = alice.clone();
+        with_extra.extra = Some([("scopes".to_string(), vec!["read".to_string()])].into_iter().collect());
+        assert_ne!(k(&alice, "ns", "db"), k(&with_extra, "ns", "db"));
+    }
+}

@@ -153,3 +153,26 @@ impl CertFiles {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unusable_pairs_are_named() {
+        let e = parse_pair(b"", b"").err().unwrap_or_default();
+        assert!(e.contains("no CERTIFICATE block"), "{e}");
+        let cert = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let e = parse_pair(cert, b"not a key").err().unwrap_or_default();
+        assert!(e.contains("no PRIVATE KEY block"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_and_nothing_is_loaded() {
+        let resolver = Arc::new(Resolver::default());
+        let mut files = CertFiles::new("/nonexistent/tls.crt".into(), "/nonexistent/tls.key".into(), resolver.clone());
+        let e = files.reload().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("/nonexistent/tls.crt"), "{e}");
+        assert!(!resolver.loaded());
+    }
+}

@@ -127,3 +127,39 @@ pub(crate) fn secret_value<'s>(input: &'s Input<'_>, secret: &str, key: &str) ->
 
 #[cfg(test)]
 pub(crate) mod fixtures;
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::Case;
+
+    #[test]
+    fn namespaces_outside_the_policy_are_refused() {
+        let mut case = Case::valid();
+        case.policy.allowed_namespaces = vec!["prod".into(), "team-*".into()];
+        assert!(case.fields().is_empty(), "team-a matches team-*");
+        case.namespace = "sandbox".into();
+        assert_eq!(case.fields(), ["metadata.namespace"]);
+        assert!(case.messages().contains(r#"SupabaseProjects in namespace "sandbox" (allowed: prod, team-*)"#));
+    }
+
+    #[test]
+    fn every_violation_is_collected_not_just_the_first() {
+        let mut case = Case::valid().with(|s| {
+            s.api_external_url = "nope".into();
+            s.database.port = Some(0);
+            s.components.as_mut().unwrap().kong.as_mut().unwrap().workload.replicas = Some(11);
+        });
+        case.name = "Bad".into();
+        case.set_key("jwt", "secret", None);
+        assert_eq!(
+            case.fields(),
+            [
+                "metadata.name",
+                "spec.apiExternalUrl",
+                "spec.components.kong.replicas",
+                "spec.jwt.secretRef.secretKey",
+                "spec.database.port"
+            ]
+        );
+    }
+}
