@@ -78,5 +78,5 @@ async fn a_broken_policy_at_start_is_a_clear_startup_error() {
     args.extend(["--policy".to_string(), missing.display().to_string()]);
     let settings = <::webhook::Settings as clap::Parser>::parse_from(args);
     let err = ::webhook::start(settings, webhook::offline_client()).await.unwrap_err().to_string();
-    assert!(err.contains("cannot read") && err.contains("absent.yaml"), "{err}");
+    assert!(err.contains("policy file") && err.contains("absent.yaml: cannot read it"), "{err}");
 }

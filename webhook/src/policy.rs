@@ -66,7 +66,8 @@ impl Policy {
 
     /// Reads and parses a policy file.
     pub fn load(path: &Path) -> Result<Policy, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Policy { path: path.to_path_buf(), reason: format!("cannot read it: {e}") })?;
         Policy::parse(&text).map_err(|reason| Error::Policy { path: path.to_path_buf(), reason })
     }
 

@@ -128,9 +128,13 @@ impl CertFiles {
         Ok(true)
     }
 
-    /// Polls the files until `stop` fires.
+    /// Polls the files until `stop` fires. The first read is the caller's (at start).
     pub async fn watch(mut self, interval: std::time::Duration, metrics: Arc<Metrics>, stop: CancellationToken) {
         loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
             match self.reload() {
                 Ok(true) => {
                     metrics.cert_reload(true);
@@ -145,10 +149,6 @@ impl CertFiles {
                         tracing::error!(error = %e, "no usable serving certificate yet; TLS handshakes fail");
                     }
                 }
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(interval) => {}
             }
         }
     }
