@@ -54,6 +54,9 @@ pub enum Error {
     /// Logging could not be set up.
     #[error("logging: {0}")]
     Logging(String),
+    /// An admitted object's spec does not decode as a SupabaseProject spec.
+    #[error("spec does not match the SupabaseProject schema: {0}")]
+    NotASpec(String),
     /// A signal handler could not be installed.
     #[error("signal handler: {0}")]
     Signal(#[source] std::io::Error),

@@ -4,18 +4,19 @@
 
 use serde_json::{Value, json};
 
-/// Why a spec could not be defaulted.
-#[derive(Debug, thiserror::Error)]
-#[error("spec does not match the SupabaseProject schema: {0}")]
-pub struct NotASpec(String);
+use crate::Error;
+
+fn not_a_spec(reason: impl ToString) -> Error {
+    Error::NotASpec(reason.to_string())
+}
 
 /// The patch that fills every omitted field of `object` (a SupabaseProject as JSON).
 /// An already defaulted object yields an empty patch.
-pub fn patch(object: &Value) -> Result<json_patch::Patch, NotASpec> {
-    let spec_json = object.get("spec").cloned().ok_or_else(|| NotASpec("spec is missing".into()))?;
-    let spec: crds::SupabaseProjectSpec = serde_json::from_value(spec_json).map_err(|e| NotASpec(e.to_string()))?;
-    let before = serde_json::to_value(&spec).map_err(|e| NotASpec(e.to_string()))?;
-    let after = serde_json::to_value(crds::defaults(spec)).map_err(|e| NotASpec(e.to_string()))?;
+pub fn patch(object: &Value) -> Result<json_patch::Patch, Error> {
+    let spec_json = object.get("spec").cloned().ok_or_else(|| not_a_spec("spec is missing"))?;
+    let spec: crds::SupabaseProjectSpec = serde_json::from_value(spec_json).map_err(not_a_spec)?;
+    let before = serde_json::to_value(&spec).map_err(not_a_spec)?;
+    let after = serde_json::to_value(crds::defaults(spec)).map_err(not_a_spec)?;
     Ok(json_patch::diff(&json!({ "spec": before }), &json!({ "spec": after })))
 }
 

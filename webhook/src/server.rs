@@ -91,7 +91,15 @@ async fn route(app: Arc<App>, request: Request<Incoming>) -> Result<Response<Bod
     app.metrics.in_flight().inc();
     let (result, response) = admit(&app, endpoint, request).await;
     app.metrics.in_flight().dec();
-    app.metrics.request(endpoint.as_str(), result, started.elapsed());
+    let elapsed = started.elapsed();
+    app.metrics.request(endpoint.as_str(), result, elapsed);
+    tracing::debug!(
+        endpoint = endpoint.as_str(),
+        result,
+        status = response.status().as_u16(),
+        elapsed_us = elapsed.as_micros() as u64,
+        "answered"
+    );
     Ok(response)
 }
 
