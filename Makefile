@@ -26,3 +26,33 @@ crd:
 ## control-plane: install etcd, kube-apiserver and kube-controller-manager (idempotent)
 control-plane:
 	$(INSTALL) >/dev/null
+
+.PHONY: demo demo-down self-signed-certs
+
+## demo: a local control plane, the webhook and the reconciler, and what they do (no cluster needed)
+demo:
+	bash tests/scripts/demo.sh
+
+## demo-down: stop the demo and remove its files
+demo-down:
+	bash tests/scripts/demo-down.sh
+
+## self-signed-certs: CA + serving certificate for config/self-signed (reuses an existing CA)
+self-signed-certs:
+	$(CARGO) run -q -p supabase-certs --bin certgen -- --out config/self-signed/generated \
+	  --dns supabase-operator-webhook.supabase-operator-system.svc \
+	  --dns supabase-operator-webhook.supabase-operator-system.svc.cluster.local
+
+.PHONY: bench-webhook
+
+## bench-webhook: webhook vs bare server over TLS, and the apiserver's view (prints figures)
+bench-webhook: control-plane
+	$(CARGO) build --release -p supabase-webhook -p supabase-operator-tests
+	target/release/bench-webhook $(BENCH_ARGS)
+
+.PHONY: bench-reconciler
+
+## bench-reconciler: PROJECTS (default 200) to Running vs a bare server-side-apply client (prints figures)
+bench-reconciler: control-plane
+	$(CARGO) build --release -p supabase-reconciler -p supabase-operator-tests
+	target/release/bench-reconciler $(BENCH_ARGS)

@@ -1,7 +1,116 @@
 //! The reconciler: ordered rollout of a SupabaseProject's components and its status.
+//!
+//! [`run`] is the whole process minus flag parsing and logging, so tests run it
+//! in-process against a real apiserver, two at a time for leader election.
 #![forbid(unsafe_code)]
 
+mod apply;
+mod context;
+mod controller;
+mod dbinit;
 mod error;
+pub mod events;
+mod hash;
+pub mod health;
+mod inputs;
+pub mod leader;
+pub mod metrics;
+mod readiness;
+mod rollout;
+mod secrets;
+mod status;
 pub mod workloads;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Client;
+use kube::api::Api;
+use tokio_util::sync::CancellationToken;
+
 pub use error::Error;
+pub use leader::LeaseConfig;
+pub use metrics::{Metrics, Outcome};
+
+/// How the reconciler runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The leader-election Lease.
+    pub lease: LeaseConfig,
+    /// Address of `/healthz`, `/readyz` and `/metrics`; `None` serves nothing.
+    pub health_addr: Option<SocketAddr>,
+    /// Reconcile only the projects of this namespace; `None` watches all namespaces.
+    pub namespace: Option<String>,
+    /// Where the metrics go (shared so a caller can read them).
+    pub metrics: Arc<Metrics>,
+}
+
+/// Runs the reconciler until `shutdown` is cancelled: campaigns for the Lease, and
+/// while it holds it runs the controller. Returns [`Error::LostLeadership`] when the
+/// Lease is lost: the process must exit (and restart as a candidate), as client-go's
+/// leader election does, so no state of a former leader survives.
+pub async fn run(config: Config, client: Client, shutdown: CancellationToken) -> Result<(), Error> {
+    let leadership = leader::Leadership::new(config.lease.renew_deadline);
+    let listener = match config.health_addr {
+        Some(addr) => Some(health::bind(addr).await?),
+        None => None,
+    };
+    let events = events::Events::new(client.clone(), &config.lease.identity).await;
+    let ctx = Arc::new(context::Context::new(client.clone(), events, config.metrics.clone(), leadership.clone()));
+
+    let lease_name = config.lease.name.clone();
+    let elector_stop = CancellationToken::new();
+    let health_stop = CancellationToken::new();
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &config.lease.namespace);
+    let elector = leader::run(leases, config.lease.clone(), leadership.clone(), elector_stop.clone());
+    let health = async {
+        if let Some(l) = listener {
+            let state = health::HealthState {
+                leadership: leadership.clone(),
+                metrics: config.metrics.clone(),
+                contact_within: config.lease.lease_duration.max(Duration::from_secs(5)) * 2,
+            };
+            health::serve(l, state, health_stop.clone()).await;
+        }
+    };
+    let lost = leadership.lost();
+    let work = async {
+        let result = async {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = lost.cancelled() => return Err(Error::LostLeadership(lease_name.clone())),
+                _ = leadership.acquired() => {}
+            }
+            config.metrics.set_leader(true);
+            tracing::info!(identity = %config.lease.identity, "leading; starting the controller");
+            let stop = CancellationToken::new();
+            let controller = controller::run(ctx.clone(), config.namespace.clone(), stop.clone());
+            let trigger = async {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = lost.cancelled() => {}
+                }
+                stop.cancel();
+            };
+            tokio::pin!(controller);
+            tokio::select! {
+                _ = &mut controller => {}
+                _ = trigger => controller.await,
+            }
+            config.metrics.set_leader(false);
+            if lost.is_cancelled() && !shutdown.is_cancelled() {
+                return Err(Error::LostLeadership(lease_name.clone()));
+            }
+            Ok(())
+        }
+        .await;
+        // The controller has stopped writing: now the Lease may be released.
+        elector_stop.cancel();
+        health_stop.cancel();
+        result
+    };
+    let (result, (), ()) = tokio::join!(work, elector, health);
+    result
+}

@@ -21,6 +21,8 @@ pub struct ControlPlane {
     kubeconfig: PathBuf,
     server: String,
     children: Vec<(&'static str, Child)>,
+    // How the apiserver was started, so a drill can restart it on the same port.
+    apiserver: Option<(PathBuf, Vec<String>)>,
 }
 
 fn free_port() -> Result<u16, Error> {
@@ -35,7 +37,12 @@ fn write(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), Error> {
 
 fn spawn(name: &'static str, dir: &Path, mut cmd: Command) -> Result<(&'static str, Child), Error> {
     let log = dir.join(format!("{name}.log"));
-    let out = fs::File::create(&log).map_err(|e| Error::Io(format!("create {}", log.display()), e))?;
+    // Appended: a restarted process keeps its earlier log.
+    let out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| Error::Io(format!("create {}", log.display()), e))?;
     let err = out.try_clone().map_err(|e| Error::Io("clone log handle".into(), e))?;
     let child =
         cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn().map_err(|e| Error::Io(format!("start {name}"), e))?;
@@ -64,6 +71,7 @@ impl ControlPlane {
             kubeconfig: dir.join("kubeconfig"),
             server: format!("https://127.0.0.1:{apiserver}"),
             children: Vec::new(),
+            apiserver: None,
         };
 
         let mut etcd = Command::new(bin.join("etcd"));
@@ -84,24 +92,26 @@ impl ControlPlane {
         write(&dir.join("sa.pub"), key.public_key_pem())?;
         write(&dir.join("tokens.csv"), format!("{ADMIN_TOKEN},admin,admin-uid,\"system:masters\"\n"))?;
 
-        let mut api = Command::new(bin.join("kube-apiserver"));
-        api.args([
-            &format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
-            &format!("--secure-port={apiserver}"),
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            &format!("--cert-dir={}", dir.join("certs").display()),
-            &format!("--service-account-key-file={}", dir.join("sa.pub").display()),
-            &format!("--service-account-signing-key-file={}", dir.join("sa.key").display()),
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            &format!("--token-auth-file={}", dir.join("tokens.csv").display()),
-            "--authorization-mode=RBAC",
+        let api_args: Vec<String> = vec![
+            format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
+            format!("--secure-port={apiserver}"),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--cert-dir={}", dir.join("certs").display()),
+            format!("--service-account-key-file={}", dir.join("sa.pub").display()),
+            format!("--service-account-signing-key-file={}", dir.join("sa.key").display()),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+            format!("--token-auth-file={}", dir.join("tokens.csv").display()),
+            "--authorization-mode=RBAC".into(),
             // A /12 holds a million Services; a /24 fills up at 253 and scale tests fail.
-            "--service-cluster-ip-range=10.96.0.0/12",
-            "--allow-privileged=true",
-            "--enable-priority-and-fairness=false",
-        ]);
+            "--service-cluster-ip-range=10.96.0.0/12".into(),
+            "--allow-privileged=true".into(),
+            "--enable-priority-and-fairness=false".into(),
+        ];
+        let mut api = Command::new(bin.join("kube-apiserver"));
+        api.args(&api_args);
         plane.children.push(spawn("kube-apiserver", dir, api)?);
+        plane.apiserver = Some((bin.join("kube-apiserver"), api_args));
         write(&plane.kubeconfig, kubeconfig(&plane.server))?;
         plane.wait_ready(Duration::from_secs(60))?;
 
@@ -159,6 +169,20 @@ impl ControlPlane {
     /// The apiserver's URL.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// Kills the apiserver and starts it again on the same port with the same etcd:
+    /// every watch breaks and every client must reconnect (a drill).
+    pub fn restart_apiserver(&mut self, down_for: Duration) -> Result<(), Error> {
+        self.kill("kube-apiserver");
+        self.children.retain(|(n, _)| *n != "kube-apiserver");
+        std::thread::sleep(down_for);
+        let (bin, args) = self.apiserver.clone().ok_or_else(|| Error::Cluster("apiserver never started".into()))?;
+        let mut api = Command::new(bin);
+        api.args(&args);
+        let restarted = spawn("kube-apiserver", &self.dir, api)?;
+        self.children.push(restarted);
+        self.wait_ready(Duration::from_secs(60))
     }
 
     /// Stops one process by name (for drills such as an apiserver restart).

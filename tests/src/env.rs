@@ -29,23 +29,12 @@ struct Shared {
 
 static SHARED: OnceLock<Result<Shared, String>> = OnceLock::new();
 
-fn cluster_binary() -> PathBuf {
-    // Integration tests run from target/<profile>/deps; the package's binaries sit one up.
-    if let Some(path) = std::env::var_os("SUPABASE_TEST_CLUSTER_BIN") {
-        return PathBuf::from(path);
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().and_then(Path::parent).map(|d| d.join("cluster")))
-        .unwrap_or_else(|| PathBuf::from("cluster"))
-}
-
 fn start_shared() -> Result<Shared, String> {
-    if let Some(path) = std::env::var_os(KUBECONFIG_ENV) {
+    if let Some(path) = std::env::var_os(KUBECONFIG_ENV).filter(|p| !p.is_empty()) {
         return Ok(Shared { kubeconfig: PathBuf::from(path), _dir: None });
     }
     let dir = tempfile::Builder::new().prefix("supabase-test-cluster-").tempdir().map_err(|e| e.to_string())?;
-    let bin = cluster_binary();
+    let bin = crate::process::binary("cluster");
     // Its output goes to a file: a child holding the test's stdout would keep the
     // test runner waiting (nextest reports it as leaky).
     let log = std::fs::File::create(dir.path().join("serve.log")).map_err(|e| e.to_string())?;

@@ -6,13 +6,19 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod assets;
+pub mod bench;
 pub mod control_plane;
 pub mod crd;
 pub mod deployments;
 mod env;
 mod error;
+pub mod fixtures;
 pub mod kubectl;
+pub mod kubelet;
+pub mod process;
+pub mod reconciler;
 pub mod webhook;
+pub mod webhook_registration;
 
 pub use control_plane::ControlPlane;
 pub use env::{KUBECONFIG_ENV, TestEnv, client};

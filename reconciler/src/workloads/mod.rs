@@ -1,18 +1,49 @@
 //! What each component runs: the Service, ConfigMaps and Deployment that configure
 //! it the way upstream's `docker/docker-compose.yml` and `kong.yml` do, and the
 //! database initialization Job. Pure functions of the (admitted, defaulted) project.
+//!
+//! Secrets never appear in a rendered object: every secret value reaches a container
+//! through a `secretKeyRef` env var (see [`env`]), and values assembled from secrets are
+//! built without the secret (database URLs carry no password; see [`env::Env::db_url`]).
+
+mod auth;
+mod container;
+mod dbinit;
+mod env;
+mod kong;
+mod meta;
+mod realtime;
+mod rest;
+mod service;
+mod storage;
+mod studio;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
 
 use crds::refs::Value;
 use crds::{Component, SupabaseProject};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
 
 use crate::Error;
+
+pub use dbinit::{DB_INIT_IMAGE, DB_INIT_USER};
 
 /// Pod-template annotation holding the digest of the Secret data and config a
 /// component consumes: when it changes, the Deployment rolls its pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "supabase-operator.io/config-hash";
+
+/// Pod-template annotation holding the digest of the component's own ConfigMaps (Kong's
+/// declarative config is read once at start, so a changed route must roll the pods).
+pub const CONFIG_MAPS_HASH_ANNOTATION: &str = "supabase-operator.io/config-maps-hash";
 
 /// Everything one component needs, in the order to apply it.
 #[derive(Clone, Debug)]
@@ -27,17 +58,129 @@ pub struct ComponentObjects {
 
 /// The objects of `component` for `project` (which must be defaulted). `config_hash`
 /// goes into the pod template as [`CONFIG_HASH_ANNOTATION`].
-pub fn component(_project: &SupabaseProject, component: Component, _config_hash: &str) -> Result<ComponentObjects, Error> {
-    Err(Error::Render(format!("{} is not rendered yet", component.name())))
+pub fn component(
+    project: &SupabaseProject,
+    component: Component,
+    config_hash: &str,
+) -> Result<ComponentObjects, Error> {
+    let ctx = Ctx::new(project)?;
+    let rendered = match component {
+        Component::Kong => kong::render(&ctx)?,
+        Component::Auth => auth::render(&ctx)?,
+        Component::Rest => rest::render(&ctx)?,
+        Component::Realtime => realtime::render(&ctx)?,
+        Component::Storage => storage::render(&ctx)?,
+        Component::Meta => meta::render(&ctx)?,
+        Component::Studio => studio::render(&ctx)?,
+    };
+    let config_maps = rendered.config_maps.clone();
+    let deployment = container::deployment(&ctx, component, rendered, config_hash)?;
+    let service = service::service(&ctx, component)?;
+    Ok(ComponentObjects { config_maps, service, deployment })
 }
 
 /// The values `component` reads from Secrets (see `crds::refs::source`), so the
-/// controller can hash exactly the Secret data that should roll its pods.
-pub fn consumed(_component: Component) -> Vec<Value> {
-    Vec::new()
+/// controller can hash exactly the Secret data that should roll its pods. Values a
+/// project does not use (no SMTP, no S3, no dashboard) have no source and are skipped
+/// by the caller; database host, port and name count only when they come from a Secret.
+/// Kong lists the dashboard credentials although it reads them only while Studio is
+/// enabled: a superset costs at most a needless restart, a missing value a stale pod.
+pub fn consumed(component: Component) -> Vec<Value> {
+    let db = [Value::DbHost, Value::DbPort, Value::DbName, Value::DbPassword];
+    let mut values: Vec<Value> = match component {
+        Component::Kong => {
+            vec![Value::AnonKey, Value::ServiceKey, Value::DashboardUsername, Value::DashboardPassword]
+        }
+        Component::Auth => [&db[..], &[Value::JwtSecret, Value::SmtpUsername, Value::SmtpPassword]].concat(),
+        Component::Rest => [&db[..], &[Value::JwtSecret]].concat(),
+        Component::Realtime => {
+            [&db[..], &[Value::JwtSecret, Value::RealtimeSecretKeyBase, Value::RealtimeDbEncKey]].concat()
+        }
+        Component::Storage => [
+            &db[..],
+            &[Value::JwtSecret, Value::AnonKey, Value::ServiceKey, Value::S3AccessKeyId, Value::S3SecretAccessKey],
+        ]
+        .concat(),
+        Component::Meta => [&db[..], &[Value::MetaCryptoKey]].concat(),
+        Component::Studio => {
+            [&db[..], &[Value::JwtSecret, Value::AnonKey, Value::ServiceKey, Value::MetaCryptoKey]].concat()
+        }
+    };
+    values.sort();
+    values
 }
 
 /// The database initialization Job and the ConfigMap holding its SQL.
-pub fn db_init(_project: &SupabaseProject) -> Result<(ConfigMap, Job), Error> {
-    Err(Error::Render("the database init Job is not rendered yet".into()))
+pub fn db_init(project: &SupabaseProject) -> Result<(ConfigMap, Job), Error> {
+    dbinit::render(&Ctx::new(project)?)
+}
+
+/// What a component's renderer hands to the Deployment builder.
+#[derive(Clone, Debug, Default)]
+struct Rendered {
+    /// The operator's env vars, in order (`$(VAR)` references only point backwards).
+    env: Vec<k8s_openapi::api::core::v1::EnvVar>,
+    /// ConfigMaps of the component (also mounted when listed in `volumes`).
+    config_maps: Vec<ConfigMap>,
+    /// Pod volumes and where the container mounts them.
+    volumes: Vec<(k8s_openapi::api::core::v1::Volume, k8s_openapi::api::core::v1::VolumeMount)>,
+    /// Overrides the image's entrypoint (only Kong, which renders its config at start).
+    command: Option<Vec<String>>,
+    /// Arguments to `command`.
+    args: Option<Vec<String>>,
+    /// Extra container ports besides the catalog's (PostgREST's admin server).
+    extra_ports: Vec<(&'static str, i32)>,
+}
+
+/// A project reduced to what every renderer needs, checked once.
+struct Ctx<'a> {
+    project: &'a SupabaseProject,
+    name: String,
+    namespace: String,
+    owner: k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(project: &'a SupabaseProject) -> Result<Self, Error> {
+        let name = project.metadata.name.clone().ok_or_else(|| Error::Render("a project without a name".into()))?;
+        let namespace = project
+            .metadata
+            .namespace
+            .clone()
+            .ok_or_else(|| Error::Render(format!("project {name}: it has no namespace")))?;
+        let owner = project
+            .controller_owner_ref(&())
+            .ok_or_else(|| Error::Render(format!("project {name}: it has no uid for an owner reference")))?;
+        Ok(Ctx { project, name, namespace, owner })
+    }
+
+    fn spec(&self) -> &crds::SupabaseProjectSpec {
+        &self.project.spec
+    }
+
+    /// Metadata of an owned object: namespace, labels, owner reference.
+    fn meta(&self, name: String, component: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name),
+            namespace: Some(self.namespace.clone()),
+            labels: Some(crds::names::labels(&self.name, component)),
+            owner_references: Some(vec![self.owner.clone()]),
+            ..Default::default()
+        }
+    }
+
+    /// `<project>-<component>`: the Service, Deployment and ConfigMap name.
+    fn object_name(&self, component: Component) -> String {
+        crds::names::component(&self.name, component)
+    }
+
+    /// In-namespace URL of a component's Service.
+    fn url(&self, component: Component) -> String {
+        format!("http://{}:{}", self.object_name(component), component.entry().port)
+    }
+}
+
+/// A ConfigMap of the project.
+fn config_map(ctx: &Ctx<'_>, name: String, component: &str, data: BTreeMap<String, String>) -> ConfigMap {
+    ConfigMap { metadata: ctx.meta(name, component), data: Some(data), ..Default::default() }
 }

@@ -1,0 +1,66 @@
+//! What every reconcile shares: the client, events, metrics, leadership and the
+//! per-project failure counts behind the backoff.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::Client;
+
+use crate::Error;
+use crate::events::Events;
+use crate::leader::Leadership;
+use crate::metrics::Metrics;
+
+/// Shortest wait after a failure.
+const BACKOFF_MIN: Duration = Duration::from_secs(2);
+/// Longest wait after repeated failures.
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// The controller's context.
+pub struct Context {
+    /// Client for every API call.
+    pub client: Client,
+    /// Event publisher.
+    pub events: Events,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// This replica's leadership; every write checks it.
+    pub leadership: Arc<Leadership>,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("leader", &self.leadership.is_leader()).finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context.
+    pub fn new(client: Client, events: Events, metrics: Arc<Metrics>, leadership: Arc<Leadership>) -> Context {
+        Context { client, events, metrics, leadership, failures: Mutex::new(HashMap::new()) }
+    }
+
+    /// Refuses a write unless this replica holds the Lease right now.
+    pub fn may_write(&self) -> Result<(), Error> {
+        if self.leadership.is_leader() { Ok(()) } else { Err(Error::NotLeader) }
+    }
+
+    /// Records one more consecutive failure of `key` and returns how long to wait:
+    /// 2 s, 4 s, 8 s, ... up to 5 minutes.
+    pub fn failed(&self, key: &str) -> Duration {
+        let Ok(mut f) = self.failures.lock() else { return BACKOFF_MAX };
+        let n = f.entry(key.to_string()).or_insert(0);
+        let wait = BACKOFF_MIN.saturating_mul(1u32 << (*n).min(16));
+        *n = n.saturating_add(1);
+        wait.min(BACKOFF_MAX)
+    }
+
+    /// Forgets `key`'s failures after a reconcile that could act.
+    pub fn succeeded(&self, key: &str) {
+        if let Ok(mut f) = self.failures.lock() {
+            f.remove(key);
+        }
+    }
+}

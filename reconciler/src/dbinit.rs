@@ -1,0 +1,76 @@
+//! The optional database initialization Job: applied once, watched until it ends,
+//! and recorded in `status.databaseInitializedGeneration` when it succeeds. Once
+//! recorded it is never applied again, even if the Job is deleted or the operator is
+//! upgraded: re-running init SQL on a live database is what clobbered data in the
+//! community chart.
+
+use crds::SupabaseProject;
+use k8s_openapi::api::batch::v1::Job;
+use kube::ResourceExt;
+use kube::api::Api;
+
+use crate::Error;
+use crate::apply::apply;
+use crate::context::Context;
+use crate::workloads;
+
+/// Where database initialization stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DbInit {
+    /// `spec.database.initialize` is off and nothing was ever recorded.
+    NotRequested,
+    /// Succeeded for this generation (recorded in status).
+    Done(i64),
+    /// The Job was just created or is still running.
+    Running(String),
+    /// The Job failed; the message says how to retry.
+    Failed(String),
+}
+
+impl DbInit {
+    /// Whether components may roll out.
+    pub fn allows_rollout(&self) -> bool {
+        matches!(self, DbInit::NotRequested | DbInit::Done(_))
+    }
+}
+
+fn condition(job: &Job, type_: &str) -> Option<String> {
+    let conditions = job.status.as_ref().and_then(|s| s.conditions.as_ref())?;
+    conditions.iter().find(|c| c.type_ == type_ && c.status == "True").map(|c| c.message.clone().unwrap_or_default())
+}
+
+/// Advances database initialization by one step. Returns the state and whether the
+/// Job was created now (for an event).
+pub async fn step(ctx: &Context, project: &SupabaseProject) -> Result<(DbInit, bool), Error> {
+    let recorded = project.status.as_ref().and_then(|s| s.database_initialized_generation);
+    if let Some(g) = recorded {
+        return Ok((DbInit::Done(g), false));
+    }
+    if !project.spec.database.initialize.unwrap_or(false) {
+        return Ok((DbInit::NotRequested, false));
+    }
+    let namespace = project.namespace().unwrap_or_default();
+    let name = crds::names::db_init_job(&project.name_any());
+    let api: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
+    let Some(job) = api.get_opt(&name).await? else {
+        let (script, job) = workloads::db_init(project)?;
+        apply(ctx, project, "db-init", script).await?;
+        apply(ctx, project, "db-init", job).await?;
+        return Ok((DbInit::Running(name), true));
+    };
+    let succeeded = job.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) > 0;
+    if succeeded || condition(&job, "Complete").is_some() {
+        return Ok((DbInit::Done(project.metadata.generation.unwrap_or(0)), false));
+    }
+    if let Some(why) = condition(&job, "Failed") {
+        let why = if why.is_empty() { String::new() } else { format!(" ({why})") };
+        return Ok((
+            DbInit::Failed(format!(
+                "database initialization Job {name} failed{why}; see its logs, fix the database, then delete the \
+                 Job to retry"
+            )),
+            false,
+        ));
+    }
+    Ok((DbInit::Running(name), false))
+}

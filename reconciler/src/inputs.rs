@@ -1,0 +1,83 @@
+//! What a reconcile reads besides the project: the user's referenced Secrets, and the
+//! check that refuses to act on a spec that could not have passed admission.
+//!
+//! Secrets are read from the apiserver, not a cache: their data goes into the
+//! pod-template hash, and a stale read would roll pods twice.
+
+use std::collections::BTreeMap;
+
+use crds::SupabaseProject;
+use crds::names;
+use crds::refs;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::Api;
+
+use crate::Error;
+use crate::secrets::SecretData;
+
+/// Reads every user Secret the spec references; absent ones are left out.
+pub async fn user_secrets(api: &Api<Secret>, project: &SupabaseProject) -> Result<SecretData, Error> {
+    let mut out = SecretData::new();
+    for name in refs::referenced_secrets(&project.spec) {
+        if let Some(s) = api.get_opt(&name).await? {
+            let data: BTreeMap<String, Vec<u8>> =
+                s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+            out.insert(name, data);
+        }
+    }
+    Ok(out)
+}
+
+/// Why the reconciler cannot act on this project, when admission would have refused
+/// it: a missing referenced Secret or key, or a name too long for the derived names.
+/// The messages name Secrets, keys and spec paths, never values.
+pub fn problems(project: &SupabaseProject, user: &SecretData) -> Vec<String> {
+    let mut out = Vec::new();
+    let name = project.name_any();
+    if name.len() > names::max_project_name_len() {
+        out.push(format!(
+            "metadata.name: {name:?} is longer than {} characters, so derived object names would not fit",
+            names::max_project_name_len()
+        ));
+    }
+    for r in refs::referenced(&project.spec) {
+        match user.get(&r.secret) {
+            None => out.push(format!("{}: Secret {:?} not found", r.path, r.secret)),
+            Some(data) if data.get(&r.key).is_none_or(|v| v.is_empty()) => {
+                out.push(format!("{}: Secret {:?} has no non-empty key {:?}", r.path, r.secret, r.key));
+            }
+            Some(_) => {}
+        }
+    }
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(yaml: &str) -> SupabaseProject {
+        let spec = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("spec: {e}"));
+        SupabaseProject::new("demo", crds::defaults(spec))
+    }
+
+    #[test]
+    fn missing_secrets_and_keys_are_named_without_values() {
+        let p = project("apiExternalUrl: https://x\ndatabase: {secretRef: {name: db}}\n");
+        let found = problems(&p, &SecretData::new());
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found[0].contains("spec.database.secretRef") && found[0].contains("\"db\" not found"));
+
+        let mut user = SecretData::new();
+        let data: BTreeMap<String, Vec<u8>> =
+            [("host", "h"), ("port", "5432"), ("database", "postgres"), ("password", "")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .collect();
+        user.insert("db".into(), data);
+        let found = problems(&p, &user);
+        assert_eq!(found, ["spec.database.secretRef.passwordKey: Secret \"db\" has no non-empty key \"password\""]);
+    }
+}

@@ -1,0 +1,368 @@
+//! Status computed from what the cluster shows. Pure: the controller compares the
+//! result with the stored status and writes only a difference, so a reconcile never
+//! triggers itself.
+
+use std::collections::BTreeMap;
+
+use crds::conditions::{self, AVAILABLE, DATABASE_INITIALIZED, DEGRADED, PROGRESSING, READY, SECRETS_READY};
+use crds::status::ComponentStatus;
+use crds::{CATALOG, Component, Phase, SupabaseProjectStatus};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::events::EventType;
+
+use crate::dbinit::DbInit;
+use crate::readiness;
+use crate::rollout::Observed;
+
+/// Component phases written in `status.components.<name>.phase`.
+pub mod component_phase {
+    /// Not applied yet.
+    pub const PENDING: &str = "Pending";
+    /// Applied, rolling out.
+    pub const PROGRESSING: &str = "Progressing";
+    /// Rolled out and available.
+    pub const READY: &str = "Ready";
+    /// Was ready, is not, and no rollout explains it.
+    pub const DEGRADED: &str = "Degraded";
+}
+
+/// Everything one reconcile learned.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    /// Project name, namespace and generation.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// `metadata.generation`.
+    pub generation: Option<i64>,
+    /// `spec.apiExternalUrl`.
+    pub api_url: String,
+    /// Why the reconciler cannot act (phase Failed); empty when it can.
+    pub problems: Vec<String>,
+    /// Whether every Secret the components consume exists.
+    pub secrets_ready: bool,
+    /// Database initialization, when it was reached.
+    pub db: Option<DbInit>,
+    /// The enabled components, in order.
+    pub components: Vec<Observed>,
+}
+
+fn previously_up(prev: &SupabaseProjectStatus, c: Component) -> bool {
+    prev.components
+        .get(c.name())
+        .and_then(|s| s.phase.as_deref())
+        .is_some_and(|p| p == component_phase::READY || p == component_phase::DEGRADED)
+}
+
+/// A Deployment whose controller reports a rollout under way (real clusters only;
+/// the test harness writes no Progressing condition).
+fn rolling(d: &Deployment) -> bool {
+    let conditions = d.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conditions.into_iter().flatten().any(|c| {
+        c.type_ == "Progressing" && c.status == "True" && c.reason.as_deref() != Some("NewReplicaSetAvailable")
+    })
+}
+
+fn component_status(prev: &SupabaseProjectStatus, o: &Observed) -> ComponentStatus {
+    let Some(d) = &o.deployment else {
+        return ComponentStatus { phase: Some(component_phase::PENDING.into()), ..Default::default() };
+    };
+    let r = readiness::rollout(d);
+    let phase = if r.ready {
+        component_phase::READY
+    } else if previously_up(prev, o.component) && r.observed && r.updated && !rolling(d) {
+        component_phase::DEGRADED
+    } else {
+        component_phase::PROGRESSING
+    };
+    let image = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.containers.first())
+        .and_then(|c| c.image.clone());
+    ComponentStatus {
+        phase: Some(phase.into()),
+        ready: r.ready,
+        image,
+        replicas: Some(r.desired),
+        ready_replicas: Some(r.ready_replicas),
+    }
+}
+
+fn progress(c: Component, s: &ComponentStatus) -> String {
+    format!("{}: {}/{} ready", c.name(), s.ready_replicas.unwrap_or(0), s.replicas.unwrap_or(1))
+}
+
+/// The new status, from the previous one and what this reconcile saw.
+pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> SupabaseProjectStatus {
+    let mut next = prev.clone();
+    let g = obs.generation;
+    next.observed_generation = g;
+
+    let mut components = BTreeMap::new();
+    for o in &obs.components {
+        components.insert(o.component.name().to_string(), component_status(prev, o));
+    }
+    let total = obs.components.len();
+    let ready = components.values().filter(|s| s.ready).count();
+    let first_not_ready = obs.components.iter().find(|o| !components.get(o.component.name()).is_some_and(|s| s.ready));
+    let degraded = obs.components.iter().find(|o| {
+        components.get(o.component.name()).and_then(|s| s.phase.as_deref()) == Some(component_phase::DEGRADED)
+    });
+    let was_up = matches!(prev.phase, Some(Phase::Running | Phase::Updating | Phase::Degraded));
+
+    let (phase, message) = if !obs.problems.is_empty() {
+        (Phase::Failed, obs.problems.join("; "))
+    } else if !obs.secrets_ready {
+        (Phase::DeployingSecrets, "creating the generated Secrets".to_string())
+    } else if let Some(DbInit::Failed(why)) = &obs.db {
+        (Phase::Failed, why.clone())
+    } else if let Some(DbInit::Running(job)) = &obs.db {
+        (Phase::InitializingDatabase, format!("waiting for database initialization Job {job}"))
+    } else if let Some(o) = degraded {
+        let s = &components[o.component.name()];
+        (Phase::Degraded, format!("{} is not ready: {}", o.component.name(), progress(o.component, s)))
+    } else if let Some(o) = first_not_ready {
+        let s = &components[o.component.name()];
+        let phase = if was_up { Phase::Updating } else { Phase::DeployingComponents };
+        (phase, format!("waiting for {}", progress(o.component, s)))
+    } else {
+        (Phase::Running, format!("all {total} components ready"))
+    };
+
+    next.phase = Some(phase);
+    next.message = Some(message.clone());
+    next.ready_components = Some(format!("{ready}/{total}"));
+
+    let mut endpoints = BTreeMap::new();
+    endpoints.insert("api".to_string(), obs.api_url.clone());
+    for o in obs.components.iter().filter(|o| o.deployment.is_some()) {
+        let e = o.component.entry();
+        let service = crds::names::component(&obs.name, o.component);
+        endpoints.insert(e.name.to_string(), format!("http://{service}.{}.svc:{}", obs.namespace, e.port));
+    }
+    next.endpoints = endpoints;
+
+    if let Some(DbInit::Done(gen_)) = &obs.db {
+        next.database_initialized_generation = Some(*gen_);
+    }
+
+    let c = &mut next.conditions;
+    let set = |c: &mut Vec<_>, t: &str, s: bool, reason: &str, msg: &str| conditions::set(c, t, s, reason, msg, g, now);
+    set(c, READY, phase == Phase::Running, phase.as_str(), &message);
+    let progressing = matches!(
+        phase,
+        Phase::DeployingSecrets | Phase::InitializingDatabase | Phase::DeployingComponents | Phase::Updating
+    );
+    set(c, PROGRESSING, progressing, phase.as_str(), &message);
+    let kong = components.get(Component::Kong.name());
+    let kong_ready = kong.is_some_and(|s| s.ready);
+    let kong_msg = kong.map(|s| progress(Component::Kong, s)).unwrap_or_else(|| "kong: not deployed".into());
+    set(c, AVAILABLE, kong_ready, if kong_ready { "GatewayReady" } else { "GatewayNotReady" }, &kong_msg);
+    // An empty message serializes as null, which the CRD schema refuses.
+    let degraded_msg = if phase == Phase::Degraded { message.as_str() } else { "no component lost its readiness" };
+    set(
+        c,
+        DEGRADED,
+        phase == Phase::Degraded,
+        if phase == Phase::Degraded { "ComponentNotReady" } else { "AsExpected" },
+        degraded_msg,
+    );
+    if obs.secrets_ready {
+        set(c, SECRETS_READY, true, "SecretsPresent", "every Secret the components consume exists");
+    } else {
+        let msg = if obs.problems.is_empty() { "creating the generated Secrets".to_string() } else { message.clone() };
+        set(c, SECRETS_READY, false, "SecretsMissing", &msg);
+    }
+    let (db_ok, db_reason, db_msg) = match &obs.db {
+        Some(DbInit::NotRequested) => (true, "NotRequested", "spec.database.initialize is false".to_string()),
+        Some(DbInit::Done(gen_)) => (true, "Succeeded", format!("initialized at generation {gen_}")),
+        Some(DbInit::Running(job)) => (false, "JobRunning", format!("Job {job} is running")),
+        Some(DbInit::Failed(why)) => (false, "JobFailed", why.clone()),
+        None => (false, "Pending", "waiting for the Secrets".to_string()),
+    };
+    // Once recorded, the database stays initialized whatever blocks the reconcile now.
+    let recorded = next.database_initialized_generation;
+    match (obs.db.is_none(), recorded) {
+        (true, Some(gen_)) => {
+            set(c, DATABASE_INITIALIZED, true, "Succeeded", &format!("initialized at generation {gen_}"))
+        }
+        _ => set(c, DATABASE_INITIALIZED, db_ok, db_reason, &db_msg),
+    }
+    for e in CATALOG.iter() {
+        let type_ = e.condition_type();
+        match components.get(e.name) {
+            Some(s) => {
+                let reason = s.phase.clone().unwrap_or_default();
+                set(c, &type_, s.ready, &reason, &progress(e.component, s));
+            }
+            None => c.retain(|x| x.type_ != type_),
+        }
+    }
+    next.components = components;
+
+    // `lastReconcileTime` says when the status last changed, so it moves only with it.
+    let mut unchanged = next.clone();
+    unchanged.last_reconcile_time = prev.last_reconcile_time.clone();
+    if unchanged == *prev {
+        return unchanged;
+    }
+    next.last_reconcile_time = Some(now.clone());
+    next
+}
+
+/// An event for a transition between two statuses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// Normal or Warning.
+    pub type_: EventType,
+    /// PascalCase reason.
+    pub reason: String,
+    /// Human-readable note (names and counts only).
+    pub note: String,
+    /// The component the event is about, if any.
+    pub component: Option<Component>,
+}
+
+/// The events the change from `prev` to `next` deserves: a phase change, and each
+/// component that became ready or degraded.
+pub fn transitions(prev: &SupabaseProjectStatus, next: &SupabaseProjectStatus) -> Vec<Transition> {
+    let mut out = Vec::new();
+    for e in CATALOG.iter() {
+        let before = prev.components.get(e.name).and_then(|s| s.phase.as_deref());
+        let after = next.components.get(e.name).and_then(|s| s.phase.as_deref());
+        if before == after {
+            continue;
+        }
+        match after {
+            Some(component_phase::READY) => out.push(Transition {
+                type_: EventType::Normal,
+                reason: "ComponentReady".into(),
+                note: format!("{} is ready", e.name),
+                component: Some(e.component),
+            }),
+            Some(component_phase::DEGRADED) => out.push(Transition {
+                type_: EventType::Warning,
+                reason: "ComponentDegraded".into(),
+                note: format!("{} was ready and is not any more", e.name),
+                component: Some(e.component),
+            }),
+            Some(component_phase::PROGRESSING) if before.is_none() || before == Some(component_phase::PENDING) => out
+                .push(Transition {
+                    type_: EventType::Normal,
+                    reason: "ComponentApplied".into(),
+                    note: format!("applied {}", e.name),
+                    component: Some(e.component),
+                }),
+            _ => {}
+        }
+    }
+    if prev.phase != next.phase
+        && let Some(phase) = next.phase
+    {
+        let type_ =
+            if matches!(phase, Phase::Failed | Phase::Degraded) { EventType::Warning } else { EventType::Normal };
+        let note = next.message.clone().unwrap_or_default();
+        out.push(Transition { type_, reason: phase.as_str().into(), note, component: None });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+    use serde_json::json;
+
+    fn at(secs: i64) -> Time {
+        Time(Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH))
+    }
+
+    fn deployment(ready: bool) -> Deployment {
+        let n = i32::from(ready);
+        serde_json::from_value(json!({"metadata": {"generation": 1}, "spec": {"selector": {}, "template": {
+            "spec": {"containers": [{"name": "c", "image": "img:1"}]}}},
+            "status": {"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": n, "availableReplicas": n}}))
+        .unwrap_or_default()
+    }
+
+    fn obs(states: &[Option<bool>]) -> Observation {
+        let components = CATALOG
+            .iter()
+            .zip(states)
+            .map(|(e, s)| Observed { component: e.component, deployment: s.map(deployment) })
+            .collect();
+        Observation {
+            name: "demo".into(),
+            namespace: "ns".into(),
+            generation: Some(1),
+            api_url: "https://api.example.com".into(),
+            problems: vec![],
+            secrets_ready: true,
+            db: Some(DbInit::NotRequested),
+            components,
+        }
+    }
+
+    #[test]
+    fn first_rollout_waits_on_the_first_component_not_ready_then_runs() {
+        let s = compute(&Default::default(), &obs(&[Some(true), Some(false), None]), &at(10));
+        assert_eq!(s.phase, Some(Phase::DeployingComponents));
+        assert_eq!(s.message.as_deref(), Some("waiting for auth: 0/1 ready"));
+        assert_eq!(s.ready_components.as_deref(), Some("1/3"));
+        assert!(conditions::is_true(&s.conditions, AVAILABLE));
+        assert!(!conditions::is_true(&s.conditions, READY));
+        assert!(conditions::is_true(&s.conditions, "KongReady"));
+        assert_eq!(s.components["rest"].phase.as_deref(), Some("Pending"));
+
+        let running = compute(&s, &obs(&[Some(true), Some(true), Some(true)]), &at(20));
+        assert_eq!(running.phase, Some(Phase::Running));
+        assert!(conditions::is_true(&running.conditions, READY));
+        assert_eq!(running.endpoints["auth"], "http://demo-auth.ns.svc:9999");
+        assert_eq!(running.endpoints["api"], "https://api.example.com");
+        let names: Vec<_> = transitions(&s, &running).into_iter().map(|t| t.reason).collect();
+        assert_eq!(names, ["ComponentReady", "ComponentReady", "Running"]);
+    }
+
+    #[test]
+    fn an_unchanged_observation_gives_the_identical_status() {
+        let s = compute(&Default::default(), &obs(&[Some(true), Some(true)]), &at(10));
+        let again = compute(&s, &obs(&[Some(true), Some(true)]), &at(99));
+        assert_eq!(again, s);
+        assert!(transitions(&s, &again).is_empty());
+    }
+
+    #[test]
+    fn a_ready_component_losing_pods_degrades_and_a_new_generation_updates() {
+        let running = compute(&Default::default(), &obs(&[Some(true), Some(true)]), &at(10));
+        let degraded = compute(&running, &obs(&[Some(true), Some(false)]), &at(20));
+        assert_eq!(degraded.phase, Some(Phase::Degraded));
+        assert!(conditions::is_true(&degraded.conditions, DEGRADED));
+
+        let mut o = obs(&[Some(true), Some(true)]);
+        o.generation = Some(2);
+        if let Some(d) = o.components[1].deployment.as_mut() {
+            d.metadata.generation = Some(2);
+        }
+        let updating = compute(&running, &o, &at(30));
+        assert_eq!(updating.phase, Some(Phase::Updating));
+        assert_eq!(updating.observed_generation, Some(2));
+        assert!(conditions::is_true(&updating.conditions, PROGRESSING));
+    }
+
+    #[test]
+    fn problems_fail_the_project_with_their_message() {
+        let mut o = obs(&[None]);
+        o.problems = vec!["spec.database.secretRef.passwordKey: Secret \"db\" not found".into()];
+        o.secrets_ready = false;
+        o.db = None;
+        let s = compute(&Default::default(), &o, &at(10));
+        assert_eq!(s.phase, Some(Phase::Failed));
+        assert!(s.message.as_deref().unwrap_or_default().contains("\"db\" not found"));
+        assert!(!conditions::is_true(&s.conditions, SECRETS_READY));
+        let t = transitions(&Default::default(), &s);
+        assert_eq!(t.last().map(|t| t.type_), Some(EventType::Warning));
+    }
+}

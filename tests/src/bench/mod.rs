@@ -1,0 +1,8 @@
+//! Benchmark parts shared by the `bench-*` binaries: a TLS load generator, the bare
+//! server that marks the practical limit, process memory, and Prometheus parsing.
+
+pub mod bare;
+pub mod load;
+pub mod prometheus;
+pub mod rss;
+pub mod tls;

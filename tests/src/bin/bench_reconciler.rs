@@ -1,0 +1,253 @@
+//! `make bench-reconciler`: N projects (default 200, `--projects` up to 1000)
+//! against the real apiserver, with a stand-in kubelet marking Deployments ready.
+//! Prints the time until every project is Running, the reconciler's peak memory,
+//! the apiserver writes it issued, the same objects applied by a bare client (the
+//! limit), and the writes made while nothing changes. Passes or fails nothing.
+#![forbid(unsafe_code)]
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use crds::{CATALOG, SupabaseProject};
+use futures::StreamExt;
+use harness::bench::rss;
+use harness::process::Proc;
+use harness::{ControlPlane, fixtures};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(about = "Benchmark the reconciler against a bare server-side-apply client")]
+struct Cli {
+    /// Projects to roll out.
+    #[arg(long, env = "PROJECTS", default_value_t = 200)]
+    projects: usize,
+    /// Seconds of the steady-state window (nothing changes; writes are counted).
+    #[arg(long, env = "STEADY_SECONDS", default_value_t = 120)]
+    steady_seconds: u64,
+    /// Concurrent requests of the bare client.
+    #[arg(long, default_value_t = 16)]
+    bare_concurrency: usize,
+}
+
+/// Write requests the apiserver has served, by resource (from apiserver_request_total).
+async fn writes(client: &Client) -> BTreeMap<String, f64> {
+    let req = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let text = client.request_text(req).await.unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
+        let Some((labels, value)) = line.rsplit_once("} ") else { continue };
+        let label = |k: &str| {
+            labels
+                .split(',')
+                .find_map(|l| l.trim_start_matches("apiserver_request_total{").strip_prefix(&format!("{k}=\"")))
+                .map(|v| v.trim_end_matches('"').to_string())
+        };
+        let verb = label("verb").unwrap_or_default();
+        if !["POST", "PUT", "PATCH", "DELETE", "APPLY"].contains(&verb.as_str()) {
+            continue;
+        }
+        let mut resource = label("resource").unwrap_or_default();
+        if let Some(sub) = label("subresource").filter(|s| !s.is_empty()) {
+            resource = format!("{resource}/{sub}");
+        }
+        *out.entry(resource).or_insert(0.0) += value.trim().parse::<f64>().unwrap_or(0.0);
+    }
+    out
+}
+
+fn delta(after: &BTreeMap<String, f64>, before: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, v)| *v > 0.0)
+        .collect()
+}
+
+fn project(name: &str) -> SupabaseProject {
+    let mut p: SupabaseProject =
+        serde_yaml::from_str(&std::fs::read_to_string(harness::repo_path("config/samples/minimal.yaml")).unwrap())
+            .unwrap();
+    p.metadata.name = Some(name.into());
+    // No webhook here: store what admission would have stored.
+    p.spec = crds::defaults(p.spec);
+    p
+}
+
+async fn namespace(client: &Client, name: &str) {
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.unwrap();
+    Api::<Secret>::namespaced(client.clone(), name)
+        .create(&PostParams::default(), &fixtures::database("demo-db"))
+        .await
+        .unwrap();
+}
+
+async fn create_projects(client: &Client, ns: &str, n: usize) -> Vec<SupabaseProject> {
+    let api: Api<SupabaseProject> = Api::namespaced(client.clone(), ns);
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(api.create(&PostParams::default(), &project(&format!("p{i}"))).await.unwrap());
+    }
+    out
+}
+
+async fn running(client: &Client, ns: &str) -> usize {
+    let api: Api<SupabaseProject> = Api::namespaced(client.clone(), ns);
+    let list = api.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
+    list.iter().filter(|p| p.status.as_ref().and_then(|s| s.phase) == Some(crds::Phase::Running)).count()
+}
+
+/// The limit: the same kinds of objects for the same projects, applied by a plain
+/// client with server-side apply, as fast as it goes.
+async fn bare_apply(client: &Client, projects: &[SupabaseProject], concurrency: usize) -> (Duration, usize) {
+    let params = PatchParams::apply("bench-bare").force();
+    let mut objects: Vec<(String, serde_json::Value, &'static str)> = Vec::new();
+    for p in projects {
+        let ns = p.namespace().unwrap();
+        for name in [crds::names::jwt_secret(&p.name_any()), crds::names::internal_secret(&p.name_any())].into_iter() {
+            let mut s = fixtures::secret(&name, &[("k", "v")]);
+            s.metadata.namespace = Some(ns.clone());
+            s.metadata.owner_references = p.controller_owner_ref(&()).map(|o| vec![o]);
+            objects.push((ns.clone(), serde_json::to_value(&s).unwrap(), "secrets"));
+        }
+        for entry in CATALOG.iter().filter(|e| p.spec.enabled(e.component)) {
+            let rendered = reconciler::workloads::component(p, entry.component, "bench").expect("render");
+            for cm in rendered.config_maps {
+                objects.push((ns.clone(), serde_json::to_value(&cm).unwrap(), "configmaps"));
+            }
+            objects.push((ns.clone(), serde_json::to_value(&rendered.service).unwrap(), "services"));
+            objects.push((ns.clone(), serde_json::to_value(&rendered.deployment).unwrap(), "deployments"));
+        }
+    }
+    let count = objects.len();
+    let started = Instant::now();
+    futures::stream::iter(objects)
+        .map(|(ns, obj, kind)| {
+            let client = client.clone();
+            let params = params.clone();
+            async move {
+                let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                let result = match kind {
+                    "secrets" => Api::<Secret>::namespaced(client, &ns)
+                        .patch(&name, &params, &Patch::Apply(&obj))
+                        .await
+                        .map(|_| ()),
+                    "configmaps" => Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client, &ns)
+                        .patch(&name, &params, &Patch::Apply(&obj))
+                        .await
+                        .map(|_| ()),
+                    "services" => Api::<k8s_openapi::api::core::v1::Service>::namespaced(client, &ns)
+                        .patch(&name, &params, &Patch::Apply(&obj))
+                        .await
+                        .map(|_| ()),
+                    _ => Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(client, &ns)
+                        .patch(&name, &params, &Patch::Apply(&obj))
+                        .await
+                        .map(|_| ()),
+                };
+                result.expect("bare apply");
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<()>>()
+        .await;
+    (started.elapsed(), count)
+}
+
+fn print_writes(title: &str, w: &BTreeMap<String, f64>) {
+    let total: f64 = w.values().sum();
+    let parts: Vec<String> = w.iter().map(|(k, v)| format!("{k} {v:.0}")).collect();
+    println!("- {title}: {total:.0} ({})", if parts.is_empty() { "none".into() } else { parts.join(", ") });
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let dir = tempfile::Builder::new().prefix("bench-reconciler-").tempdir().unwrap();
+    let plane = ControlPlane::start(&dir.path().join("cluster")).unwrap();
+    let client = harness::client(plane.kubeconfig()).await.unwrap();
+    harness::crd::install(&client).await.unwrap();
+    namespace(&client, "bench").await;
+    namespace(&client, "bench-bare").await;
+
+    let stop = CancellationToken::new();
+    let kubelet = tokio::spawn(harness::kubelet::simulate(client.clone(), "bench".into(), stop.clone()));
+    let health = harness::process::free_addr();
+    let mut cmd = Command::new(harness::process::binary("reconciler"));
+    cmd.arg("--kubeconfig")
+        .arg(plane.kubeconfig())
+        .args(["--health-addr", &health.to_string(), "--watch-namespace", "bench", "--lease-namespace", "default"])
+        .args(["--log-format", "json"])
+        .env("RUST_LOG", "warn");
+    let reconciler = Proc::spawn(cmd, &dir.path().join("reconciler.log"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let before = writes(&client).await;
+    let started = Instant::now();
+    create_projects(&client, "bench", cli.projects).await;
+    let mut last_report = Instant::now();
+    loop {
+        let n = running(&client, "bench").await;
+        if n == cli.projects {
+            break;
+        }
+        if last_report.elapsed() > Duration::from_secs(10) {
+            eprintln!("bench: {n}/{} Running after {:.0} s", cli.projects, started.elapsed().as_secs_f64());
+            last_report = Instant::now();
+        }
+        if started.elapsed() > Duration::from_secs(3600) {
+            panic!("not every project Running after an hour; log in {}", dir.path().display());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let rollout = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = writes(&client).await;
+    stop.cancel();
+    let kubelet_writes = kubelet.await.unwrap_or(0);
+    let (_, peak) = rss::rss_kib(reconciler.id()).unwrap_or_default();
+
+    let mut rollout_writes = delta(&after, &before);
+    // Not the reconciler's: our project creations and the stand-in kubelet's status writes.
+    for (key, ours) in [("supabaseprojects", cli.projects as f64), ("deployments/status", kubelet_writes as f64)] {
+        if let Some(v) = rollout_writes.get_mut(key) {
+            *v -= ours;
+        }
+    }
+    rollout_writes.retain(|_, v| *v > 0.0);
+
+    // Steady state: nothing changes; every write now is the reconciler's (or its Lease's).
+    let steady_before = writes(&client).await;
+    tokio::time::sleep(Duration::from_secs(cli.steady_seconds)).await;
+    let steady = delta(&writes(&client).await, &steady_before);
+
+    // The limit, after the reconciler is done so they do not share the CPU.
+    let bare_projects = create_projects(&client, "bench-bare", cli.projects).await;
+    let (bare_time, bare_objects) = bare_apply(&client, &bare_projects, cli.bare_concurrency).await;
+    drop(reconciler);
+
+    println!("## Reconciler: {} projects to Running\n", cli.projects);
+    println!(
+        "- reconciler: {:.1} s until every project Running; peak RSS {:.1} MiB",
+        rollout.as_secs_f64(),
+        peak as f64 / 1024.0
+    );
+    println!(
+        "- bare client: {bare_objects} objects applied with server-side apply in {:.1} s ({} in flight)",
+        bare_time.as_secs_f64(),
+        cli.bare_concurrency
+    );
+    println!("- ratio reconciler / bare: {:.2}", rollout.as_secs_f64() / bare_time.as_secs_f64().max(0.001));
+    print_writes("apiserver writes by the reconciler during rollout", &rollout_writes);
+    println!("  (excluded: {} project creations, {kubelet_writes} stand-in kubelet status writes)", cli.projects);
+    print_writes(&format!("writes during {} s of steady state", cli.steady_seconds), &steady);
+    let non_lease: f64 = steady.iter().filter(|(k, _)| !k.starts_with("leases")).map(|(_, v)| v).sum();
+    println!("- steady-state writes other than Lease renewals: {non_lease:.0}");
+}

@@ -1,0 +1,255 @@
+//! `make bench-webhook`: the webhook's speed and memory against the bare server on
+//! the same stack, and the latency the apiserver itself observes. Prints figures;
+//! passes or fails nothing.
+//!
+//! 1. Over TLS keep-alive on loopback, many HTTP/1.1 connections post a CREATE
+//!    review of the full sample (~5 KB) to `/validate` and `/mutate`, with the
+//!    Secret lookups and access reviews going to a real apiserver, as in production.
+//! 2. The same load against the bare server (constant "allowed"): the limit.
+//! 3. Through the apiserver: `kubectl apply` of N projects, then the apiserver's
+//!    `apiserver_admission_webhook_admission_duration_seconds` histogram.
+#![forbid(unsafe_code)]
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use harness::bench::{bare, load, prometheus, rss, tls};
+use harness::process::{self, Proc, free_addr};
+use harness::{ControlPlane, fixtures};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, PostParams};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(about = "Benchmark the admission webhook against a bare server on the same stack")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    /// Concurrent connections for the throughput runs.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Seconds each run measures.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Requests per second of the fixed-rate runs.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Projects applied through the apiserver.
+    #[arg(long, default_value_t = 200)]
+    projects: usize,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the bare server (started by the benchmark itself).
+    Bare {
+        #[arg(long)]
+        listen: SocketAddr,
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+    },
+}
+
+async fn wait_ok(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let ok = Command::new("curl").args(["-fsS", "-o", "/dev/null", url]).status().map(|s| s.success());
+        if ok.unwrap_or(false) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{url} did not answer");
+}
+
+fn review(object: &Value, operation: &str) -> Bytes {
+    let r = json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "0b7a1c9e-5c55-4a43-9f7e-6f1b8b1d2e3f",
+            "kind": {"group": "supabase-operator.io", "version": "v1alpha1", "kind": "SupabaseProject"},
+            "resource": {"group": "supabase-operator.io", "version": "v1alpha1", "resource": "supabaseprojects"},
+            "requestKind": {"group": "supabase-operator.io", "version": "v1alpha1", "kind": "SupabaseProject"},
+            "requestResource": {"group": "supabase-operator.io", "version": "v1alpha1", "resource": "supabaseprojects"},
+            "name": object["metadata"]["name"],
+            "namespace": object["metadata"]["namespace"],
+            "operation": operation,
+            "userInfo": {"username": "admin", "uid": "admin-uid", "groups": ["system:masters", "system:authenticated"]},
+            "object": object,
+            "oldObject": null,
+            "dryRun": false,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
+        }
+    });
+    Bytes::from(serde_json::to_vec(&r).unwrap())
+}
+
+fn row(name: &str, r: &load::Report) -> String {
+    format!(
+        "| {name} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+        r.rps,
+        r.p50_us as f64 / 1000.0,
+        r.p99_us as f64 / 1000.0,
+        r.p999_us as f64 / 1000.0,
+        r.max_us as f64 / 1000.0,
+        r.errors
+    )
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+async fn create_secrets(client: &kube::Client, namespace: &str, secrets: Vec<Secret>) {
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": namespace}})).unwrap();
+    let _ = Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await;
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    for s in secrets {
+        api.create(&PostParams::default(), &s).await.unwrap();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Some(Cmd::Bare { listen, cert, key }) = cli.command {
+        let config = tls::server(&cert, &key).unwrap();
+        bare::serve(listen, config).await.unwrap();
+        return;
+    }
+    let dir = tempfile::Builder::new().prefix("bench-webhook-").tempdir().unwrap();
+    let plane = ControlPlane::start(&dir.path().join("cluster")).unwrap();
+    let kubeconfig = plane.kubeconfig().to_path_buf();
+    let client = harness::client(&kubeconfig).await.unwrap();
+    harness::crd::install(&client).await.unwrap();
+    create_secrets(&client, "bench", fixtures::full_sample()).await;
+
+    let certs_dir = dir.path().join("certs");
+    let w = certs::write_all(&certs_dir, &["127.0.0.1".to_string()], 30, 365, false).unwrap();
+    let (webhook_addr, health_addr, bare_addr) = (free_addr(), free_addr(), free_addr());
+    let mut cmd = Command::new(process::binary("webhook"));
+    cmd.args(["--listen", &webhook_addr.to_string(), "--health-listen", &health_addr.to_string()])
+        .arg("--tls-cert")
+        .arg(&w.tls_cert)
+        .arg("--tls-key")
+        .arg(&w.tls_key)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--log-format", "json"])
+        .env("RUST_LOG", "warn");
+    let webhook = Proc::spawn(cmd, &dir.path().join("webhook.log"));
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["bare", "--listen", &bare_addr.to_string()]).arg("--cert").arg(&w.tls_cert).arg("--key").arg(&w.tls_key);
+    let bare_proc = Proc::spawn(cmd, &dir.path().join("bare.log"));
+    wait_ok(&format!("http://{health_addr}/readyz")).await;
+
+    let sample: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(harness::repo_path("config/samples/full.yaml")).unwrap())
+            .unwrap();
+    let mut object = sample.clone();
+    object["metadata"]["namespace"] = json!("bench");
+    object["metadata"]["uid"] = json!("6a1d3c44-0f5e-4d2b-8a8c-1f0e9d7b6a55");
+    let body = review(&object, "CREATE");
+    let client_tls = tls::client(&w.ca_cert).unwrap();
+
+    let (idle_rss, _) = rss::rss_kib(webhook.id()).unwrap_or_default();
+    let (bare_idle, _) = rss::rss_kib(bare_proc.id()).unwrap_or_default();
+    let closed = load::Shape { connections: cli.connections, duration: Duration::from_secs(cli.seconds), rate: None };
+    let open = load::Shape { rate: Some(cli.rate), ..closed };
+    let target = |addr: SocketAddr, path: &str| load::Target {
+        addr,
+        server_name: "127.0.0.1".into(),
+        path: path.into(),
+        body: body.clone(),
+    };
+
+    let mut rows = Vec::new();
+    for (name, addr, path) in [
+        ("webhook /validate", webhook_addr, "/validate"),
+        ("webhook /mutate", webhook_addr, "/mutate"),
+        ("bare server", bare_addr, "/validate"),
+    ] {
+        let max = load::run(target(addr, path), client_tls.clone(), closed).await;
+        rows.push(row(&format!("{name}, {} connections, max", cli.connections), &max));
+        let fixed = load::run(target(addr, path), client_tls.clone(), open).await;
+        rows.push(row(&format!("{name}, {} req/s", cli.rate), &fixed));
+    }
+    let (_, webhook_peak) = rss::rss_kib(webhook.id()).unwrap_or_default();
+    let (_, bare_peak) = rss::rss_kib(bare_proc.id()).unwrap_or_default();
+    let server_metrics =
+        Command::new("curl").args(["-fsS", &format!("http://{health_addr}/metrics")]).output().unwrap();
+    let server_metrics = String::from_utf8_lossy(&server_metrics.stdout).into_owned();
+
+    println!("## Webhook over TLS on loopback ({} bytes per review, {} s per run)\n", body.len(), cli.seconds);
+    println!("| run | req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors |\n|---|---|---|---|---|---|---|");
+    rows.iter().for_each(|r| println!("{r}"));
+    println!(
+        "\nRSS: webhook idle {}, peak {}; bare server idle {}, peak {}",
+        mib(idle_rss),
+        mib(webhook_peak),
+        mib(bare_idle),
+        mib(bare_peak)
+    );
+    server_side(&server_metrics);
+
+    apiserver_run(&plane, &kubeconfig, &client, &format!("https://{webhook_addr}"), &w.ca_cert, cli.projects).await;
+    drop(webhook);
+    drop(bare_proc);
+}
+
+/// The webhook's own latency histogram, per endpoint: the server-side figure.
+fn server_side(metrics: &str) {
+    let Some(name) = metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")).find_map(|l| {
+        let (name, kind) = l.split_once(' ')?;
+        (kind == "histogram" && name.contains("duration")).then(|| name.to_string())
+    }) else {
+        println!("\n(no latency histogram in the webhook's /metrics)");
+        return;
+    };
+    println!("\nServer-side latency from the webhook's `{name}` (upper bucket bounds):");
+    for endpoint in ["/validate", "/mutate"] {
+        let b = prometheus::buckets(metrics, &name, &[&format!("\"{endpoint}\"")]);
+        let q = |q| prometheus::quantile_bound(&b, q).map(|s| format!("{:.3} ms", s * 1000.0)).unwrap_or("-".into());
+        println!("- {endpoint}: p50 ≤ {}, p99 ≤ {}, p99.9 ≤ {}", q(0.5), q(0.99), q(0.999));
+    }
+}
+
+async fn apiserver_run(plane: &ControlPlane, kubeconfig: &Path, client: &kube::Client, url: &str, ca: &Path, n: usize) {
+    let kubectl = || harness::kubectl::Kubectl::new(kubeconfig, "bench-apply");
+    let ca_pem = std::fs::read_to_string(ca).unwrap();
+    let configs = harness::webhook_registration::local_configurations(kubectl(), url, &ca_pem).await;
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": configs});
+    kubectl().args(["apply", "-f", "-"]).stdin(list.to_string()).ok().await;
+    create_secrets(client, "bench-apply", vec![fixtures::database("demo-db")]).await;
+    let minimal = std::fs::read_to_string(harness::repo_path("config/samples/minimal.yaml")).unwrap();
+    let docs: Vec<String> = (0..n).map(|i| minimal.replace("name: demo\n", &format!("name: demo-{i}\n"))).collect();
+    let started = Instant::now();
+    kubectl().args(["apply", "-f", "-"]).stdin(docs.join("---\n")).ok().await;
+    let took = started.elapsed();
+    let metrics = kubectl().args(["get", "--raw", "/metrics"]).ok().await;
+    let _ = plane;
+    println!("\n## Through the apiserver: `kubectl apply` of {n} projects in {:.1} s\n", took.as_secs_f64());
+    println!("Share of webhook calls per bucket of `apiserver_admission_webhook_admission_duration_seconds`:\n");
+    println!(
+        "| type | calls | ≤5 ms | ≤25 ms | ≤100 ms | ≤500 ms | ≤2.5 s | more |\n|---|---|---|---|---|---|---|---|"
+    );
+    for kind in ["admit", "validating"] {
+        let b = prometheus::buckets(
+            &metrics,
+            "apiserver_admission_webhook_admission_duration_seconds",
+            &[&format!("type=\"{kind}\"")],
+        );
+        let total = b.last().map(|x| x.1).unwrap_or(0.0);
+        let shares: Vec<String> = prometheus::shares(&b).iter().map(|(_, s)| format!("{:.1}%", s * 100.0)).collect();
+        let label = if kind == "admit" { "mutating" } else { "validating" };
+        println!("| {label} | {total:.0} | {} |", shares.join(" | "));
+    }
+}

@@ -1,0 +1,33 @@
+//! The benchmark's own parts work: the load generator gets answers from the bare
+//! server over TLS, counts them, and counts failures when nothing answers.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use harness::bench::{bare, load, tls};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_generator_measures_the_bare_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = certs::write_all(dir.path(), &["127.0.0.1".to_string()], 1, 1, false).unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let server = tls::server(&w.tls_cert, &w.tls_key).unwrap();
+    tokio::spawn(bare::serve(addr, server));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let body = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1"}}"#;
+    let target =
+        load::Target { addr, server_name: "127.0.0.1".into(), path: "/validate".into(), body: body[..].into() };
+    let client = tls::client(&w.ca_cert).unwrap();
+    let shape = load::Shape { connections: 4, duration: Duration::from_millis(500), rate: Some(200) };
+    let r = load::run(target.clone(), client.clone(), shape).await;
+    assert_eq!(r.errors, 0);
+    // 200 req/s for 0.5 s, give or take the edges.
+    assert!((80..=120).contains(&r.ok), "{r:?}");
+    assert!(r.p50_us > 0 && r.p50_us <= r.p99_us && r.p99_us <= r.max_us, "{r:?}");
+
+    let nothing = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let r = load::run(load::Target { addr: nothing, ..target }, client, shape).await;
+    assert_eq!(r.ok, 0);
+    assert!(r.errors > 0);
+}
