@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -348,49 +347,34 @@ impl Registration {
     }
 }
 
-fn webhook_json(kind: &str, name: &str, url: String, ca_bundle: &str, namespace: &str) -> serde_json::Value {
-    json!({
-        "metadata": {"name": name},
-        "webhooks": [{
-            "name": format!("{kind}.supabase-operator.io"),
-            "clientConfig": {"url": url, "caBundle": ca_bundle},
-            "rules": [{
-                "apiGroups": ["supabase-operator.io"],
-                "apiVersions": ["v1alpha1"],
-                "operations": ["CREATE", "UPDATE"],
-                "resources": ["supabaseprojects"],
-                "scope": "Namespaced",
-            }],
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "failurePolicy": "Fail",
-            "timeoutSeconds": 10,
-            "namespaceSelector": {"matchLabels": {SCOPE_LABEL: namespace}},
-        }]
-    })
-}
-
-/// Registers `/mutate` and `/validate` at `https://127.0.0.1:<port>` for the test's
-/// namespace only, and waits until the apiserver calls them.
+/// Registers both configurations of `config/webhook` at `https://127.0.0.1:<port>` for
+/// the test's namespace only, and waits until the apiserver calls them.
 pub async fn register(env: &TestEnv, addr: SocketAddr, ca_pem: &str) -> Registration {
     let namespaces: Api<Namespace> = Api::all(env.client.clone());
     let label = json!({"metadata": {"labels": {SCOPE_LABEL: env.namespace}}});
     namespaces.patch(&env.namespace, &PatchParams::default(), &Patch::Merge(&label)).await.expect("label namespace");
-    let ca_bundle = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     let name = format!("supabase-test-{}", env.namespace);
     let base = format!("https://127.0.0.1:{}", addr.port());
-    let mutating: MutatingWebhookConfiguration =
-        serde_json::from_value(webhook_json("mutate", &name, format!("{base}/mutate"), &ca_bundle, &env.namespace))
-            .expect("mutating configuration");
-    let validating: ValidatingWebhookConfiguration =
-        serde_json::from_value(webhook_json("validate", &name, format!("{base}/validate"), &ca_bundle, &env.namespace))
-            .expect("validating configuration");
+    // The configurations of config/webhook as shipped, pointed at this server and narrowed
+    // to this test's namespace (1.20 namespaces have no kubernetes.io/metadata.name label).
     let pp = PostParams::default();
-    Api::<MutatingWebhookConfiguration>::all(env.client.clone()).create(&pp, &mutating).await.expect("register mutate");
-    Api::<ValidatingWebhookConfiguration>::all(env.client.clone())
-        .create(&pp, &validating)
-        .await
-        .expect("register validate");
+    for mut configuration in crate::webhook_registration::local_configurations(env.kubectl(), &base, ca_pem).await {
+        configuration["metadata"]["name"] = json!(name);
+        for hook in configuration["webhooks"].as_array_mut().into_iter().flatten() {
+            hook["namespaceSelector"] = json!({"matchLabels": {SCOPE_LABEL: env.namespace}});
+        }
+        match configuration["kind"].as_str() {
+            Some("MutatingWebhookConfiguration") => {
+                let c: MutatingWebhookConfiguration = serde_json::from_value(configuration).expect("mutating");
+                Api::<MutatingWebhookConfiguration>::all(env.client.clone()).create(&pp, &c).await.expect("register");
+            }
+            Some("ValidatingWebhookConfiguration") => {
+                let c: ValidatingWebhookConfiguration = serde_json::from_value(configuration).expect("validating");
+                Api::<ValidatingWebhookConfiguration>::all(env.client.clone()).create(&pp, &c).await.expect("register");
+            }
+            other => panic!("unexpected kind {other:?} in config/webhook"),
+        }
+    }
     // The apiserver picks configurations up from an informer: wait until a project that
     // only the webhook refuses is refused.
     let probe = "apiVersion: supabase-operator.io/v1alpha1\nkind: SupabaseProject\nmetadata:\n  name: probe\nspec:\n  \

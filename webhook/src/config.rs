@@ -68,8 +68,9 @@ pub struct Settings {
     #[arg(long, env = "WEBHOOK_SECRET_LOOKUP", value_enum, default_value = "direct")]
     pub secret_lookup: SecretLookupMode,
     /// Deadline of one admission request, in milliseconds; keep it below the webhook
-    /// configurations' `timeoutSeconds`.
-    #[arg(long, env = "WEBHOOK_REQUEST_DEADLINE_MS", default_value_t = 7_000)]
+    /// configurations' `timeoutSeconds` (5 in config/webhook), so the apiserver gets a
+    /// clear "retry" answer rather than a timeout.
+    #[arg(long, env = "WEBHOOK_REQUEST_DEADLINE_MS", default_value_t = 4_000)]
     pub request_deadline_ms: u64,
     /// Time allowed to receive a request's headers (and the TLS handshake), in milliseconds.
     #[arg(long, env = "WEBHOOK_HEADER_READ_TIMEOUT_MS", default_value_t = 5_000)]

@@ -152,6 +152,8 @@ mod tests {
 
     #[test]
     fn no_file_is_permissive_but_bounded() {
+        // `{}` is what config/webhook's ConfigMap ships.
+        assert_eq!(Policy::parse("{}").unwrap(), Policy::default());
         let p = Policy::parse("").unwrap();
         assert_eq!(p.max_replicas, 10);
         assert!(p.allow_demo_keys && !p.allow_latest_tag && !p.require_resource_limits);
