@@ -4,7 +4,7 @@
 
 mod access;
 mod database;
-mod env;
+pub mod env;
 pub mod field;
 mod images;
 mod jwt;
