@@ -308,3 +308,45 @@ async fn access_answers_are_cached_briefly_and_the_check_can_be_turned_off() {
     assert!(out.success, "with the check off alice may reference it: {}", out.stderr);
     s.done().await;
 }
+
+#[tokio::test]
+async fn every_sample_is_admitted_when_its_secrets_exist() {
+    let s = setup("wh-samples").await;
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = s.env.api();
+    let mut all = harness::fixtures::full_sample();
+    all.push(harness::fixtures::database("demo-db"));
+    all.push(harness::fixtures::database("studio-db"));
+    all.push(harness::fixtures::secret("studio-dashboard", &[("username", "supabase"), ("password", "pw")]));
+    all.push(harness::fixtures::secret(
+        "supabase-app",
+        &[("host", "supabase-rw"), ("port", "5432"), ("dbname", "app"), ("password", "pw")],
+    ));
+    all.push(harness::fixtures::secret(
+        "postgres.acid-supabase.credentials.postgresql.acid.zalan.do",
+        &[("username", "postgres"), ("password", "pw")],
+    ));
+    for secret in all {
+        secrets.create(&Default::default(), &secret).await.expect("create Secret");
+    }
+    for sample in ["minimal", "full", "studio", "cloudnativepg", "zalando"] {
+        let path = harness::repo_path(&format!("config/samples/{sample}.yaml"));
+        let out = s.env.kubectl().args(["apply", "-f", path.to_str().unwrap()]).run().await;
+        assert!(out.success, "{sample} refused: {}", out.stderr);
+        for value in harness::fixtures::SECRET_VALUES {
+            assert!(!out.stdout.contains(value) && !out.stderr.contains(value), "{sample} printed a Secret value");
+        }
+    }
+    let stored =
+        Api::<SupabaseProject>::namespaced(s.env.client.clone(), &s.env.namespace).list(&Default::default()).await;
+    let stored = stored.unwrap().items;
+    assert_eq!(stored.len(), 5);
+    for project in stored {
+        assert_eq!(
+            project.spec,
+            crds::defaults(project.spec.clone()),
+            "{:?} stored without defaults",
+            project.metadata.name
+        );
+    }
+    s.done().await;
+}
