@@ -197,11 +197,11 @@ async fn malformed_reviews_get_a_clear_answer_with_the_uid() {
     let metrics = webhook::health_get(server.running.health_addr, "/metrics").await.text();
     // 11 malformed /validate cases, each sent twice but the oversize one; 3 /mutate ones.
     assert!(
-        metrics.contains(r#"supabase_webhook_requests_total{endpoint="validate",result="malformed"} 21"#),
+        metrics.contains(r#"supabase_webhook_requests_total{endpoint="/validate",result="malformed"} 21"#),
         "{metrics}"
     );
     assert!(
-        metrics.contains(r#"supabase_webhook_requests_total{endpoint="mutate",result="malformed"} 6"#),
+        metrics.contains(r#"supabase_webhook_requests_total{endpoint="/mutate",result="malformed"} 6"#),
         "{metrics}"
     );
     server.running.shutdown().await;

@@ -18,7 +18,7 @@ pub const LATENCY_BUCKETS: [f64; 17] =
 /// Labels of a request count.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// `mutate`, `validate` or `other`.
+    /// `/mutate`, `/validate` or `other` (any other path).
     pub endpoint: String,
     /// `allowed`, `denied`, `malformed` or `timeout`.
     pub result: String,
@@ -27,7 +27,7 @@ pub struct RequestLabels {
 /// Labels of a latency observation.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabels {
-    /// `mutate` or `validate`.
+    /// `/mutate` or `/validate`.
     pub endpoint: String,
 }
 
@@ -136,10 +136,10 @@ mod tests {
     #[test]
     fn exposition_has_sub_millisecond_buckets_and_counts() {
         let m = Metrics::new();
-        m.request("validate", "denied", Duration::from_micros(70));
+        m.request("/validate", "denied", Duration::from_micros(70));
         m.denial("jwt");
         let text = m.render();
-        assert!(text.contains(r#"supabase_webhook_requests_total{endpoint="validate",result="denied"} 1"#), "{text}");
+        assert!(text.contains(r#"supabase_webhook_requests_total{endpoint="/validate",result="denied"} 1"#), "{text}");
         assert!(text.contains(r#"le="0.0001""#), "{text}");
         assert!(text.contains(r#"supabase_webhook_denials_total{reason="jwt"} 1"#), "{text}");
     }

@@ -98,7 +98,7 @@ pub fn parse(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Rejection> 
         return Err(bad("request.uid is missing or empty; it is needed to answer".into()));
     }
     let review: AdmissionReview<DynamicObject> =
-        serde_json::from_value(value.clone()).map_err(|e| bad(format!("request is malformed: {}", short(&e))))?;
+        serde_json::from_value(value).map_err(|e| bad(format!("request is malformed: {}", short(&e))))?;
     let request: AdmissionRequest<DynamicObject> =
         review.try_into().map_err(|_| bad("the AdmissionReview has no request".into()))?;
     if request.kind.group != GROUP || request.kind.kind != KIND {

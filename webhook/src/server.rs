@@ -45,8 +45,8 @@ enum Endpoint {
 impl Endpoint {
     fn as_str(self) -> &'static str {
         match self {
-            Endpoint::Mutate => "mutate",
-            Endpoint::Validate => "validate",
+            Endpoint::Mutate => "/mutate",
+            Endpoint::Validate => "/validate",
         }
     }
 }
