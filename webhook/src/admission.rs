@@ -106,19 +106,27 @@ impl Admission {
         let (secrets, access) = futures::join!(secrets_fut, access_fut);
         let policy = self.policy.get();
         let user = request.user_info.username.clone().unwrap_or_default();
-        let input = Input {
-            name: &shown,
-            generated_name: name.is_none(),
-            namespace: &namespace,
-            spec: &spec,
-            old: old_spec.as_ref(),
-            secrets: &secrets,
-            access: &access,
-            user: &user,
-            policy: &policy,
-            now: chrono::Utc::now().timestamp(),
+        let now = chrono::Utc::now().timestamp();
+        let run = |secrets: &BTreeMap<String, validate::Lookup>| {
+            validate::validate(&Input {
+                name: &shown,
+                generated_name: name.is_none(),
+                namespace: &namespace,
+                spec: &spec,
+                old: old_spec.as_ref(),
+                secrets,
+                access: &access,
+                user: &user,
+                policy: &policy,
+                now,
+            })
         };
-        let report = validate::validate(&input);
+        let mut report = run(&secrets);
+        // A cached Secret may be a moment behind an edit the user just made: a denial is
+        // only given on what the apiserver says now.
+        if !report.causes.is_empty() && self.secrets.is_cached() && !names.is_empty() {
+            report = run(&self.secrets.read_all(&namespace, &names).await);
+        }
         let mut response = if report.causes.is_empty() {
             AdmissionResponse::from(request)
         } else {

@@ -21,7 +21,8 @@ pub enum LogFormat {
 pub enum SecretLookupMode {
     /// One GET per referenced Secret per review (no Secret is held in memory).
     Direct,
-    /// A watch-fed cache of every Secret in the cluster, with a direct read on a miss.
+    /// A watch-fed cache of the cluster's Secrets (without Helm releases and service-account
+    /// tokens), with a direct read on a miss and before any denial.
     Cache,
 }
 
@@ -65,7 +66,7 @@ pub struct Settings {
     #[arg(long, env = "WEBHOOK_ACCESS_DENIED_TTL_SECONDS", default_value_t = 30)]
     pub access_denied_ttl_seconds: u64,
     /// How referenced Secrets are read.
-    #[arg(long, env = "WEBHOOK_SECRET_LOOKUP", value_enum, default_value = "direct")]
+    #[arg(long, env = "WEBHOOK_SECRET_LOOKUP", value_enum, default_value = "cache")]
     pub secret_lookup: SecretLookupMode,
     /// Deadline of one admission request, in milliseconds; keep it below the webhook
     /// configurations' `timeoutSeconds` (5 in config/webhook), so the apiserver gets a

@@ -1,7 +1,7 @@
 //! Reading the Secrets a project references. Two ways, measured against each other
-//! (see the README): one GET per Secret per review, or a watch-fed cache of every
-//! Secret with a GET on a miss (a Secret created a moment before its project may not
-//! have reached the cache yet).
+//! (see the README): one GET per Secret per review, or (the default) a watch-fed cache
+//! of the cluster's Secrets with a GET on a miss (a Secret created a moment before its
+//! project may not have reached the cache yet) and before any denial.
 //!
 //! Nothing here logs or returns a value outside [`Lookup::Found`].
 
@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::SecretLookupMode;
 use crate::validate::Lookup;
+
+/// Secret types the cache leaves out.
+const UNCACHED_TYPES: &str = "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token";
 
 /// How long one Secret read may take.
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
@@ -73,7 +76,10 @@ impl Secrets {
         // The cache keeps only what admission reads: data. Annotations may hold a full
         // copy of the Secret (kubectl's last-applied-configuration) and managed fields
         // are large; dropping them halves memory on a typical cluster.
-        let stream = watcher(api, watcher::Config::default()).default_backoff().modify(|s: &mut Secret| {
+        // Helm releases and service-account tokens are most of a cluster's Secret bytes
+        // and no project references them; a reference to one still works (a GET on a miss).
+        let config = watcher::Config::default().fields(UNCACHED_TYPES);
+        let stream = watcher(api, config).default_backoff().modify(|s: &mut Secret| {
             s.metadata.managed_fields = None;
             s.metadata.annotations = None;
             s.string_data = None;
@@ -106,6 +112,12 @@ impl Secrets {
         Secrets { client, cache: Some(Cache { store, synced }) }
     }
 
+    /// A cache over an existing store, considered synced: for tests and tools that
+    /// control what the cache holds.
+    pub fn from_store(client: Client, store: Store<Secret>) -> Secrets {
+        Secrets { client, cache: Some(Cache { store, synced: Arc::new(AtomicBool::new(true)) }) }
+    }
+
     /// Builds the lookup `mode` asks for.
     pub fn new(mode: SecretLookupMode, client: Client, stop: CancellationToken) -> Secrets {
         match mode {
@@ -136,10 +148,21 @@ impl Secrets {
         self.read(namespace, name).await
     }
 
-    /// Every Secret in `names`, read concurrently.
+    /// Every Secret in `names`, from the cache where possible, concurrently.
     pub async fn get_all(&self, namespace: &str, names: &[String]) -> BTreeMap<String, Lookup> {
         let reads = names.iter().map(|n| async move { (n.clone(), self.get(namespace, n).await) });
         futures::future::join_all(reads).await.into_iter().collect()
+    }
+
+    /// Every Secret in `names`, read directly, concurrently.
+    pub async fn read_all(&self, namespace: &str, names: &[String]) -> BTreeMap<String, Lookup> {
+        let reads = names.iter().map(|n| async move { (n.clone(), self.read(namespace, n).await) });
+        futures::future::join_all(reads).await.into_iter().collect()
+    }
+
+    /// Whether lookups go through the watch cache.
+    pub fn is_cached(&self) -> bool {
+        self.cache.is_some()
     }
 
     /// Whether lookups work: the cache has synced, or a read reaches the apiserver (a
