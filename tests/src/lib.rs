@@ -17,6 +17,7 @@ pub mod kubectl;
 pub mod kubelet;
 pub mod process;
 pub mod reconciler;
+pub mod webhook;
 pub mod webhook_registration;
 
 pub use control_plane::ControlPlane;

@@ -1,31 +1,56 @@
 //! `webhook`: the SupabaseProject admission server (defaulting and validation).
-//!
-//! Only the command line exists so far; the server is built in the webhook issue.
 #![forbid(unsafe_code)]
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use webhook::{Error, Settings};
 
-/// Admission webhook for SupabaseProject: fills defaults and rejects invalid projects.
-#[derive(Debug, Parser)]
-#[command(version)]
-struct Args {
-    /// Address of the TLS admission endpoint.
-    #[arg(long, env = "WEBHOOK_LISTEN", default_value = "0.0.0.0:8443")]
-    listen: SocketAddr,
-    /// PEM serving certificate (reloaded when it changes).
-    #[arg(long, env = "WEBHOOK_TLS_CERT", default_value = "/tls/tls.crt")]
-    tls_cert: PathBuf,
-    /// PEM private key of the serving certificate.
-    #[arg(long, env = "WEBHOOK_TLS_KEY", default_value = "/tls/tls.key")]
-    tls_key: PathBuf,
+async fn client(settings: &Settings) -> Result<Client, Error> {
+    let config = match &settings.kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path).map_err(|e| Error::KubeConfig(format!("{}: {e}", path.display())))?;
+            Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| Error::KubeConfig(e.to_string()))?
+        }
+        None => Config::infer().await.map_err(|e| Error::KubeConfig(e.to_string()))?,
+    };
+    Ok(Client::try_from(config)?)
+}
+
+async fn run(settings: Settings) -> Result<(), Error> {
+    let client = client(&settings).await?;
+    let running = webhook::start(settings, client).await?;
+    let signal = webhook::shutdown::signal().await?;
+    tracing::info!(signal, "signal received");
+    running.shutdown().await;
+    Ok(())
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    eprintln!("webhook: the admission server is not built yet (listen {}); see issue 3", args.listen);
-    ExitCode::FAILURE
+    let settings = Settings::parse();
+    if let Err(e) = webhook::telemetry::init(settings.log_format) {
+        eprintln!("webhook: {e}");
+        return ExitCode::FAILURE;
+    }
+    // One crypto provider for every TLS user in the process (the kube client included).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook failed");
+            eprintln!("webhook: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,352 @@
+//! The webhook behind the real apiserver: both configurations registered at
+//! `https://127.0.0.1:<port>` with the test CA, and projects applied with `kubectl`
+//! exactly as a user would.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crds::SupabaseProject;
+use harness::TestEnv;
+use harness::webhook::{self, Registration, TestWebhook};
+use kube::api::Api;
+
+const SECRET: &str = "a-jwt-secret-of-at-least-32-characters!!";
+
+/// HS256 the way upstream's generate-keys.sh signs: HMAC over the raw secret string.
+fn key(role: &str, iss: &str, exp: i64) -> String {
+    use hmac::{Hmac, Mac};
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
+    let now = chrono::Utc::now().timestamp();
+    let claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"role":"{role}","iss":"{iss}","iat":{now},"exp":{exp}}}"#));
+    let input = format!("{header}.{claims}");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+fn in_days(days: i64) -> i64 {
+    chrono::Utc::now().timestamp() + days * 86_400
+}
+
+struct Setup {
+    env: TestEnv,
+    server: TestWebhook,
+    registration: Registration,
+}
+
+async fn setup(test: &str) -> Setup {
+    setup_with(test, &[]).await
+}
+
+async fn setup_with(test: &str, flags: &[&str]) -> Setup {
+    let env = TestEnv::new(test).await.expect("test cluster");
+    harness::crd::install(&env.client).await.expect("install CRD");
+    let server = webhook::start(env.client.clone(), flags).await;
+    let registration = webhook::register(&env, server.running.tls_addr, &server.ca.pem()).await;
+    Setup { env, server, registration }
+}
+
+impl Setup {
+    async fn done(self) {
+        self.registration.remove().await;
+        self.server.running.shutdown().await;
+    }
+
+    async fn secret(&self, name: &str, pairs: &[(&str, &str)]) {
+        let mut args = vec!["create".to_string(), "secret".into(), "generic".into(), name.to_string()];
+        args.extend(pairs.iter().map(|(k, v)| format!("--from-literal={k}={v}")));
+        self.env.kubectl().args(args).ok().await;
+    }
+
+    async fn db_secret(&self) {
+        self.secret(
+            "demo-db",
+            &[("host", "db.example.com"), ("port", "5432"), ("database", "postgres"), ("password", "pw")],
+        )
+        .await;
+    }
+
+    async fn jwt_secret(&self, name: &str, anon: &str, service: &str) {
+        self.secret(name, &[("secret", SECRET), ("anonKey", anon), ("serviceKey", service)]).await;
+    }
+}
+
+// alice may manage projects and read the database Secret, not the JWT one.
+const ALICE_RBAC: &str = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: alice}\nrules:\n\
+     - {apiGroups: [supabase-operator.io], resources: [supabaseprojects], verbs: ['*']}\n\
+     - {apiGroups: [''], resources: [secrets], verbs: [get], resourceNames: [demo-db]}\n---\n\
+     apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: alice}\n\
+     roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: alice}\n\
+     subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n";
+
+const MINIMAL: &str = "apiVersion: supabase-operator.io/v1alpha1
+kind: SupabaseProject
+metadata:
+  name: demo
+spec:
+  apiExternalUrl: https://api.demo.example.com
+  database:
+    secretRef:
+      name: demo-db
+";
+
+fn with_jwt(yaml: &str, secret: &str) -> String {
+    format!("{yaml}  jwt:\n    secretRef:\n      name: {secret}\n")
+}
+
+#[tokio::test]
+async fn a_minimal_project_is_stored_with_every_default_filled() {
+    let s = setup("wh-minimal").await;
+    s.db_secret().await;
+    let sample = std::fs::read_to_string(harness::repo_path("config/samples/minimal.yaml")).unwrap();
+    s.env.kubectl().args(["apply", "-f", "-"]).stdin(sample.clone()).ok().await;
+
+    let stored: SupabaseProject = s.env.api().get("demo").await.expect("stored");
+    let sent: SupabaseProject = serde_yaml::from_str(&sample).unwrap();
+    assert_eq!(stored.spec, crds::defaults(sent.spec), "the stored spec is the sent one, defaulted");
+    let spec = serde_json::to_value(&stored.spec).unwrap();
+    assert_eq!(spec["siteUrl"], "https://api.demo.example.com");
+    assert_eq!(spec["components"]["kong"]["image"], "kong/kong:3.9.1");
+    assert_eq!(spec["components"]["auth"]["resources"]["limits"]["memory"], "128Mi");
+    assert_eq!(spec["database"]["secretRef"]["passwordKey"], "password");
+
+    // Applying it again changes nothing: the defaulted object gets an empty patch.
+    let out = s.env.kubectl().args(["apply", "-f", "-"]).stdin(sample).ok().await;
+    assert!(out.contains("unchanged"), "{out}");
+    s.done().await;
+}
+
+#[tokio::test]
+async fn each_invalid_sample_is_refused_naming_the_field() {
+    let s = setup("wh-invalid").await;
+    s.db_secret().await;
+    s.secret("short-db-port", &[("host", "db"), ("port", "99999"), ("database", "d"), ("password", "pw")]).await;
+    s.secret("no-password", &[("host", "db"), ("port", "5432"), ("database", "d")]).await;
+    s.jwt_secret(
+        "wrong-role",
+        &key("service_role", "supabase", in_days(365)),
+        &key("service_role", "supabase", in_days(365)),
+    )
+    .await;
+    let cases: Vec<(String, &str)> = vec![
+        (MINIMAL.replace("https://api.demo.example.com", "api.demo.example.com"), "spec.apiExternalUrl: Invalid value"),
+        (
+            format!("{MINIMAL}  components:\n    kong:\n      replicas: 50\n"),
+            "spec.components.kong.replicas: Invalid value: 50: must be at most 10",
+        ),
+        (format!("{MINIMAL}  components:\n    kong:\n      image: kong:latest\n"), "spec.components.kong.image"),
+        (
+            format!(
+                "{MINIMAL}  components:\n    auth:\n      env:\n      - name: GOTRUE_JWT_SECRET\n        value: x\n"
+            ),
+            "spec.components.auth.env[0].name: Forbidden",
+        ),
+        (MINIMAL.replace("name: demo-db", "name: nowhere"), "spec.database.secretRef.name: Not found: \"nowhere\""),
+        (MINIMAL.replace("name: demo-db", "name: no-password"), "spec.database.secretRef.passwordKey"),
+        (MINIMAL.replace("name: demo-db", "name: short-db-port"), "spec.database.secretRef.portKey"),
+        (
+            with_jwt(MINIMAL, "wrong-role"),
+            "spec.jwt.secretRef.anonKeyKey: Invalid value: \"anonKey\": the anon key in Secret \"wrong-role\" has role \"service_role\"",
+        ),
+        (
+            format!(
+                "{MINIMAL}  storage:\n    backend: s3\n    s3: {{bucket: Bad_Bucket, region: r, secretRef: {{name: demo-db}}}}\n"
+            ),
+            "spec.storage.s3.bucket",
+        ),
+        (MINIMAL.replace("name: demo\n", &format!("name: {}\n", "a".repeat(60))), "metadata.name"),
+    ];
+    for (yaml, expected) in cases {
+        let out = s.env.kubectl().args(["apply", "-f", "-"]).stdin(yaml.clone()).run().await;
+        assert!(!out.success, "accepted:\n{yaml}");
+        // kubectl prints a 422 with causes as `The SupabaseProject "x" is invalid:` and one line per cause.
+        assert!(out.stderr.contains("SupabaseProject \"") && out.stderr.contains("is invalid"), "{}", out.stderr);
+        assert!(out.stderr.contains(expected), "expected {expected:?} in:\n{}", out.stderr);
+    }
+    // Every violation at once, not just the first.
+    let many = format!(
+        "{}  components:\n    kong:\n      replicas: 50\n      image: kong\n",
+        MINIMAL.replace("https://api.demo.example.com", "ftp://x").replace("name: demo-db", "name: nowhere")
+    );
+    let out = s.env.kubectl().args(["apply", "-f", "-"]).stdin(many).run().await;
+    for field in [
+        "spec.apiExternalUrl",
+        "spec.components.kong.replicas",
+        "spec.components.kong.image",
+        "spec.database.secretRef.name",
+    ] {
+        assert!(out.stderr.contains(field), "{field} missing from:\n{}", out.stderr);
+    }
+    assert!(out.stderr.contains("The SupabaseProject \"demo\" is invalid: "), "{}", out.stderr);
+    let stored =
+        Api::<SupabaseProject>::namespaced(s.env.client.clone(), &s.env.namespace).list(&Default::default()).await;
+    assert!(stored.unwrap().items.is_empty(), "nothing invalid was stored");
+    s.done().await;
+}
+
+#[tokio::test]
+async fn server_side_dry_run_defaults_and_validates_without_storing() {
+    let s = setup("wh-dry-run").await;
+    s.db_secret().await;
+    let out = s.env.kubectl().args(["apply", "--dry-run=server", "-o", "json", "-f", "-"]).stdin(MINIMAL).ok().await;
+    let answered: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        answered["spec"]["components"]["kong"]["image"], "kong/kong:3.9.1",
+        "dry run returns the defaulted object"
+    );
+    let got = s.env.kubectl().args(["get", "sbp", "demo"]).run().await;
+    assert!(!got.success && got.stderr.contains("NotFound"), "dry run stored the project: {}", got.stdout);
+    let bad = s
+        .env
+        .kubectl()
+        .args(["apply", "--dry-run=server", "-f", "-"])
+        .stdin(MINIMAL.replace("demo-db", "gone"))
+        .run()
+        .await;
+    assert!(!bad.success && bad.stderr.contains("spec.database.secretRef.name"), "{}", bad.stderr);
+    s.done().await;
+}
+
+#[tokio::test]
+async fn a_user_who_cannot_read_the_jwt_secret_is_refused() {
+    let s = setup("wh-access").await;
+    s.db_secret().await;
+    s.jwt_secret("demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
+        .await;
+    s.env.kubectl().args(["apply", "-f", "-"]).stdin(ALICE_RBAC).ok().await;
+    let project = with_jwt(MINIMAL, "demo-jwt");
+    let out = s.env.kubectl().args(["--as=alice", "apply", "-f", "-"]).stdin(project.clone()).run().await;
+    assert!(!out.success, "alice mounted a Secret she cannot read");
+    assert!(
+        out.stderr.contains("spec.jwt.secretRef.name: Forbidden: user \"alice\" cannot get Secret \"demo-jwt\""),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("demo-db\" in namespace"), "alice may read demo-db: {}", out.stderr);
+    // The same project from someone who can read both is fine.
+    s.env.kubectl().args(["apply", "-f", "-"]).stdin(project).ok().await;
+    s.done().await;
+}
+
+#[tokio::test]
+async fn warnings_show_in_kubectl_output() {
+    let s = setup("wh-warnings").await;
+    s.db_secret().await;
+    s.jwt_secret("soon", &key("anon", "supabase-demo", in_days(10)), &key("service_role", "supabase", in_days(365)))
+        .await;
+    let project = format!("{}  components:\n    studio:\n      enabled: true\n", with_jwt(MINIMAL, "soon"));
+    let out = s.env.kubectl().args(["apply", "-f", "-"]).stdin(project).run().await;
+    assert!(out.success, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Warning: spec.jwt.secretRef.anonKeyKey: the anon key in Secret \"soon\" expires at"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("public demo keys"), "{}", out.stderr);
+    assert!(out.stderr.contains("Warning: spec.components.studio.enabled"), "{}", out.stderr);
+    assert!(!out.stderr.contains(SECRET), "the secret leaked: {}", out.stderr);
+    s.done().await;
+}
+
+#[tokio::test]
+async fn a_project_whose_secrets_are_gone_can_still_be_deleted() {
+    let s = setup("wh-deleting").await;
+    s.db_secret().await;
+    let project =
+        MINIMAL.replace("metadata:\n  name: demo\n", "metadata:\n  name: demo\n  finalizers: [example.com/hold]\n");
+    s.env.kubectl().args(["apply", "-f", "-"]).stdin(project).ok().await;
+    s.env.kubectl().args(["delete", "secret", "demo-db"]).ok().await;
+    s.env.kubectl().args(["delete", "sbp", "demo", "--wait=false"]).ok().await;
+    // Removing the finalizer is an UPDATE of an object being deleted whose Secret is gone.
+    s.env
+        .kubectl()
+        .args(["patch", "sbp", "demo", "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#])
+        .ok()
+        .await;
+    let got = s.env.kubectl().args(["get", "sbp", "demo"]).run().await;
+    assert!(!got.success && got.stderr.contains("NotFound"), "still there: {}", got.stdout);
+    s.done().await;
+}
+
+#[tokio::test]
+async fn access_answers_are_cached_briefly_and_the_check_can_be_turned_off() {
+    let s = setup_with("wh-access-cache", &["--access-denied-ttl-seconds", "1", "--access-allowed-ttl-seconds", "300"])
+        .await;
+    s.db_secret().await;
+    s.jwt_secret("demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
+        .await;
+    s.env.kubectl().args(["apply", "-f", "-"]).stdin(ALICE_RBAC).ok().await;
+    let project = with_jwt(MINIMAL, "demo-jwt");
+    let as_alice =
+        || s.env.kubectl().args(["--as=alice", "apply", "--dry-run=server", "-f", "-"]).stdin(project.clone());
+    assert!(!as_alice().run().await.success);
+
+    // Granted: the denial is forgotten after its short lifetime.
+    s.env
+        .kubectl()
+        .args(["create", "role", "jwt-reader", "--verb=get", "--resource=secrets", "--resource-name=demo-jwt"])
+        .ok()
+        .await;
+    s.env.kubectl().args(["create", "rolebinding", "jwt-reader", "--role=jwt-reader", "--user=alice"]).ok().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let out = as_alice().run().await;
+    assert!(out.success, "{}", out.stderr);
+
+    // Revoked: the grant is remembered for its longer lifetime, as the apiserver's own
+    // webhook authorizer does.
+    s.env.kubectl().args(["delete", "rolebinding", "jwt-reader"]).ok().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(as_alice().run().await.success, "the allowed answer was not cached");
+    s.done().await;
+
+    let s = setup_with("wh-access-off", &["--check-secret-access=false"]).await;
+    s.db_secret().await;
+    s.jwt_secret("demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
+        .await;
+    s.env.kubectl().args(["apply", "-f", "-"]).stdin(ALICE_RBAC).ok().await;
+    let out = s.env.kubectl().args(["--as=alice", "apply", "-f", "-"]).stdin(with_jwt(MINIMAL, "demo-jwt")).run().await;
+    assert!(out.success, "with the check off alice may reference it: {}", out.stderr);
+    s.done().await;
+}
+
+#[tokio::test]
+async fn every_sample_is_admitted_when_its_secrets_exist() {
+    let s = setup("wh-samples").await;
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = s.env.api();
+    let mut all = harness::fixtures::full_sample();
+    all.push(harness::fixtures::database("demo-db"));
+    all.push(harness::fixtures::database("studio-db"));
+    all.push(harness::fixtures::secret("studio-dashboard", &[("username", "supabase"), ("password", "pw")]));
+    all.push(harness::fixtures::secret(
+        "supabase-app",
+        &[("host", "supabase-rw"), ("port", "5432"), ("dbname", "app"), ("password", "pw")],
+    ));
+    all.push(harness::fixtures::secret(
+        "postgres.acid-supabase.credentials.postgresql.acid.zalan.do",
+        &[("username", "postgres"), ("password", "pw")],
+    ));
+    for secret in all {
+        secrets.create(&Default::default(), &secret).await.expect("create Secret");
+    }
+    for sample in ["minimal", "full", "studio", "cloudnativepg", "zalando"] {
+        let path = harness::repo_path(&format!("config/samples/{sample}.yaml"));
+        let out = s.env.kubectl().args(["apply", "-f", path.to_str().unwrap()]).run().await;
+        assert!(out.success, "{sample} refused: {}", out.stderr);
+        for value in harness::fixtures::SECRET_VALUES {
+            assert!(!out.stdout.contains(value) && !out.stderr.contains(value), "{sample} printed a Secret value");
+        }
+    }
+    let stored =
+        Api::<SupabaseProject>::namespaced(s.env.client.clone(), &s.env.namespace).list(&Default::default()).await;
+    let stored = stored.unwrap().items;
+    assert_eq!(stored.len(), 5);
+    for project in stored {
+        assert_eq!(
+            project.spec,
+            crds::defaults(project.spec.clone()),
+            "{:?} stored without defaults",
+            project.metadata.name
+        );
+    }
+    s.done().await;
+}

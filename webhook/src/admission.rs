@@ -1,0 +1,153 @@
+//! One admission decision: what `/mutate` and `/validate` answer for a parsed review.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crds::SupabaseProject;
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
+
+use crate::access::AccessChecker;
+use crate::lookup::Secrets;
+use crate::metrics::Metrics;
+use crate::policy::PolicyHandle;
+use crate::review;
+use crate::validate::{self, Access, Input};
+
+/// What answering a review needs.
+#[derive(Debug)]
+pub struct Admission {
+    /// Secret reads.
+    pub secrets: Secrets,
+    /// Access checks; `None` when turned off.
+    pub access: Option<AccessChecker>,
+    /// The policy in force.
+    pub policy: PolicyHandle,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+fn allowed_unchecked(request: &AdmissionRequest<DynamicObject>, why: &str) -> AdmissionResponse {
+    let mut response = AdmissionResponse::from(request);
+    response.result.message = why.to_string();
+    response
+}
+
+fn object_json(object: &DynamicObject) -> Result<serde_json::Value, String> {
+    serde_json::to_value(object).map_err(|e| e.to_string())
+}
+
+fn typed(object: &DynamicObject) -> Result<SupabaseProject, String> {
+    serde_json::from_value(object_json(object)?).map_err(|e| e.to_string())
+}
+
+impl Admission {
+    /// `/mutate`: the defaults patch. Never has side effects, so dry-run is the same.
+    pub fn mutate(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+        let Some(object) = request.object.as_ref().filter(|_| request.operation != Operation::Delete) else {
+            return allowed_unchecked(request, &format!("{:?} is not defaulted", request.operation));
+        };
+        let patch = object_json(object)
+            .map_err(|e| e.to_string())
+            .and_then(|o| crate::mutate::patch(&o).map_err(|e| e.to_string()));
+        match patch {
+            Ok(p) if p.0.is_empty() => AdmissionResponse::from(request),
+            Ok(p) => AdmissionResponse::from(request).with_patch(p).unwrap_or_else(|e| {
+                review::deny(request, 500, "InternalError", &format!("cannot encode the defaults patch: {e}"))
+            }),
+            // The apiserver validates the schema after mutation and names the field
+            // better than a decoding error here could.
+            Err(e) => allowed_unchecked(request, &format!("not defaulted: {e}")),
+        }
+    }
+
+    /// `/validate`: every rule, every violation.
+    pub async fn validate(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+        let Some(object) = request.object.as_ref().filter(|_| request.operation != Operation::Delete) else {
+            return allowed_unchecked(request, &format!("{:?} is not checked", request.operation));
+        };
+        // A project being deleted must be able to lose its finalizer even when its
+        // Secrets are gone already.
+        if request.operation == Operation::Update && object.metadata.deletion_timestamp.is_some() {
+            return allowed_unchecked(request, "being deleted: not checked");
+        }
+        let name = object.metadata.name.clone().filter(|n| !n.is_empty());
+        let shown = name.clone().or_else(|| object.metadata.generate_name.clone()).unwrap_or_default();
+        let project = match typed(object) {
+            Ok(p) => p,
+            Err(e) => {
+                return review::deny(
+                    request,
+                    422,
+                    "Invalid",
+                    &format!("{} {shown:?} is invalid: spec: does not match the schema: {e}", review::KIND),
+                );
+            }
+        };
+        let old = request.old_object.as_ref().and_then(|o| typed(o).ok());
+        // Only the spec is this webhook's concern: metadata and finalizer updates of an
+        // unchanged spec pass without re-reading Secrets.
+        if request.operation == Operation::Update && old.as_ref().is_some_and(|o| o.spec == project.spec) {
+            return allowed_unchecked(request, "spec unchanged: not re-checked");
+        }
+        let namespace =
+            request.namespace.clone().or_else(|| object.metadata.namespace.clone()).unwrap_or_else(|| "default".into());
+        let spec = crds::defaults(project.spec.clone());
+        let old_spec = old.map(|o| crds::defaults(o.spec));
+        let names: Vec<String> = crds::refs::referenced_secrets(&spec).into_iter().filter(|n| !n.is_empty()).collect();
+
+        let secrets_fut = self.secrets.get_all(&namespace, &names);
+        let access_fut = async {
+            let Some(checker) = &self.access else { return BTreeMap::new() };
+            let checks =
+                names.iter().map(|n| async { (n.clone(), checker.check(&request.user_info, &namespace, n).await) });
+            futures::future::join_all(checks).await.into_iter().collect::<BTreeMap<String, Access>>()
+        };
+        let (secrets, access) = futures::join!(secrets_fut, access_fut);
+        let policy = self.policy.get();
+        let user = request.user_info.username.clone().unwrap_or_default();
+        let now = chrono::Utc::now().timestamp();
+        let run = |secrets: &BTreeMap<String, validate::Lookup>| {
+            validate::validate(&Input {
+                name: &shown,
+                generated_name: name.is_none(),
+                namespace: &namespace,
+                spec: &spec,
+                old: old_spec.as_ref(),
+                secrets,
+                access: &access,
+                user: &user,
+                policy: &policy,
+                now,
+            })
+        };
+        let mut report = run(&secrets);
+        // A cached Secret may be a moment behind an edit the user just made: a denial is
+        // only given on what the apiserver says now.
+        if !report.causes.is_empty() && self.secrets.is_cached() && !names.is_empty() {
+            report = run(&self.secrets.read_all(&namespace, &names).await);
+        }
+        let mut response = if report.causes.is_empty() {
+            AdmissionResponse::from(request)
+        } else {
+            let rules: BTreeSet<&str> = report.causes.iter().map(|c| c.rule.as_str()).collect();
+            for rule in &rules {
+                self.metrics.denial(rule);
+            }
+            tracing::info!(
+                uid = %request.uid,
+                namespace = %namespace,
+                name = %shown,
+                user = %user,
+                rules = ?rules,
+                violations = report.causes.len(),
+                "project refused"
+            );
+            review::invalid(request, &shown, &report.causes, report.unavailable())
+        };
+        if !report.warnings.is_empty() {
+            response.warnings = Some(report.warnings);
+        }
+        response
+    }
+}

@@ -1,0 +1,254 @@
+//! Reading an `admission.k8s.io/v1` AdmissionReview and writing the answer. Anything
+//! that is not a well-formed review of a SupabaseProject gets a clear error naming the
+//! problem, with the request's uid when one could be found.
+
+use http::StatusCode;
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::response::{Status, StatusCause, StatusDetails};
+use serde_json::Value;
+
+use crate::validate::Cause;
+
+/// API group of the admitted kind.
+pub const GROUP: &str = "supabase-operator.io";
+/// The admitted kind.
+pub const KIND: &str = "SupabaseProject";
+const REVIEW_VERSION: &str = "admission.k8s.io/v1";
+
+/// A request that cannot be reviewed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// HTTP status of the answer.
+    pub status: StatusCode,
+    /// The request's uid, when the body carried one.
+    pub uid: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Rejection {
+    /// A 400 with `message`.
+    pub fn bad_request(uid: Option<String>, message: impl Into<String>) -> Rejection {
+        Rejection { status: StatusCode::BAD_REQUEST, uid, message: message.into() }
+    }
+}
+
+fn kind_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// serde's messages may quote input; keep them short.
+fn short(e: &serde_json::Error) -> String {
+    let mut s = e.to_string();
+    if s.len() > 200 {
+        let mut cut = 200;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+/// Parses and checks a review body.
+pub fn parse(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Rejection> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Rejection::bad_request(
+            None,
+            "request body is empty; expected an admission.k8s.io/v1 AdmissionReview",
+        ));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Rejection::bad_request(None, format!("request body is not valid JSON: {}", short(&e))))?;
+    let Value::Object(map) = &value else {
+        return Err(Rejection::bad_request(
+            None,
+            format!("request body is {}, expected an AdmissionReview object", kind_name(&value)),
+        ));
+    };
+    let uid = value.pointer("/request/uid").and_then(Value::as_str).filter(|u| !u.is_empty()).map(str::to_string);
+    let bad = |message: String| Rejection::bad_request(uid.clone(), message);
+    let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if kind != "AdmissionReview" {
+        return Err(bad(format!("kind is {kind:?}, expected \"AdmissionReview\"")));
+    }
+    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    if api_version != REVIEW_VERSION {
+        return Err(bad(format!(
+            "apiVersion {api_version:?} is not supported; this webhook speaks {REVIEW_VERSION:?} \
+             (set admissionReviewVersions: [v1] in the webhook configuration)"
+        )));
+    }
+    let Some(request) = map.get("request").filter(|r| !r.is_null()) else {
+        return Err(bad("the AdmissionReview has no request".into()));
+    };
+    if !request.is_object() {
+        return Err(bad(format!("request is {}, expected an object", kind_name(request))));
+    }
+    if uid.is_none() {
+        return Err(bad("request.uid is missing or empty; it is needed to answer".into()));
+    }
+    let review: AdmissionReview<DynamicObject> =
+        serde_json::from_value(value).map_err(|e| bad(format!("request is malformed: {}", short(&e))))?;
+    let request: AdmissionRequest<DynamicObject> =
+        review.try_into().map_err(|_| bad("the AdmissionReview has no request".into()))?;
+    if request.kind.group != GROUP || request.kind.kind != KIND {
+        return Err(bad(format!(
+            "this webhook reviews {GROUP}/{KIND}, not {}",
+            if request.kind.group.is_empty() {
+                request.kind.kind.clone()
+            } else {
+                format!("{}/{}", request.kind.group, request.kind.kind)
+            }
+        )));
+    }
+    if matches!(request.operation, Operation::Create | Operation::Update) {
+        let Some(object) = &request.object else {
+            return Err(bad(format!("request.object is missing; a {:?} review carries the object", request.operation)));
+        };
+        if let Some(types) = &object.types
+            && (types.kind != KIND || !types.api_version.starts_with(&format!("{GROUP}/")))
+        {
+            return Err(bad(format!("request.object is a {} {}, not a {GROUP} {KIND}", types.api_version, types.kind)));
+        }
+        if request.operation == Operation::Update && request.old_object.is_none() {
+            return Err(bad("request.oldObject is missing; an UPDATE review carries the stored object".into()));
+        }
+    }
+    Ok(request)
+}
+
+/// Serializes a review answer. The patch goes out base64-encoded, as the API's `[]byte`
+/// field is defined; kube-core writes it as an array of numbers, which Go happens to
+/// accept but other readers do not.
+pub fn body(response: AdmissionResponse) -> Vec<u8> {
+    use base64::Engine;
+    let patch = response.patch.clone();
+    let mut value = match serde_json::to_value(response.into_review()) {
+        Ok(v) => v,
+        Err(_) => return b"{}".to_vec(),
+    };
+    if let (Some(patch), Some(slot)) = (patch, value.pointer_mut("/response/patch")) {
+        *slot = Value::String(base64::engine::general_purpose::STANDARD.encode(patch));
+    }
+    serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+/// The answer to a request that could not be reviewed.
+pub fn rejection_body(rejection: &Rejection) -> Vec<u8> {
+    let mut response = AdmissionResponse::invalid(&rejection.message);
+    response.uid = rejection.uid.clone().unwrap_or_default();
+    response.result = Status::failure(&rejection.message, "BadRequest").with_code(rejection.status.as_u16());
+    body(response)
+}
+
+/// Denies `request` with Kubernetes' 422 Invalid shape: one cause per violation.
+pub fn invalid(
+    request: &AdmissionRequest<DynamicObject>,
+    name: &str,
+    causes: &[Cause],
+    retry: bool,
+) -> AdmissionResponse {
+    let list = causes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    let (message, code, reason) = if retry {
+        (format!("{KIND} {name:?} could not be checked (worth retrying): {list}"), 503, "ServiceUnavailable")
+    } else {
+        (format!("{KIND} {name:?} is invalid: {list}"), 422, "Invalid")
+    };
+    let details = StatusDetails {
+        name: name.to_string(),
+        group: GROUP.to_string(),
+        kind: KIND.to_string(),
+        uid: String::new(),
+        causes: causes
+            .iter()
+            .map(|c| StatusCause { reason: c.reason().to_string(), message: c.message(), field: c.field.clone() })
+            .collect(),
+        retry_after_seconds: if retry { 1 } else { 0 },
+    };
+    let mut response = AdmissionResponse::from(request).deny(&message);
+    response.result = Status::failure(&message, reason).with_code(code).with_details(details);
+    response
+}
+
+/// Denies `request` with a plain message and code (e.g. the deadline passed).
+pub fn deny(request: &AdmissionRequest<DynamicObject>, code: u16, reason: &str, message: &str) -> AdmissionResponse {
+    let mut response = AdmissionResponse::from(request).deny(message);
+    response.result = Status::failure(message, reason).with_code(code);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn review(request: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({"apiVersion": REVIEW_VERSION, "kind": "AdmissionReview", "request": request}))
+            .unwrap()
+    }
+
+    fn good_request() -> Value {
+        json!({
+            "uid": "u-1",
+            "kind": {"group": GROUP, "version": "v1alpha1", "kind": KIND},
+            "resource": {"group": GROUP, "version": "v1alpha1", "resource": "supabaseprojects"},
+            "name": "demo", "namespace": "ns", "operation": "CREATE",
+            "userInfo": {"username": "alice"},
+            "object": {"apiVersion": "supabase-operator.io/v1alpha1", "kind": KIND,
+                       "metadata": {"name": "demo"}, "spec": {}},
+        })
+    }
+
+    #[test]
+    fn a_good_review_parses() {
+        let r = parse(&review(good_request())).unwrap();
+        assert_eq!(r.uid, "u-1");
+        assert_eq!(r.user_info.username.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn each_malformed_review_is_named_and_keeps_the_uid() {
+        let mut no_uid = good_request();
+        no_uid.as_object_mut().unwrap().remove("uid");
+        let mut other_kind = good_request();
+        other_kind["kind"] = json!({"group": "apps", "version": "v1", "kind": "Deployment"});
+        let mut null_object = good_request();
+        null_object["object"] = Value::Null;
+        let mut bad_op = good_request();
+        bad_op["operation"] = json!("EXPLODE");
+        let cases: Vec<(Vec<u8>, Option<&str>, &str)> = vec![
+            (b"".to_vec(), None, "empty"),
+            (b"{".to_vec(), None, "not valid JSON"),
+            (b"[1]".to_vec(), None, "is an array"),
+            (br#"{"kind":"Pod","apiVersion":"v1"}"#.to_vec(), None, "expected \"AdmissionReview\""),
+            (
+                br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1","request":{"uid":"x"}}"#.to_vec(),
+                Some("x"),
+                "v1beta1",
+            ),
+            (br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1"}"#.to_vec(), None, "no request"),
+            (review(no_uid), None, "request.uid"),
+            (review(other_kind), Some("u-1"), "not apps/Deployment"),
+            (review(null_object), Some("u-1"), "request.object is missing"),
+            (review(bad_op), Some("u-1"), "malformed"),
+        ];
+        for (body, uid, expected) in cases {
+            let r = parse(&body).unwrap_err();
+            assert_eq!(r.uid.as_deref(), uid, "{expected}");
+            assert!(r.message.contains(expected), "{} lacks {expected}", r.message);
+            let answer: Value = serde_json::from_slice(&rejection_body(&r)).unwrap();
+            assert_eq!(answer["response"]["allowed"], false);
+            assert_eq!(answer["response"]["uid"], uid.unwrap_or(""));
+        }
+    }
+}
