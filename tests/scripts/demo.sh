@@ -36,6 +36,15 @@ for _ in $(seq 1 600); do [ -f "$dir/cluster/ready-kubeconfig" ] && break; sleep
 export KUBECONFIG=$dir/cluster/ready-kubeconfig
 kubectl() { command kubectl "$@" 2> >(grep -v 'version skew\|Warning: version difference' >&2); }
 
+say "Installing the CRD"
+kubectl apply --server-side -f crds/supabaseproject.yaml >/dev/null
+for _ in $(seq 1 100); do
+  established=$(kubectl get crd supabaseprojects.supabase-operator.io \
+    -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null || true)
+  [ "$established" = True ] && break
+  sleep 0.2
+done
+
 say "Generating the webhook's CA and serving certificate (certgen)"
 "$bin/certgen" --out "$dir/certs" --ip 127.0.0.1
 
@@ -51,17 +60,10 @@ echo $! >"$dir/reconciler.pid"
 wait_http "http://127.0.0.1:$webhook_health/readyz" 30
 wait_http "http://127.0.0.1:$reconciler_health/healthz" 30
 
-say "Installing the CRD and the webhook configurations (pointing at 127.0.0.1:$webhook_port)"
-kubectl apply --server-side -f crds/supabaseproject.yaml >/dev/null
-kubectl wait --for condition=established --timeout=30s crd/supabaseprojects.supabase-operator.io >/dev/null
-ca_bundle=$(tr -d '\n' <"$dir/certs/ca-bundle.b64")
+say "Registering the webhook configurations (pointing at 127.0.0.1:$webhook_port)"
 # The same configurations as config/webhook, calling a URL instead of the in-cluster
 # Service (1.20 namespaces lack the kubernetes.io/metadata.name label, so no selector).
-kubectl kustomize config/webhook | kubectl create --dry-run=client -o json -f - \
-  | jq --arg url "https://127.0.0.1:$webhook_port" --arg ca "$ca_bundle" '
-      {apiVersion: "v1", kind: "List", items: [.items[] | select(.kind | endswith("WebhookConfiguration"))
-        | .webhooks |= map(.clientConfig = {url: ($url + .clientConfig.service.path), caBundle: $ca}
-                           | del(.namespaceSelector))]}' \
+"$bin/cluster" local-webhooks --url "https://127.0.0.1:$webhook_port" --ca "$dir/certs/ca.crt" \
   | kubectl apply -f - >/dev/null
 kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl -n demo create secret generic demo-db --from-literal=host=postgres.example.internal \

@@ -4,6 +4,9 @@
 //!   `SUPABASE_TEST_KUBECONFIG` pointing at it, stop it, exit with CMD's status.
 //! - `cluster serve --dir D [--parent-pid P]`: start one under D, write
 //!   `D/ready-kubeconfig` when ready, and stop on SIGTERM/SIGINT or when process P exits.
+//! - `cluster local-webhooks --url U --ca F`: print config/webhook's two webhook
+//!   configurations as a List calling a webhook at U (outside the cluster), trusting
+//!   the CA in F (for the demo).
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -40,6 +43,15 @@ enum Cmd {
         /// Stop when this process is gone.
         #[arg(long)]
         parent_pid: Option<u32>,
+    },
+    /// Print the webhook configurations for a webhook outside the cluster.
+    LocalWebhooks {
+        /// Base URL of the webhook, e.g. https://127.0.0.1:8443.
+        #[arg(long)]
+        url: String,
+        /// PEM file of the CA that signed the webhook's certificate.
+        #[arg(long)]
+        ca: PathBuf,
     },
 }
 
@@ -92,12 +104,25 @@ async fn serve(dir: PathBuf, parent: Option<u32>) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn local_webhooks(url: &str, ca: &std::path::Path) -> Result<ExitCode, String> {
+    let ca_pem = std::fs::read_to_string(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+    // `kubectl kustomize` needs no cluster; the kubeconfig path is never read.
+    let kubectl = harness::kubectl::Kubectl::new(std::path::Path::new("/dev/null"), "default");
+    let items = harness::webhook_registration::local_configurations(kubectl, url, &ca_pem).await;
+    if items.len() != 2 {
+        return Err(format!("expected two webhook configurations in config/webhook, found {}", items.len()));
+    }
+    println!("{}", serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}));
+    Ok(ExitCode::SUCCESS)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Run { keep, command } => run(keep, command).await,
         Cmd::Serve { dir, parent_pid } => serve(dir, parent_pid).await,
+        Cmd::LocalWebhooks { url, ca } => local_webhooks(&url, &ca).await,
     };
     result.unwrap_or_else(|e| {
         eprintln!("cluster: {e}");
