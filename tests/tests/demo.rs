@@ -33,7 +33,7 @@ fn demo_shows_defaults_a_refusal_and_a_rollout_to_running() {
     }
     // 2. The refusal names each broken field.
     let refused = stdout.split("DEMO-DEFAULTED").nth(1).unwrap().split("DEMO-REFUSED").next().unwrap();
-    assert!(refused.contains("denied the request"), "{refused}");
+    assert!(refused.contains("SupabaseProject \"broken\" is invalid"), "{refused}");
     for field in ["spec.apiExternalUrl", "spec.components.kong.replicas", "no-such-secret"] {
         assert!(refused.contains(field), "refusal does not name {field}:\n{refused}");
     }
