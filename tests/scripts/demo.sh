@@ -76,7 +76,6 @@ sed -n '/^apiVersion/,$p' config/samples/minimal.yaml
 kubectl -n demo apply -f config/samples/minimal.yaml
 say "   Stored with every default filled in by the webhook:"
 kubectl -n demo get supabaseproject demo -o yaml | sed -n '/^spec:/,/^status:/p' | grep -v '^status:'
-echo "DEMO-DEFAULTED"
 step_pause
 
 say "2. An invalid project is refused at apply time, every problem named:"
@@ -101,7 +100,6 @@ if out=$(echo "$invalid" | command kubectl -n demo apply -f - 2>&1); then
   echo "demo: the invalid project was accepted" >&2; exit 1
 fi
 echo "$out" | grep -v 'version skew\|Warning: version difference'
-echo "DEMO-REFUSED"
 step_pause
 
 say "3. The rollout, one component at a time. There is no kubelet here, so the demo"
@@ -128,7 +126,6 @@ for _ in $(seq 1 120); do
 done
 kubectl -n demo get supabaseproject demo
 [ "$(kubectl -n demo get supabaseproject demo -o jsonpath='{.status.phase}')" = Running ] || { echo "demo: not Running; see $dir/reconciler.log" >&2; exit 1; }
-echo "DEMO-RUNNING"
 
 say "Everything is still running. To explore:"
 echo "   export KUBECONFIG=$KUBECONFIG"
