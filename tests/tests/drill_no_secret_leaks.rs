@@ -1,0 +1,182 @@
+//! Drill: no Secret value appears in any log line, event, status, admission message
+//! or rendered object. Runs both real binaries with debug logging through a full
+//! scenario (valid projects rolled out to Running, invalid ones refused for wrong
+//! keys and bad lengths), then searches everything they produced for every Secret
+//! value involved — the fixtures', the generated ones and the rejected ones — in
+//! plain and base64 form.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::process::Command;
+use std::time::Duration;
+
+use base64::Engine;
+use crds::{Phase, SupabaseProject};
+use harness::TestEnv;
+use harness::fixtures::{self, JWT_SECRET, SECRET_VALUES};
+use harness::process::{Proc, binary, free_addr};
+use harness::reconciler::eventually;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, PostParams};
+use tokio_util::sync::CancellationToken;
+
+/// Every place `needle` occurs in the named haystacks.
+fn hits(needle: &str, haystacks: &[(String, String)]) -> Vec<String> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(needle);
+    haystacks
+        .iter()
+        .filter(|(_, text)| text.contains(needle) || text.contains(&b64))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+#[test]
+fn the_search_finds_plain_and_base64_values() {
+    let found = hits("s3cr3t", &[("log".into(), "x s3cr3t y".into()), ("event".into(), "czNjcjN0".into())]);
+    assert_eq!(found, ["log", "event"]);
+    assert!(hits("s3cr3t", &[("status".into(), "clean".into())]).is_empty());
+}
+
+async fn apply(env: &TestEnv, yaml: &str) -> harness::kubectl::Output {
+    env.kubectl().args(["apply", "-f", "-"]).stdin(yaml.to_string()).run().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_value_leaks_into_logs_events_status_or_messages() {
+    let env = TestEnv::new("no-secret-leaks").await.unwrap();
+    harness::crd::install(&env.client).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let certs = certs::write_all(dir.path(), &["127.0.0.1".to_string()], 1, 1, false).unwrap();
+    let (tls, health) = (free_addr(), free_addr());
+
+    let mut cmd = Command::new(binary("webhook"));
+    cmd.args(["--listen", &tls.to_string(), "--health-listen", &health.to_string(), "--log-format", "json"])
+        .arg("--tls-cert")
+        .arg(&certs.tls_cert)
+        .arg("--tls-key")
+        .arg(&certs.tls_key)
+        .arg("--kubeconfig")
+        .arg(&env.kubeconfig)
+        .env("RUST_LOG", "debug");
+    let webhook = Proc::spawn(cmd, &dir.path().join("webhook.log"));
+    let mut cmd = Command::new(binary("reconciler"));
+    cmd.arg("--kubeconfig")
+        .arg(&env.kubeconfig)
+        .args(["--health-addr", &free_addr().to_string(), "--log-format", "json"])
+        .args(["--watch-namespace", &env.namespace, "--lease-namespace", &env.namespace])
+        .env("RUST_LOG", "debug");
+    let reconciler = Proc::spawn(cmd, &dir.path().join("reconciler.log"));
+    let ca_pem = std::fs::read_to_string(&certs.ca_cert).unwrap();
+    let registration = harness::webhook::register(&env, tls, &ca_pem).await;
+
+    let secrets: Api<Secret> = env.api();
+    for s in fixtures::full_sample().into_iter().chain([fixtures::database("demo-db")]) {
+        secrets.create(&PostParams::default(), &s).await.unwrap();
+    }
+    let stop = CancellationToken::new();
+    let kubelet = tokio::spawn(harness::kubelet::simulate(env.client.clone(), env.namespace.clone(), stop.clone()));
+
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let sample =
+        |name: &str| std::fs::read_to_string(harness::repo_path(&format!("config/samples/{name}.yaml"))).unwrap();
+    for name in ["full", "minimal"] {
+        let out = apply(&env, &sample(name)).await;
+        assert!(out.success, "{name}: {}", out.stderr);
+        outputs.push((format!("kubectl apply {name}"), format!("{}{}", out.stdout, out.stderr)));
+    }
+
+    // Refusals that involve secret values: keys signed with another secret, a JWT
+    // secret too short, an encryption key of the wrong length.
+    let other = "another-jwt-secret-that-signs-the-wrong-keys";
+    let (wrong_anon, wrong_service) = fixtures::jwt_keys(other);
+    let rejected = [
+        fixtures::secret(
+            "bad-jwt",
+            &[("secret", JWT_SECRET), ("anonKey", &wrong_anon), ("serviceKey", &wrong_service)],
+        ),
+        fixtures::secret(
+            "short-jwt",
+            &[("secret", "short-jwt-secret-value"), ("anonKey", "x.y.z"), ("serviceKey", "x.y.z")],
+        ),
+        fixtures::secret(
+            "bad-realtime",
+            &[("secretKeyBase", "too-short-key-base-value"), ("dbEncKey", "enc-key-too-long-0123")],
+        ),
+    ];
+    for s in &rejected {
+        secrets.create(&PostParams::default(), s).await.unwrap();
+    }
+    for (name, spec_tail) in [
+        ("bad-keys", "  jwt:\n    secretRef:\n      name: bad-jwt\n"),
+        ("short-secret", "  jwt:\n    secretRef:\n      name: short-jwt\n"),
+        ("bad-lengths", "  components:\n    realtime:\n      secretRef:\n        name: bad-realtime\n"),
+    ] {
+        let yaml = sample("minimal").replace("name: demo\n", &format!("name: {name}\n")) + spec_tail;
+        let out = apply(&env, &yaml).await;
+        assert!(!out.success, "{name} was admitted");
+        outputs.push((format!("kubectl apply {name}"), out.stderr));
+    }
+
+    let projects: Api<SupabaseProject> = env.api();
+    for name in ["acme", "demo"] {
+        eventually(&format!("{name} Running"), Duration::from_secs(120), || async {
+            let p = projects.get(name).await.map_err(|e| e.to_string())?;
+            let phase = p.status.as_ref().and_then(|s| s.phase);
+            if phase == Some(Phase::Running) { Ok(()) } else { Err(format!("{phase:?}")) }
+        })
+        .await;
+    }
+    stop.cancel();
+    let _ = kubelet.await;
+
+    // Every value that must stay secret: the fixtures', the rejected ones, and what
+    // the reconciler generated for the minimal project.
+    let mut values: Vec<String> = SECRET_VALUES.iter().map(|s| s.to_string()).collect();
+    values.extend(
+        [other, "short-jwt-secret-value", "too-short-key-base-value", "enc-key-too-long-0123"].map(String::from),
+    );
+    values.extend([wrong_anon, wrong_service]);
+    for s in secrets.list(&Default::default()).await.unwrap() {
+        let name = s.metadata.name.clone().unwrap_or_default();
+        if name.starts_with("demo-") || name.starts_with("acme-") {
+            for v in s.data.unwrap_or_default().values() {
+                let v = String::from_utf8_lossy(&v.0).into_owned();
+                if v.len() >= 12 {
+                    values.push(v);
+                }
+            }
+        }
+    }
+    drop(registration);
+    drop(webhook);
+    drop(reconciler);
+
+    let mut haystacks = outputs;
+    haystacks.push(("webhook log".into(), std::fs::read_to_string(dir.path().join("webhook.log")).unwrap()));
+    haystacks.push(("reconciler log".into(), std::fs::read_to_string(dir.path().join("reconciler.log")).unwrap()));
+    for (what, args) in [
+        ("events", vec!["get", "events", "-o", "json"]),
+        ("events.k8s.io", vec!["get", "events.events.k8s.io", "-o", "json"]),
+        ("projects (status)", vec!["get", "supabaseprojects", "-o", "json"]),
+        ("workloads", vec!["get", "deployments,configmaps,services,jobs", "-o", "json"]),
+    ] {
+        haystacks.push((what.into(), env.kubectl().args(args).ok().await));
+    }
+    assert!(
+        haystacks.iter().any(|(n, t)| n == "webhook log" && t.contains("DEBUG")),
+        "the webhook logged nothing at debug"
+    );
+    let leaks: Vec<String> = values
+        .iter()
+        .filter_map(|v| {
+            let found = hits(v, &haystacks);
+            (!found.is_empty()).then(|| format!("a value of {} characters in {found:?}", v.len()))
+        })
+        .collect();
+    assert!(leaks.is_empty(), "Secret values leaked: {leaks:?}");
+    eprintln!(
+        "no-secret-leaks: searched {} values in {} sources, {} bytes",
+        values.len(),
+        haystacks.len(),
+        haystacks.iter().map(|(_, t)| t.len()).sum::<usize>()
+    );
+}
