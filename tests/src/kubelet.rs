@@ -2,25 +2,57 @@
 //! watches the Deployments of a namespace and marks each ready as soon as it appears
 //! or changes, and marks each Job complete.
 
+use std::fmt::Debug;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt;
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-/// Whether a Deployment's status already says "fully rolled out at this generation".
-fn ready(d: &Deployment) -> bool {
-    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let Some(s) = d.status.as_ref() else { return false };
-    s.observed_generation == d.metadata.generation
-        && s.ready_replicas.unwrap_or(0) == want
-        && s.updated_replicas.unwrap_or(0) == want
-        && s.available_replicas.unwrap_or(0) == want
+/// The status that makes a Deployment fully rolled out, or `None` when it already is.
+fn deployment_status(d: &Deployment) -> Option<Value> {
+    (!crate::deployments::rolled_out(d)).then(|| crate::deployments::ready_status(d))
+}
+
+/// The status of a Job that succeeded, or `None` when it already has.
+fn job_status(j: &Job) -> Option<Value> {
+    let done = j.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) > 0;
+    (!done).then(|| json!({"status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}}))
+}
+
+/// Writes `status(object)` to every object of `api` that needs it, until `stop`.
+async fn play<K>(api: Api<K>, status: fn(&K) -> Option<Value>, stop: CancellationToken, writes: Arc<AtomicU64>)
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    K::DynamicType: Default,
+{
+    let stream = watcher(api.clone(), watcher::Config::default()).applied_objects();
+    tokio::pin!(stream);
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => break,
+            next = stream.next() => next,
+        };
+        match next {
+            Some(Ok(object)) => {
+                if let (Some(patch), Some(name)) = (status(&object), object.meta().name.as_deref())
+                    && api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await.is_ok()
+                {
+                    writes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Some(Err(_)) => {}
+            None => break,
+        }
+    }
 }
 
 /// Marks Deployments in `namespace` ready and Jobs complete until `stop`; returns
@@ -28,51 +60,13 @@ fn ready(d: &Deployment) -> bool {
 pub async fn simulate(client: Client, namespace: String, stop: CancellationToken) -> u64 {
     let writes = Arc::new(AtomicU64::new(0));
     tokio::join!(
-        deployments(Api::namespaced(client.clone(), &namespace), stop.clone(), writes.clone()),
-        jobs(Api::namespaced(client, &namespace), stop, writes.clone()),
+        play(
+            Api::<Deployment>::namespaced(client.clone(), &namespace),
+            deployment_status,
+            stop.clone(),
+            writes.clone()
+        ),
+        play(Api::<Job>::namespaced(client, &namespace), job_status, stop, writes.clone()),
     );
     writes.load(Ordering::Relaxed)
-}
-
-async fn jobs(api: Api<Job>, stop: CancellationToken, writes: Arc<AtomicU64>) {
-    let done = serde_json::json!({"status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}});
-    let stream = watcher(api.clone(), watcher::Config::default()).applied_objects();
-    tokio::pin!(stream);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            next = stream.next() => match next {
-                Some(Ok(job)) if job.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) == 0 => {
-                    if let Some(name) = job.metadata.name.as_deref()
-                        && api.patch_status(name, &PatchParams::default(), &Patch::Merge(&done)).await.is_ok()
-                    {
-                        writes.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Some(_) => {}
-                None => break,
-            }
-        }
-    }
-}
-
-async fn deployments(api: Api<Deployment>, stop: CancellationToken, writes: Arc<AtomicU64>) {
-    let stream = watcher(api.clone(), watcher::Config::default()).applied_objects();
-    tokio::pin!(stream);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            next = stream.next() => match next {
-                Some(Ok(d)) if !ready(&d) => {
-                    if let Some(name) = d.metadata.name.as_deref()
-                        && crate::deployments::mark_ready(&api, name).await.is_ok()
-                    {
-                        writes.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Some(_) => {}
-                None => break,
-            }
-        }
-    }
 }
