@@ -25,6 +25,14 @@ pub fn buckets(text: &str, name: &str, filters: &[&str]) -> Vec<(f64, f64)> {
     out
 }
 
+/// `after - before` per bucket: the observations made between two scrapes.
+pub fn delta(after: &[(f64, f64)], before: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    after
+        .iter()
+        .map(|(le, c)| (*le, c - before.iter().find(|(l, _)| l == le).map(|(_, b)| *b).unwrap_or(0.0)))
+        .collect()
+}
+
 /// The upper bound of the bucket holding quantile `q` (as Prometheus'
 /// `histogram_quantile` without interpolation): a conservative figure.
 pub fn quantile_bound(buckets: &[(f64, f64)], q: f64) -> Option<f64> {
@@ -69,6 +77,13 @@ mod tests {
         assert_eq!(quantile_bound(&b, 0.999), Some(f64::INFINITY));
         let all = buckets(TEXT, "h", &[]);
         assert_eq!(all[0], (0.001, 95.0));
+    }
+
+    #[test]
+    fn delta_keeps_only_the_new_observations() {
+        let before = vec![(0.001, 90.0), (f64::INFINITY, 100.0)];
+        let after = vec![(0.001, 95.0), (f64::INFINITY, 110.0)];
+        assert_eq!(delta(&after, &before), vec![(0.001, 5.0), (f64::INFINITY, 10.0)]);
     }
 
     #[test]

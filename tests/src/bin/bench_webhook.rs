@@ -172,6 +172,7 @@ async fn main() {
     };
 
     let mut rows = Vec::new();
+    let mut server_rows = Vec::new();
     for (name, addr, path) in [
         ("webhook /validate", webhook_addr, "/validate"),
         ("webhook /mutate", webhook_addr, "/mutate"),
@@ -179,14 +180,15 @@ async fn main() {
     ] {
         let max = load::run(target(addr, path), client_tls.clone(), closed).await;
         rows.push(row(&format!("{name}, {} connections, max", cli.connections), &max));
+        let before = scrape(health_addr);
         let fixed = load::run(target(addr, path), client_tls.clone(), open).await;
         rows.push(row(&format!("{name}, {} req/s", cli.rate), &fixed));
+        if addr == webhook_addr {
+            server_rows.push(server_side(path, &before, &scrape(health_addr), cli.rate));
+        }
     }
     let (_, webhook_peak) = rss::rss_kib(webhook.id()).unwrap_or_default();
     let (_, bare_peak) = rss::rss_kib(bare_proc.id()).unwrap_or_default();
-    let server_metrics =
-        Command::new("curl").args(["-fsS", &format!("http://{health_addr}/metrics")]).output().unwrap();
-    let server_metrics = String::from_utf8_lossy(&server_metrics.stdout).into_owned();
 
     println!("## Webhook over TLS on loopback ({} bytes per review, {} s per run)\n", body.len(), cli.seconds);
     println!("| run | req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors |\n|---|---|---|---|---|---|---|");
@@ -198,28 +200,30 @@ async fn main() {
         mib(bare_idle),
         mib(bare_peak)
     );
-    server_side(&server_metrics);
+    println!("\nServer-side latency at {} req/s, from the webhook's own histogram (upper bucket bounds):", cli.rate);
+    server_rows.iter().for_each(|r| println!("{r}"));
 
     apiserver_run(&plane, &kubeconfig, &client, &format!("https://{webhook_addr}"), &w.ca_cert, cli.projects).await;
     drop(webhook);
     drop(bare_proc);
 }
 
-/// The webhook's own latency histogram, per endpoint: the server-side figure.
-fn server_side(metrics: &str) {
-    let Some(name) = metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")).find_map(|l| {
-        let (name, kind) = l.split_once(' ')?;
-        (kind == "histogram" && name.contains("duration")).then(|| name.to_string())
-    }) else {
-        println!("\n(no latency histogram in the webhook's /metrics)");
-        return;
-    };
-    println!("\nServer-side latency from the webhook's `{name}` (upper bucket bounds):");
-    for endpoint in ["/validate", "/mutate"] {
-        let b = prometheus::buckets(metrics, &name, &[&format!("\"{endpoint}\"")]);
-        let q = |q| prometheus::quantile_bound(&b, q).map(|s| format!("{:.3} ms", s * 1000.0)).unwrap_or("-".into());
-        println!("- {endpoint}: p50 ≤ {}, p99 ≤ {}, p99.9 ≤ {}", q(0.5), q(0.99), q(0.999));
-    }
+fn scrape(health: SocketAddr) -> String {
+    let out = Command::new("curl").args(["-fsS", &format!("http://{health}/metrics")]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The webhook's own latency for `endpoint` between two scrapes: the server-side figure.
+fn server_side(endpoint: &str, before: &str, after: &str, rate: u64) -> String {
+    let name = "supabase_webhook_request_duration_seconds";
+    let filter = format!("\"{endpoint}\"");
+    let b = prometheus::delta(
+        &prometheus::buckets(after, name, &[&filter]),
+        &prometheus::buckets(before, name, &[&filter]),
+    );
+    let q = |q| prometheus::quantile_bound(&b, q).map(|s| format!("{:.3} ms", s * 1000.0)).unwrap_or("-".into());
+    let calls = b.last().map(|x| x.1).unwrap_or(0.0);
+    format!("- {endpoint} at {rate} req/s: {calls:.0} calls, p50 ≤ {}, p99 ≤ {}, p99.9 ≤ {}", q(0.5), q(0.99), q(0.999))
 }
 
 async fn apiserver_run(plane: &ControlPlane, kubeconfig: &Path, client: &kube::Client, url: &str, ca: &Path, n: usize) {
