@@ -254,6 +254,7 @@ async fn main() {
     print_writes(&format!("writes during {} s of steady state", cli.steady_seconds), &steady);
     // `endpoints` writes are the apiserver's own (the `kubernetes` Service), not ours.
     let ours = |k: &String| !k.starts_with("leases") && !k.ends_with("(dry run)") && !k.starts_with("endpoints");
-    let real: f64 = steady.iter().filter(|(k, _)| ours(k)).map(|(_, v)| v).sum();
+    // `+ 0.0`: an empty f64 sum is -0.0, printed "-0".
+    let real: f64 = steady.iter().filter(|(k, _)| ours(k)).map(|(_, v)| v).sum::<f64>() + 0.0;
     println!("- steady-state writes other than Lease renewals, dry runs and the apiserver's own endpoints: {real:.0}");
 }
