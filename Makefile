@@ -56,3 +56,15 @@ bench-webhook: control-plane
 bench-reconciler: control-plane
 	$(CARGO) build --release -p supabase-reconciler -p supabase-operator-tests
 	target/release/bench-reconciler $(BENCH_ARGS)
+
+.PHONY: fuzz
+
+FUZZ_CASES ?= 170000
+
+## fuzz: the webhook's property-based fuzzing, FUZZ_CASES per property (6 properties), release build; prints the total
+fuzz:
+	@set -o pipefail; start=$$(date +%s); \
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release -p supabase-webhook --test fuzz -- --nocapture 2>&1 \
+	  | tee /tmp/supabase-fuzz.log | grep -E '^(fuzz:|test result)'; \
+	grep '^fuzz:' /tmp/supabase-fuzz.log | awk -v t=$$(( $$(date +%s) - start )) \
+	  '{ n += $$3 } END { printf "fuzz: %d cases in total, %d s wall (build included)\n", n, t }'

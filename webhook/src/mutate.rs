@@ -14,10 +14,15 @@ fn not_a_spec(reason: impl ToString) -> Error {
 /// An already defaulted object yields an empty patch.
 pub fn patch(object: &Value) -> Result<json_patch::Patch, Error> {
     let spec_json = object.get("spec").cloned().ok_or_else(|| not_a_spec("spec is missing"))?;
-    let spec: crds::SupabaseProjectSpec = serde_json::from_value(spec_json).map_err(not_a_spec)?;
+    let spec: crds::SupabaseProjectSpec = serde_json::from_value(spec_json.clone()).map_err(not_a_spec)?;
     let before = serde_json::to_value(&spec).map_err(not_a_spec)?;
     let after = serde_json::to_value(crds::defaults(spec)).map_err(not_a_spec)?;
-    Ok(json_patch::diff(&json!({ "spec": before }), &json!({ "spec": after })))
+    let patch = json_patch::diff(&json!({ "spec": before }), &json!({ "spec": after }));
+    // serde also reads a struct from an array (`jwt: [{name: jwt}]`); the apiserver could
+    // not apply a patch made for the object form, and its schema check names the field.
+    let mut sent = json!({ "spec": spec_json });
+    json_patch::patch(&mut sent, &patch).map_err(|e| not_a_spec(format!("spec does not match the schema: {e}")))?;
+    Ok(patch)
 }
 
 #[cfg(test)]
@@ -81,5 +86,9 @@ mod tests {
         assert!(patch(&json!({"metadata": {}})).is_err());
         let e = patch(&json!({"spec": {"apiExternalUrl": 5}})).unwrap_err();
         assert!(e.to_string().contains("schema"), "{e}");
+        // Found by tests/fuzz.rs: a struct written as an array.
+        let mut object = minimal();
+        object["spec"]["jwt"] = json!([{"name": "jwt"}]);
+        assert!(patch(&object).is_err());
     }
 }
