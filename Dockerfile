@@ -3,7 +3,7 @@
 # engine. Build with `docker build -t supabase-operator:0.1.0 .`.
 #
 # Stage 1: static musl binaries, so the runtime image needs no libc.
-FROM rust:1.89-bookworm AS build
+FROM rust:1.95-bookworm AS build
 RUN rustup target add x86_64-unknown-linux-musl \
  && apt-get update && apt-get install -y --no-install-recommends musl-tools \
  && rm -rf /var/lib/apt/lists/*
