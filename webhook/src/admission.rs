@@ -3,15 +3,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crds::SupabaseProject;
-use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
+use crds::SupabaseProjectSpec;
+use kube::core::admission::{AdmissionResponse, Operation};
+use serde_json::value::RawValue;
 
 use crate::access::AccessChecker;
 use crate::lookup::Secrets;
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
-use crate::review;
+use crate::review::{self, Object, Request};
 use crate::validate::{self, Access, Input};
 
 /// What answering a review needs.
@@ -27,29 +27,28 @@ pub struct Admission {
     pub metrics: Arc<Metrics>,
 }
 
-fn allowed_unchecked(request: &AdmissionRequest<DynamicObject>, why: &str) -> AdmissionResponse {
+fn allowed_unchecked(request: &Request, why: &str) -> AdmissionResponse {
     let mut response = AdmissionResponse::from(request);
     response.result.message = why.to_string();
     response
 }
 
-fn object_json(object: &DynamicObject) -> Result<serde_json::Value, String> {
-    serde_json::to_value(object).map_err(|e| e.to_string())
+fn spec_text(object: &Object) -> Result<&str, String> {
+    object.spec.as_deref().map(RawValue::get).ok_or_else(|| "missing field `spec`".to_string())
 }
 
-fn typed(object: &DynamicObject) -> Result<SupabaseProject, String> {
-    serde_json::from_value(object_json(object)?).map_err(|e| e.to_string())
+/// The spec of `object`, typed, decoded straight from the text the apiserver sent.
+fn typed_spec(object: &Object) -> Result<SupabaseProjectSpec, String> {
+    serde_json::from_str(spec_text(object)?).map_err(|e| e.to_string())
 }
 
 impl Admission {
     /// `/mutate`: the defaults patch. Never has side effects, so dry-run is the same.
-    pub fn mutate(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    pub fn mutate(&self, request: &Request) -> AdmissionResponse {
         let Some(object) = request.object.as_ref().filter(|_| request.operation != Operation::Delete) else {
             return allowed_unchecked(request, &format!("{:?} is not defaulted", request.operation));
         };
-        let patch = object_json(object)
-            .map_err(|e| e.to_string())
-            .and_then(|o| crate::mutate::patch(&o).map_err(|e| e.to_string()));
+        let patch = spec_text(object).and_then(|spec| crate::mutate::patch(spec).map_err(|e| e.to_string()));
         match patch {
             Ok(p) if p.0.is_empty() => AdmissionResponse::from(request),
             Ok(p) => AdmissionResponse::from(request).with_patch(p).unwrap_or_else(|e| {
@@ -62,7 +61,7 @@ impl Admission {
     }
 
     /// `/validate`: every rule, every violation.
-    pub async fn validate(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    pub async fn validate(&self, request: &Request) -> AdmissionResponse {
         let Some(object) = request.object.as_ref().filter(|_| request.operation != Operation::Delete) else {
             return allowed_unchecked(request, &format!("{:?} is not checked", request.operation));
         };
@@ -73,7 +72,7 @@ impl Admission {
         }
         let name = object.metadata.name.clone().filter(|n| !n.is_empty());
         let shown = name.clone().or_else(|| object.metadata.generate_name.clone()).unwrap_or_default();
-        let project = match typed(object) {
+        let sent = match typed_spec(object) {
             Ok(p) => p,
             Err(e) => {
                 return review::deny(
@@ -84,16 +83,16 @@ impl Admission {
                 );
             }
         };
-        let old = request.old_object.as_ref().and_then(|o| typed(o).ok());
+        let old = request.old_object.as_ref().and_then(|o| typed_spec(o).ok());
         // Only the spec is this webhook's concern: metadata and finalizer updates of an
         // unchanged spec pass without re-reading Secrets.
-        if request.operation == Operation::Update && old.as_ref().is_some_and(|o| o.spec == project.spec) {
+        if request.operation == Operation::Update && old.as_ref().is_some_and(|o| *o == sent) {
             return allowed_unchecked(request, "spec unchanged: not re-checked");
         }
         let namespace =
             request.namespace.clone().or_else(|| object.metadata.namespace.clone()).unwrap_or_else(|| "default".into());
-        let spec = crds::defaults(project.spec.clone());
-        let old_spec = old.map(|o| crds::defaults(o.spec));
+        let spec = crds::defaults(sent);
+        let old_spec = old.map(crds::defaults);
         let names: Vec<String> = crds::refs::referenced_secrets(&spec).into_iter().filter(|n| !n.is_empty()).collect();
 
         let secrets_fut = self.secrets.get_all(&namespace, &names);

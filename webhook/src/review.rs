@@ -2,11 +2,16 @@
 //! that is not a well-formed review of a SupabaseProject gets a clear error naming the
 //! problem, with the request's uid when one could be found.
 
+use std::borrow::Cow;
+
 use http::StatusCode;
-use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use kube::core::response::{Status, StatusCause, StatusDetails};
+use kube::core::{NamespaceResourceScope, Resource, TypeMeta};
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::validate::Cause;
 
@@ -15,6 +20,67 @@ pub const GROUP: &str = "supabase-operator.io";
 /// The admitted kind.
 pub const KIND: &str = "SupabaseProject";
 const REVIEW_VERSION: &str = "admission.k8s.io/v1";
+const VERSION: &str = "v1alpha1";
+
+/// The reviewed object as sent: metadata decoded, the spec kept as JSON text until a
+/// rule reads it. Decoding it once, straight into the typed spec, is most of what
+/// makes a review cheap (kube's `DynamicObject` buffers the object twice on the way).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Object {
+    /// `apiVersion`, when sent.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// `kind`, when sent.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The object's metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// The spec, undecoded.
+    #[serde(default)]
+    pub spec: Option<Box<RawValue>>,
+}
+
+impl Resource for Object {
+    type DynamicType = ();
+    type Scope = NamespaceResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        KIND.into()
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        GROUP.into()
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        VERSION.into()
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        "supabaseprojects".into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// A parsed review of a SupabaseProject.
+pub type Request = AdmissionRequest<Object>;
+
+/// The review as it arrives. Unlike kube's `AdmissionReview` it has no flattened
+/// fields, so serde reads it in one pass without buffering.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Wire {
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    request: Option<Request>,
+}
 
 /// A request that cannot be reviewed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,47 +126,21 @@ fn short(e: &serde_json::Error) -> String {
 }
 
 /// Parses and checks a review body.
-pub fn parse(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Rejection> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Rejection::bad_request(
-            None,
-            "request body is empty; expected an admission.k8s.io/v1 AdmissionReview",
-        ));
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Rejection::bad_request(None, format!("request body is not valid JSON: {}", short(&e))))?;
-    let Value::Object(map) = &value else {
-        return Err(Rejection::bad_request(
-            None,
-            format!("request body is {}, expected an AdmissionReview object", kind_name(&value)),
-        ));
+pub fn parse(body: &[u8]) -> Result<Request, Rejection> {
+    // serde_json skips the fields it ignores without checking their UTF-8; checked here,
+    // a body is either JSON throughout or refused as not JSON.
+    let Ok(text) = std::str::from_utf8(body) else { return Err(diagnose(body, None)) };
+    let request = match serde_json::from_str::<Wire>(text) {
+        Ok(Wire { api_version, kind, request: Some(mut request) })
+            if kind == "AdmissionReview" && api_version == REVIEW_VERSION && !request.uid.is_empty() =>
+        {
+            request.types = TypeMeta { api_version, kind };
+            request
+        }
+        Ok(_) => return Err(diagnose(body, None)),
+        Err(e) => return Err(diagnose(body, Some(&e))),
     };
-    let uid = value.pointer("/request/uid").and_then(Value::as_str).filter(|u| !u.is_empty()).map(str::to_string);
-    let bad = |message: String| Rejection::bad_request(uid.clone(), message);
-    let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
-    if kind != "AdmissionReview" {
-        return Err(bad(format!("kind is {kind:?}, expected \"AdmissionReview\"")));
-    }
-    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-    if api_version != REVIEW_VERSION {
-        return Err(bad(format!(
-            "apiVersion {api_version:?} is not supported; this webhook speaks {REVIEW_VERSION:?} \
-             (set admissionReviewVersions: [v1] in the webhook configuration)"
-        )));
-    }
-    let Some(request) = map.get("request").filter(|r| !r.is_null()) else {
-        return Err(bad("the AdmissionReview has no request".into()));
-    };
-    if !request.is_object() {
-        return Err(bad(format!("request is {}, expected an object", kind_name(request))));
-    }
-    if uid.is_none() {
-        return Err(bad("request.uid is missing or empty; it is needed to answer".into()));
-    }
-    let review: AdmissionReview<DynamicObject> =
-        serde_json::from_value(value).map_err(|e| bad(format!("request is malformed: {}", short(&e))))?;
-    let request: AdmissionRequest<DynamicObject> =
-        review.try_into().map_err(|_| bad("the AdmissionReview has no request".into()))?;
+    let bad = |message: String| Rejection::bad_request(Some(request.uid.clone()), message);
     if request.kind.group != GROUP || request.kind.kind != KIND {
         return Err(bad(format!(
             "this webhook reviews {GROUP}/{KIND}, not {}",
@@ -115,10 +155,10 @@ pub fn parse(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Rejection> 
         let Some(object) = &request.object else {
             return Err(bad(format!("request.object is missing; a {:?} review carries the object", request.operation)));
         };
-        if let Some(types) = &object.types
-            && (types.kind != KIND || !types.api_version.starts_with(&format!("{GROUP}/")))
-        {
-            return Err(bad(format!("request.object is a {} {}, not a {GROUP} {KIND}", types.api_version, types.kind)));
+        let kind = object.kind.as_deref().unwrap_or(KIND);
+        let api_version = object.api_version.as_deref().unwrap_or(GROUP);
+        if kind != KIND || !(api_version == GROUP || api_version.starts_with(&format!("{GROUP}/"))) {
+            return Err(bad(format!("request.object is a {api_version} {kind}, not a {GROUP} {KIND}")));
         }
         if request.operation == Operation::Update && request.old_object.is_none() {
             return Err(bad("request.oldObject is missing; an UPDATE review carries the stored object".into()));
@@ -127,18 +167,65 @@ pub fn parse(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Rejection> 
     Ok(request)
 }
 
+/// Says what is wrong with a body the typed decoding refused (or found incomplete),
+/// naming the problem and keeping the uid when there is one. Only refused requests
+/// pay for this second, generic decoding.
+fn diagnose(body: &[u8], error: Option<&serde_json::Error>) -> Rejection {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Rejection::bad_request(None, "request body is empty; expected an admission.k8s.io/v1 AdmissionReview");
+    }
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return Rejection::bad_request(None, format!("request body is not valid JSON: {}", short(&e))),
+    };
+    let Value::Object(map) = &value else {
+        return Rejection::bad_request(
+            None,
+            format!("request body is {}, expected an AdmissionReview object", kind_name(&value)),
+        );
+    };
+    let uid = value.pointer("/request/uid").and_then(Value::as_str).filter(|u| !u.is_empty()).map(str::to_string);
+    let bad = |message: String| Rejection::bad_request(uid.clone(), message);
+    let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if kind != "AdmissionReview" {
+        return bad(format!("kind is {kind:?}, expected \"AdmissionReview\""));
+    }
+    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    if api_version != REVIEW_VERSION {
+        return bad(format!(
+            "apiVersion {api_version:?} is not supported; this webhook speaks {REVIEW_VERSION:?} \
+             (set admissionReviewVersions: [v1] in the webhook configuration)"
+        ));
+    }
+    let Some(request) = map.get("request").filter(|r| !r.is_null()) else {
+        return bad("the AdmissionReview has no request".into());
+    };
+    if !request.is_object() {
+        return bad(format!("request is {}, expected an object", kind_name(request)));
+    }
+    if uid.is_none() {
+        return bad("request.uid is missing or empty; it is needed to answer".into());
+    }
+    match error {
+        Some(e) => bad(format!("request is malformed: {}", short(e))),
+        None => bad("request is malformed".into()),
+    }
+}
+
 /// Serializes a review answer. The patch goes out base64-encoded, as the API's `[]byte`
 /// field is defined; kube-core writes it as an array of numbers, which Go happens to
 /// accept but other readers do not.
-pub fn body(response: AdmissionResponse) -> Vec<u8> {
+pub fn body(mut response: AdmissionResponse) -> Vec<u8> {
     use base64::Engine;
-    let patch = response.patch.clone();
+    // Taken out before serializing: as an array of numbers a 2 KB patch became 2,000
+    // JSON values, the costliest part of a `/mutate` answer.
+    let patch = response.patch.take();
     let mut value = match serde_json::to_value(response.into_review()) {
         Ok(v) => v,
         Err(_) => return b"{}".to_vec(),
     };
-    if let (Some(patch), Some(slot)) = (patch, value.pointer_mut("/response/patch")) {
-        *slot = Value::String(base64::engine::general_purpose::STANDARD.encode(patch));
+    if let (Some(patch), Some(Value::Object(slot))) = (patch, value.get_mut("response")) {
+        slot.insert("patch".into(), Value::String(base64::engine::general_purpose::STANDARD.encode(patch)));
     }
     serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec())
 }
@@ -152,12 +239,7 @@ pub fn rejection_body(rejection: &Rejection) -> Vec<u8> {
 }
 
 /// Denies `request` with Kubernetes' 422 Invalid shape: one cause per violation.
-pub fn invalid(
-    request: &AdmissionRequest<DynamicObject>,
-    name: &str,
-    causes: &[Cause],
-    retry: bool,
-) -> AdmissionResponse {
+pub fn invalid(request: &Request, name: &str, causes: &[Cause], retry: bool) -> AdmissionResponse {
     let list = causes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
     let (message, code, reason) = if retry {
         (format!("{KIND} {name:?} could not be checked (worth retrying): {list}"), 503, "ServiceUnavailable")
@@ -181,7 +263,7 @@ pub fn invalid(
 }
 
 /// Denies `request` with a plain message and code (e.g. the deadline passed).
-pub fn deny(request: &AdmissionRequest<DynamicObject>, code: u16, reason: &str, message: &str) -> AdmissionResponse {
+pub fn deny(request: &Request, code: u16, reason: &str, message: &str) -> AdmissionResponse {
     let mut response = AdmissionResponse::from(request).deny(message);
     response.result = Status::failure(message, reason).with_code(code);
     response

@@ -190,6 +190,14 @@ impl Harness {
 
     /// Checks every property of the answers to `body` on both endpoints.
     fn check(&self, body: &[u8]) -> Result<(), TestCaseError> {
+        self.check_deep(body, None)
+    }
+
+    /// As `check`, for a body that may be nested deeper than serde_json reads into a
+    /// `Value` (128 levels), built from a review whose uid was `built_uid`. The webhook
+    /// reads the spec as text, so it may still answer with that uid; where the nesting
+    /// is outside the spec it cannot read the uid either, and answers without one.
+    fn check_deep(&self, body: &[u8], built_uid: Option<&str>) -> Result<(), TestCaseError> {
         let sent: Option<Value> = serde_json::from_slice(body).ok();
         let uid = sent
             .as_ref()
@@ -197,6 +205,7 @@ impl Harness {
             .and_then(Value::as_str)
             .filter(|u| !u.is_empty())
             .unwrap_or("");
+        let also = if sent.is_none() { built_uid.filter(|u| !u.is_empty()) } else { None };
         for endpoint in [Endpoint::Mutate, Endpoint::Validate] {
             let answer = self.answer(endpoint, body);
             let answer: Value = serde_json::from_slice(&answer)
@@ -206,7 +215,12 @@ impl Harness {
             prop_assert_eq!(answer["kind"].as_str(), Some("AdmissionReview"), "{}", ctx());
             let response = &answer["response"];
             prop_assert!(response.is_object(), "{}", ctx());
-            prop_assert_eq!(response["uid"].as_str(), Some(uid), "uid not echoed: {}", ctx());
+            let answered = response["uid"].as_str();
+            prop_assert!(
+                answered == Some(uid) || (also.is_some() && answered == also),
+                "uid not echoed (expected {uid:?}): {}",
+                ctx()
+            );
             let allowed = response["allowed"].as_bool();
             prop_assert!(allowed.is_some(), "{}", ctx());
             if allowed == Some(false) {
@@ -224,7 +238,9 @@ impl Harness {
                     .map_err(|e| TestCaseError::fail(format!("patch is not base64: {e}; {}", ctx())))?;
                 let patch: json_patch::Patch = serde_json::from_slice(&bytes)
                     .map_err(|e| TestCaseError::fail(format!("patch is not a JSON Patch: {e}; {}", ctx())))?;
-                let sent = sent.as_ref().unwrap();
+                // Too deep for a `Value` here: the patch is well-formed, and that is all
+                // that can be checked without reading the object.
+                let Some(sent) = sent.as_ref() else { continue };
                 let mut object = sent["request"]["object"].clone();
                 json_patch::patch(&mut object, &patch)
                     .map_err(|e| TestCaseError::fail(format!("patch does not apply: {e}; {}", ctx())))?;
@@ -644,8 +660,9 @@ fn deeply_nested_values_are_answered_with_a_review() {
         *review.pointer_mut(at).unwrap() = json!("@@deep@@");
         let (open, close) = if arrays { ("[", "]") } else { ("{\"spec\":", "}") };
         let nested = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+        let uid = review["request"]["uid"].as_str().map(str::to_string);
         let body = serde_json::to_string(&review).unwrap().replacen(HOLE, &nested, 1);
-        h.check(body.as_bytes())
+        h.check_deep(body.as_bytes(), uid.as_deref())
     });
 }
 

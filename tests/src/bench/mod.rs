@@ -2,6 +2,7 @@
 //! server that marks the practical limit, process memory, and Prometheus parsing.
 
 pub mod bare;
+pub mod handler;
 pub mod load;
 pub mod prometheus;
 pub mod rss;

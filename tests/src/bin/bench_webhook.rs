@@ -2,6 +2,8 @@
 //! the same stack, and the latency the apiserver itself observes. Prints figures;
 //! passes or fails nothing.
 //!
+//! 0. In-process, one thread: the microseconds the webhook's own code spends per
+//!    review (`bench-webhook handler` prints only this, without a cluster).
 //! 1. Over TLS keep-alive on loopback, many HTTP/1.1 connections post a CREATE
 //!    review of the full sample (~5 KB) to `/validate` and `/mutate`, with the
 //!    Secret lookups and access reviews going to a real apiserver, as in production.
@@ -18,12 +20,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use harness::bench::{bare, load, prometheus, rss, tls};
+use harness::bench::{bare, handler, load, prometheus, rss, tls};
 use harness::process::{self, Proc, free_addr};
 use harness::{ControlPlane, fixtures};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
+
+/// The webhook's allocator, so the in-process figures are the webhook's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(about = "Benchmark the admission webhook against a bare server on the same stack")]
@@ -55,6 +61,8 @@ enum Cmd {
         #[arg(long)]
         key: PathBuf,
     },
+    /// Only the in-process cost per review (no TLS, no cluster).
+    Handler,
 }
 
 async fn wait_ok(url: &str) {
@@ -92,6 +100,38 @@ fn review(object: &Value, operation: &str) -> Bytes {
     Bytes::from(serde_json::to_vec(&r).unwrap())
 }
 
+/// The full sample's review, as the load runs send it.
+fn sample_review() -> Bytes {
+    let sample: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(harness::repo_path("config/samples/full.yaml")).unwrap())
+            .unwrap();
+    let mut object = sample;
+    object["metadata"]["namespace"] = json!("bench");
+    object["metadata"]["uid"] = json!("6a1d3c44-0f5e-4d2b-8a8c-1f0e9d7b6a55");
+    review(&object, "CREATE")
+}
+
+fn print_handler_costs(seconds: u64) {
+    let body = sample_review();
+    let secrets = fixtures::full_sample()
+        .into_iter()
+        .map(|mut s| {
+            s.metadata.namespace = Some("bench".into());
+            s
+        })
+        .collect();
+    let time = Duration::from_secs(seconds.clamp(1, 3));
+    // Its own thread and runtime: the measurement must not share the load generator's.
+    let measured = body.clone();
+    let c = std::thread::spawn(move || handler::measure(&measured, secrets, time)).join().unwrap();
+    println!("## In-process cost per review, one thread, no TLS ({} bytes)\n", body.len());
+    println!("| step | µs per review | reviews/s on one core |\n|---|---|---|");
+    for (name, us) in [("parse only", c.parse_us), ("/mutate", c.mutate_us), ("/validate", c.validate_us)] {
+        println!("| {name} | {us:.1} | {:.0} |", 1e6 / us);
+    }
+    println!();
+}
+
 fn row(name: &str, r: &load::Report) -> String {
     format!(
         "| {name} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
@@ -125,6 +165,11 @@ async fn main() {
         bare::serve(listen, config).await.unwrap();
         return;
     }
+    if let Some(Cmd::Handler) = cli.command {
+        print_handler_costs(cli.seconds);
+        return;
+    }
+    print_handler_costs(cli.seconds);
     let dir = tempfile::Builder::new().prefix("bench-webhook-").tempdir().unwrap();
     let plane = ControlPlane::start(&dir.path().join("cluster")).unwrap();
     let kubeconfig = plane.kubeconfig().to_path_buf();
@@ -151,13 +196,7 @@ async fn main() {
     let bare_proc = Proc::spawn(cmd, &dir.path().join("bare.log"));
     wait_ok(&format!("http://{health_addr}/readyz")).await;
 
-    let sample: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(harness::repo_path("config/samples/full.yaml")).unwrap())
-            .unwrap();
-    let mut object = sample.clone();
-    object["metadata"]["namespace"] = json!("bench");
-    object["metadata"]["uid"] = json!("6a1d3c44-0f5e-4d2b-8a8c-1f0e9d7b6a55");
-    let body = review(&object, "CREATE");
+    let body = sample_review();
     let client_tls = tls::client(&w.ca_cert).unwrap();
 
     let (idle_rss, _) = rss::rss_kib(webhook.id()).unwrap_or_default();

@@ -1,0 +1,102 @@
+//! The webhook's own cost per review, without TLS or HTTP: the very `review::parse`,
+//! `Admission::mutate`/`validate` and `review::body` the server calls, on one thread,
+//! with Secrets in a watch-cache store and access answers cached (as they are after the
+//! first review). This is the floor the TLS figures sit on.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::{reflector, watcher};
+use webhook::access::AccessChecker;
+use webhook::admission::Admission;
+use webhook::lookup::Secrets;
+use webhook::metrics::Metrics;
+use webhook::policy::{Policy, PolicyHandle};
+use webhook::review;
+
+/// Microseconds per review for each step, and for the whole answer.
+#[derive(Debug)]
+pub struct Costs {
+    /// Reading and checking the review.
+    pub parse_us: f64,
+    /// `/mutate`: parse, defaults patch, answer.
+    pub mutate_us: f64,
+    /// `/validate`: parse, every rule, answer.
+    pub validate_us: f64,
+}
+
+/// Every access review is allowed: the benchmark measures the webhook, not RBAC.
+async fn allow_all(_: http::Request<kube::client::Body>) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    let body = serde_json::json!({
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+        "spec": {}, "status": {"allowed": true}
+    });
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let mut response = http::Response::new(Full::new(Bytes::from(bytes)));
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+fn per_op(started: Instant, n: u32) -> f64 {
+    started.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+}
+
+/// Measures `body` (a CREATE review whose Secrets are `secrets`) for about `time`
+/// per step. Panics if the review is not answered as a well-formed allowed review,
+/// since a figure for a refusal would measure the wrong path.
+pub fn measure(body: &[u8], secrets: Vec<Secret>, time: Duration) -> Costs {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => panic!("cannot start a runtime: {e}"),
+    };
+    let (admission, _writer) = runtime.block_on(async {
+        let client = kube::Client::new(tower::service_fn(allow_all), "default");
+        let (store, mut writer) = reflector::store::<Secret>();
+        for s in secrets {
+            writer.apply_watcher_event(&watcher::Event::Apply(s));
+        }
+        let admission = Admission {
+            secrets: Secrets::from_store(client.clone(), store),
+            access: Some(AccessChecker::new(client, Duration::from_secs(300), Duration::from_secs(30))),
+            policy: PolicyHandle::new(Policy::default()),
+            metrics: Arc::new(Metrics::new()),
+        };
+        (admission, writer)
+    });
+    let answer = |validate: bool| {
+        let request = review::parse(body).unwrap_or_else(|r| panic!("the benchmark review is refused: {}", r.message));
+        let response =
+            if validate { runtime.block_on(admission.validate(&request)) } else { admission.mutate(&request) };
+        assert!(response.allowed, "the benchmark review is denied: {}", response.result.message);
+        review::body(response)
+    };
+    // Warm-up: fills the access cache and the allocator's free lists.
+    answer(true);
+    answer(false);
+    let rounds = |f: &dyn Fn()| {
+        let mut n = 0u32;
+        let started = Instant::now();
+        while started.elapsed() < time {
+            for _ in 0..100 {
+                f();
+            }
+            n += 100;
+        }
+        per_op(started, n)
+    };
+    Costs {
+        parse_us: rounds(&|| {
+            let _ = review::parse(body);
+        }),
+        mutate_us: rounds(&|| {
+            answer(false);
+        }),
+        validate_us: rounds(&|| {
+            answer(true);
+        }),
+    }
+}
