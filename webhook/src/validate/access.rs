@@ -3,15 +3,15 @@
 
 use std::collections::BTreeSet;
 
-use crds::refs;
+use crds::refs::KeyRef;
 
 use super::field::{Cause, Rule};
 use super::secrets::name_field;
 use super::{Access, Input};
 
-pub(super) fn check(input: &Input<'_>, causes: &mut Vec<Cause>) {
+pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>) {
     let mut reported = BTreeSet::new();
-    for r in refs::referenced(input.spec) {
+    for r in refs {
         let Some(access) = input.access.get(&r.secret) else { continue };
         if !reported.insert(r.secret.clone()) {
             continue;

@@ -1,7 +1,7 @@
 //! Rule 7: the database is reachable in principle: a numeric port from 1 to 65535 and a
 //! non-empty host name, whether written in the spec or read from the Secret.
 
-use crds::refs::{self, Value};
+use crds::refs::{KeyRef, Value};
 
 use super::field::{Cause, Rule, quoted};
 use super::{Input, secret_value};
@@ -20,7 +20,7 @@ fn port_ok(port: &str) -> bool {
     port.trim().parse::<u16>().is_ok_and(|p| p >= 1)
 }
 
-pub(super) fn check(input: &Input<'_>, causes: &mut Vec<Cause>) {
+pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>) {
     let db = &input.spec.database;
     if let Some(port) = db.port
         && !(1..=65535).contains(&port)
@@ -42,7 +42,7 @@ pub(super) fn check(input: &Input<'_>, causes: &mut Vec<Cause>) {
     {
         causes.push(Cause::required(Rule::Database, "spec.database.name", "the database name must not be empty"));
     }
-    for r in refs::referenced(input.spec) {
+    for r in refs {
         let Some(value) = secret_value(input, &r.secret, &r.key) else { continue };
         if value.trim().is_empty() {
             continue; // reported as empty by the Secrets rule

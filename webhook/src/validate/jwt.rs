@@ -3,7 +3,7 @@
 //! Also the JWT warnings: keys near expiry, upstream's demo keys, a rotated secret.
 
 use crds::jwt::{self, DEMO_ISSUER, MIN_SECRET_LEN, Role};
-use crds::refs::{self, Value};
+use crds::refs::{KeyRef, Value};
 
 use super::field::{Cause, Rule, quoted};
 use super::{Input, Report, secret_value};
@@ -19,8 +19,7 @@ fn role_of(value: Value) -> Option<(Role, &'static str)> {
     }
 }
 
-pub(super) fn check(input: &Input<'_>, report: &mut Report) {
-    let refs = refs::referenced(input.spec);
+pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], report: &mut Report) {
     let secret = refs
         .iter()
         .find(|r| r.value == Value::JwtSecret)
@@ -39,7 +38,7 @@ pub(super) fn check(input: &Input<'_>, report: &mut Report) {
             ));
         }
     }
-    for r in &refs {
+    for r in refs {
         let Some((role, label)) = role_of(r.value) else { continue };
         let (Some((_, secret)), Some(token)) = (secret, secret_value(input, &r.secret, &r.key)) else { continue };
         if token.trim().is_empty() {

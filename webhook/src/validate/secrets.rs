@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crds::refs::{self, KeyRef, Value};
+use crds::refs::{KeyRef, Value};
 
 use super::field::{Cause, Rule, quoted};
 use super::{Input, Lookup, secret_value};
@@ -18,9 +18,9 @@ pub(super) fn name_field(key_path: &str) -> String {
     }
 }
 
-pub(super) fn check(input: &Input<'_>, causes: &mut Vec<Cause>) {
+pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>) {
     let mut reported = BTreeSet::new();
-    for r in refs::referenced(input.spec) {
+    for r in refs {
         let name_field = name_field(&r.path);
         if r.secret.is_empty() {
             if reported.insert(name_field.clone()) {
@@ -58,7 +58,7 @@ pub(super) fn check(input: &Input<'_>, causes: &mut Vec<Cause>) {
             Some(Lookup::Found(data)) => key(&r, data.get(&r.key), causes),
         }
     }
-    generated(input, causes);
+    generated(input, refs, causes);
 }
 
 fn key(r: &KeyRef, value: Option<&Vec<u8>>, causes: &mut Vec<Cause>) {
@@ -75,8 +75,8 @@ fn key(r: &KeyRef, value: Option<&Vec<u8>>, causes: &mut Vec<Cause>) {
     causes.push(Cause::invalid(Rule::Secrets, &r.path, quoted(&r.key), problem));
 }
 
-fn generated(input: &Input<'_>, causes: &mut Vec<Cause>) {
-    for r in refs::referenced(input.spec) {
+fn generated(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>) {
+    for r in refs {
         let Some(value) = secret_value(input, &r.secret, &r.key) else { continue };
         let len = value.chars().count();
         if len == 0 {
