@@ -55,7 +55,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>)
                     ));
                 }
             }
-            Some(Lookup::Found(data)) => key(&r, data.get(&r.key), causes),
+            Some(Lookup::Found(data)) => key(r, data.get(&r.key), causes),
         }
     }
     generated(input, refs, causes);
