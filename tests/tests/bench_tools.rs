@@ -31,3 +31,13 @@ async fn load_generator_measures_the_bare_server() {
     assert_eq!(r.ok, 0);
     assert!(r.errors > 0);
 }
+
+/// The in-process figures come from an allowed review of the full sample (`measure`
+/// panics on a denial), and each answer costs more than parsing alone.
+#[test]
+fn handler_costs_are_measured_on_an_allowed_review() {
+    use harness::bench::handler;
+    let c = handler::measure(&handler::sample_review(), handler::sample_secrets(), Duration::from_millis(50));
+    assert!(c.parse_us > 0.0 && c.parse_us.is_finite(), "{c:?}");
+    assert!(c.mutate_us > c.parse_us && c.validate_us > c.parse_us, "{c:?}");
+}

@@ -11,12 +11,16 @@ use bytes::Bytes;
 use http_body_util::Full;
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::{reflector, watcher};
+use serde_json::{Value, json};
 use webhook::access::AccessChecker;
 use webhook::admission::Admission;
 use webhook::lookup::Secrets;
 use webhook::metrics::Metrics;
 use webhook::policy::{Policy, PolicyHandle};
 use webhook::review;
+
+/// The namespace of the sample review.
+pub const NAMESPACE: &str = "bench";
 
 /// Microseconds per review for each step, and for the whole answer.
 #[derive(Debug)]
@@ -39,6 +43,51 @@ async fn allow_all(_: http::Request<kube::client::Body>) -> Result<http::Respons
     let mut response = http::Response::new(Full::new(Bytes::from(bytes)));
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     Ok(response)
+}
+
+/// An `admission.k8s.io/v1` review of `object`, as the apiserver sends it.
+pub fn review(object: &Value, operation: &str) -> Bytes {
+    let r = json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "0b7a1c9e-5c55-4a43-9f7e-6f1b8b1d2e3f",
+            "kind": {"group": "supabase-operator.io", "version": "v1alpha1", "kind": "SupabaseProject"},
+            "resource": {"group": "supabase-operator.io", "version": "v1alpha1", "resource": "supabaseprojects"},
+            "requestKind": {"group": "supabase-operator.io", "version": "v1alpha1", "kind": "SupabaseProject"},
+            "requestResource": {"group": "supabase-operator.io", "version": "v1alpha1", "resource": "supabaseprojects"},
+            "name": object["metadata"]["name"],
+            "namespace": object["metadata"]["namespace"],
+            "operation": operation,
+            "userInfo": {"username": "admin", "uid": "admin-uid", "groups": ["system:masters", "system:authenticated"]},
+            "object": object,
+            "oldObject": null,
+            "dryRun": false,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
+        }
+    });
+    Bytes::from(serde_json::to_vec(&r).unwrap_or_default())
+}
+
+/// The full sample's review, as the load runs send it.
+pub fn sample_review() -> Bytes {
+    let path = crate::repo_path("config/samples/full.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut object: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    object["metadata"]["namespace"] = json!(NAMESPACE);
+    object["metadata"]["uid"] = json!("6a1d3c44-0f5e-4d2b-8a8c-1f0e9d7b6a55");
+    review(&object, "CREATE")
+}
+
+/// The Secrets the sample references, in the namespace its review names.
+pub fn sample_secrets() -> Vec<Secret> {
+    crate::fixtures::full_sample()
+        .into_iter()
+        .map(|mut s| {
+            s.metadata.namespace = Some(NAMESPACE.into());
+            s
+        })
+        .collect()
 }
 
 fn per_op(started: Instant, n: u32) -> f64 {

@@ -18,14 +18,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use harness::bench::{bare, handler, load, prometheus, rss, tls};
 use harness::process::{self, Proc, free_addr};
 use harness::{ControlPlane, fixtures};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, PostParams};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The webhook's allocator, so the in-process figures are the webhook's.
 #[global_allocator]
@@ -77,49 +76,9 @@ async fn wait_ok(url: &str) {
     panic!("{url} did not answer");
 }
 
-fn review(object: &Value, operation: &str) -> Bytes {
-    let r = json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "0b7a1c9e-5c55-4a43-9f7e-6f1b8b1d2e3f",
-            "kind": {"group": "supabase-operator.io", "version": "v1alpha1", "kind": "SupabaseProject"},
-            "resource": {"group": "supabase-operator.io", "version": "v1alpha1", "resource": "supabaseprojects"},
-            "requestKind": {"group": "supabase-operator.io", "version": "v1alpha1", "kind": "SupabaseProject"},
-            "requestResource": {"group": "supabase-operator.io", "version": "v1alpha1", "resource": "supabaseprojects"},
-            "name": object["metadata"]["name"],
-            "namespace": object["metadata"]["namespace"],
-            "operation": operation,
-            "userInfo": {"username": "admin", "uid": "admin-uid", "groups": ["system:masters", "system:authenticated"]},
-            "object": object,
-            "oldObject": null,
-            "dryRun": false,
-            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
-        }
-    });
-    Bytes::from(serde_json::to_vec(&r).unwrap())
-}
-
-/// The full sample's review, as the load runs send it.
-fn sample_review() -> Bytes {
-    let sample: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(harness::repo_path("config/samples/full.yaml")).unwrap())
-            .unwrap();
-    let mut object = sample;
-    object["metadata"]["namespace"] = json!("bench");
-    object["metadata"]["uid"] = json!("6a1d3c44-0f5e-4d2b-8a8c-1f0e9d7b6a55");
-    review(&object, "CREATE")
-}
-
 fn print_handler_costs(seconds: u64) {
-    let body = sample_review();
-    let secrets = fixtures::full_sample()
-        .into_iter()
-        .map(|mut s| {
-            s.metadata.namespace = Some("bench".into());
-            s
-        })
-        .collect();
+    let body = handler::sample_review();
+    let secrets = handler::sample_secrets();
     let time = Duration::from_secs(seconds.clamp(1, 3));
     // Its own thread and runtime: the measurement must not share the load generator's.
     let measured = body.clone();
@@ -196,7 +155,7 @@ async fn main() {
     let bare_proc = Proc::spawn(cmd, &dir.path().join("bare.log"));
     wait_ok(&format!("http://{health_addr}/readyz")).await;
 
-    let body = sample_review();
+    let body = handler::sample_review();
     let client_tls = tls::client(&w.ca_cert).unwrap();
 
     let (idle_rss, _) = rss::rss_kib(webhook.id()).unwrap_or_default();
