@@ -67,6 +67,32 @@ impl AccessChecker {
         }
     }
 
+    /// Whether `user` may get each of `secrets` in `namespace`. The user's part of the
+    /// cache key is built once and the cache locked once for all of them; only the
+    /// misses go to the apiserver (concurrently).
+    pub async fn check_all(&self, user: &UserInfo, namespace: &str, secrets: &[String]) -> BTreeMap<String, Access> {
+        let mut answers = BTreeMap::new();
+        let mut misses = Vec::new();
+        if let Ok(cache) = self.cache.lock() {
+            let now = Instant::now();
+            let mut key = AccessChecker::key(user, namespace, "");
+            for secret in secrets {
+                key.secret.clone_from(secret);
+                match cache.get(&key) {
+                    Some((answer, expires)) if *expires > now => {
+                        answers.insert(secret.clone(), answer.clone());
+                    }
+                    _ => misses.push(secret),
+                }
+            }
+        } else {
+            misses.extend(secrets);
+        }
+        let asked = misses.into_iter().map(|s| async move { (s.clone(), self.check(user, namespace, s).await) });
+        answers.extend(futures::future::join_all(asked).await);
+        answers
+    }
+
     /// Whether `user` may get Secret `secret` in `namespace`.
     pub async fn check(&self, user: &UserInfo, namespace: &str, secret: &str) -> Access {
         let key = AccessChecker::key(user, namespace, secret);

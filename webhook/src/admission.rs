@@ -12,7 +12,7 @@ use crate::lookup::Secrets;
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
 use crate::review::{self, Object, Request};
-use crate::validate::{self, Access, Input};
+use crate::validate::{self, Input};
 
 /// What answering a review needs.
 #[derive(Debug)]
@@ -97,10 +97,10 @@ impl Admission {
 
         let secrets_fut = self.secrets.get_all(&namespace, &names);
         let access_fut = async {
-            let Some(checker) = &self.access else { return BTreeMap::new() };
-            let checks =
-                names.iter().map(|n| async { (n.clone(), checker.check(&request.user_info, &namespace, n).await) });
-            futures::future::join_all(checks).await.into_iter().collect::<BTreeMap<String, Access>>()
+            match &self.access {
+                Some(checker) => checker.check_all(&request.user_info, &namespace, &names).await,
+                None => BTreeMap::new(),
+            }
         };
         let (secrets, access) = futures::join!(secrets_fut, access_fut);
         let policy = self.policy.get();
