@@ -10,7 +10,7 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
 
 use crate::Error;
-use crate::apply::apply;
+use crate::apply::{apply, read};
 use crate::context::Context;
 use crate::hash;
 use crate::readiness;
@@ -32,10 +32,9 @@ fn enabled(project: &SupabaseProject) -> impl Iterator<Item = Component> + '_ {
 
 /// Reads the Deployments of the enabled components without writing anything.
 pub async fn observe(ctx: &Context, project: &SupabaseProject) -> Result<Vec<Observed>, Error> {
-    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &project.namespace().unwrap_or_default());
     let mut out = Vec::new();
     for c in enabled(project) {
-        let deployment = api.get_opt(&crds::names::component(&project.name_any(), c)).await?;
+        let deployment = read::<Deployment>(ctx, project, &crds::names::component(&project.name_any(), c)).await?;
         out.push(Observed { component: c, deployment });
     }
     Ok(out)
@@ -45,8 +44,6 @@ pub async fn observe(ctx: &Context, project: &SupabaseProject) -> Result<Vec<Obs
 /// the rest. Removes the objects of components that were disabled.
 pub async fn roll(ctx: &Context, project: &SupabaseProject, secrets: &SecretData) -> Result<Vec<Observed>, Error> {
     let name = project.name_any();
-    let namespace = project.namespace().unwrap_or_default();
-    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &namespace);
     // Only a component the last status listed can have objects to remove; this spares
     // a disabled Studio three API calls on every reconcile.
     let listed = |c: Component| project.status.as_ref().is_some_and(|s| s.components.contains_key(c.name()));
@@ -57,7 +54,7 @@ pub async fn roll(ctx: &Context, project: &SupabaseProject, secrets: &SecretData
     let mut blocked = false;
     for c in enabled(project) {
         if blocked {
-            let deployment = deployments.get_opt(&crds::names::component(&name, c)).await?;
+            let deployment = read::<Deployment>(ctx, project, &crds::names::component(&name, c)).await?;
             out.push(Observed { component: c, deployment });
             continue;
         }
