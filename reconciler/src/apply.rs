@@ -3,8 +3,8 @@
 //! and the `app.kubernetes.io/*` labels, whatever the renderer set.
 //!
 //! Writes only what changes, and in the common case without any API call: see
-//! `skip` for the decision from the cached live object and the applied-hash
-//! annotation. Older apiservers (1.20 among them) bump the managed-fields timestamp
+//! `skip` for the decision from the cached live object, the applied-hash annotation
+//! and what this process last wrote. Older apiservers (1.20 among them) bump the managed-fields timestamp
 //! on a no-op apply, which changes the resourceVersion, wakes every watcher and would
 //! make a restarted reconciler rewrite objects nobody changed.
 
@@ -25,7 +25,7 @@ use crate::Error;
 use crate::cache::{self, Caches};
 use crate::context::Context;
 use crate::controller::key;
-use crate::skip::{self, APPLIED_HASH_ANNOTATION, Seen, Step};
+use crate::skip::{self, APPLIED_HASH_ANNOTATION, Live, Seen, Step};
 
 /// A kind the reconciler owns, with its cache.
 pub trait Owned:
@@ -65,16 +65,22 @@ fn memo_key<K: Owned>(name: &str) -> String {
     format!("{}/{name}", K::kind(&()))
 }
 
-fn to_json<K: Serialize>(obj: &K) -> Result<serde_json::Value, Error> {
-    serde_json::to_value(obj).map_err(|e| Error::Render(format!("cannot serialize an object: {e}")))
+fn seen_of<K: Owned>(obj: &K, hash: &str) -> Seen {
+    Seen { hash: hash.to_string(), resource_version: obj.resource_version(), generation: obj.meta().generation }
 }
 
-fn seen_of<K: Owned>(obj: &K, hash: &str) -> Seen {
-    Seen { hash: hash.to_string(), resource_version: obj.resource_version() }
+fn live_of<K: Owned>(obj: &K) -> Live<'_> {
+    let meta = obj.meta();
+    Live {
+        hash: meta.annotations.as_ref().and_then(|a| a.get(APPLIED_HASH_ANNOTATION)).map(String::as_str),
+        resource_version: meta.resource_version.as_deref(),
+        generation: meta.generation,
+    }
 }
 
 /// Reads an owned object from the cache; a miss is confirmed with a GET only when
-/// this process wrote the object (the cache may not have seen it yet).
+/// this process wrote the object (the cache may not have seen it yet). Cached objects
+/// are slimmed (see `cache`): what status and readiness read is there.
 pub async fn read<K: Owned>(ctx: &Context, project: &SupabaseProject, name: &str) -> Result<Option<K>, Error> {
     let namespace = project.namespace().unwrap_or_default();
     if let Some(obj) = cache::get(K::store(&ctx.caches), &namespace, name) {
@@ -116,21 +122,21 @@ pub async fn apply<K: Owned>(
         a.remove(APPLIED_HASH_ANNOTATION);
     }
     let name = meta.name.clone().ok_or_else(|| Error::Render(format!("a {} object without a name", K::kind(&()))))?;
-    let hash = skip::digest(&to_json(&obj)?);
+    let serialized = serde_json::to_vec(&obj).map_err(|e| Error::Render(format!("cannot serialize {name}: {e}")))?;
+    let hash = skip::digest(&serialized);
     obj.meta_mut()
         .annotations
         .get_or_insert_with(Default::default)
         .insert(APPLIED_HASH_ANNOTATION.into(), hash.clone());
-    let want = to_json(&obj)?;
 
     let (pk, uid, mk) = (key(project), project.uid().unwrap_or_default(), memo_key::<K>(&name));
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     let seen = ctx.memo.seen(&pk, &uid, &mk);
     let mut live = cache::get(K::store(&ctx.caches), &namespace, &name).map(|o| o.as_ref().clone());
-    let mut confirmed = false;
+    // Whether `live` is a full object just read from the apiserver, not the slim cached one.
+    let mut fetched = false;
     loop {
-        let live_json = live.as_ref().map(to_json).transpose()?;
-        match skip::decide(&hash, &want, live_json.as_ref(), seen.as_ref(), confirmed) {
+        match skip::decide(&hash, live.as_ref().map(live_of), seen.as_ref(), fetched) {
             Step::Skip => {
                 if let Some(l) = live {
                     return Ok(l);
@@ -138,14 +144,17 @@ pub async fn apply<K: Owned>(
             }
             Step::Confirm => {
                 live = api.get_opt(&name).await?;
-                confirmed = true;
+                fetched = true;
                 continue;
             }
             Step::Verify => {
-                if let Some(l) = live {
+                if !fetched {
+                    // The cached object is slim: compare the whole one.
+                    live = api.get_opt(&name).await?;
+                }
+                if let Some(l) = live.take() {
                     let params = PatchParams::apply(MANAGER).force().dry_run();
-                    let mut dry = api.patch(&name, &params, &Patch::Apply(&obj)).await?;
-                    cache::strip(&mut dry);
+                    let dry = api.patch(&name, &params, &Patch::Apply(&obj)).await?;
                     if same(&l, &dry)? {
                         ctx.memo.set_seen(&pk, &uid, &mk, Some(seen_of(&l, &hash)));
                         return Ok(l);
@@ -167,7 +176,7 @@ fn same<K: Resource + Serialize + Clone>(a: &K, b: &K) -> Result<bool, Error> {
     let strip = |o: &K| {
         let mut o = o.clone();
         o.meta_mut().managed_fields = None;
-        to_json(&o)
+        serde_json::to_value(&o).map_err(|e| Error::Render(format!("cannot compare objects: {e}")))
     };
     Ok(strip(a)? == strip(b)?)
 }

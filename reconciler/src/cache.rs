@@ -4,9 +4,14 @@
 //!
 //! A cache only moves forward, but it may lag behind our own latest write; every
 //! reader that could act on a lagging view (create twice, flap a status) confirms a
-//! miss with one GET (see `apply` and `secrets`). Managed fields and the
-//! last-applied annotation are dropped before storing: nothing reads them and they
-//! are a large share of each object.
+//! miss with one GET (see `apply` and `secrets`).
+//!
+//! Objects are slimmed before they are stored, to what a reconcile reads from the
+//! cache: metadata (the applied hash, resourceVersion, generation), status, a
+//! Deployment's replicas and first image. Pod templates and ConfigMap data are most
+//! of each object and only matter when an object is verified, which reads it whole
+//! from the apiserver (see `skip`). Managed fields and the last-applied annotation
+//! are dropped everywhere.
 
 use std::fmt::Debug;
 
@@ -14,9 +19,10 @@ use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, PodTemplateSpec, Secret, Service};
 use kube::Resource;
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
@@ -37,6 +43,8 @@ pub struct Caches {
     pub deployments: Store<Deployment>,
     /// The db-init Job.
     pub jobs: Store<Job>,
+    /// Every Secret, metadata only: which referenced user Secret changed.
+    pub all_secrets: Store<PartialObjectMeta<Secret>>,
 }
 
 /// The writing halves, consumed by [`Writers::streams`] when the controller starts.
@@ -47,6 +55,7 @@ pub struct Writers {
     services: Writer<Service>,
     deployments: Writer<Deployment>,
     jobs: Writer<Job>,
+    all_secrets: Writer<PartialObjectMeta<Secret>>,
 }
 
 /// Empty caches and their writers.
@@ -56,9 +65,10 @@ pub fn new() -> (Caches, Writers) {
     let (services, wsv) = reflector::store();
     let (deployments, wd) = reflector::store();
     let (jobs, wj) = reflector::store();
+    let (all_secrets, wa) = reflector::store();
     (
-        Caches { secrets, config_maps, services, deployments, jobs },
-        Writers { secrets: ws, config_maps: wc, services: wsv, deployments: wd, jobs: wj },
+        Caches { secrets, config_maps, services, deployments, jobs, all_secrets },
+        Writers { secrets: ws, config_maps: wc, services: wsv, deployments: wd, jobs: wj, all_secrets: wa },
     )
 }
 
@@ -78,17 +88,21 @@ pub struct Streams {
     pub deployments: Touched<Deployment>,
     /// Jobs.
     pub jobs: Touched<Job>,
+    /// Every Secret's metadata.
+    pub all_secrets: Touched<PartialObjectMeta<Secret>>,
 }
 
 impl Writers {
-    /// Watches each kind with `config`, storing every event before passing it on.
+    /// Watches each owned kind with `config` (every Secret's metadata unfiltered),
+    /// storing every event before passing it on.
     pub fn streams(self, client: &kube::Client, ns: Option<&str>, config: &watcher::Config) -> Streams {
         Streams {
-            secrets: reflect(namespaced(client, ns), config, self.secrets),
-            config_maps: reflect(namespaced(client, ns), config, self.config_maps),
-            services: reflect(namespaced(client, ns), config, self.services),
-            deployments: reflect(namespaced(client, ns), config, self.deployments),
-            jobs: reflect(namespaced(client, ns), config, self.jobs),
+            secrets: reflect(namespaced(client, ns), config, self.secrets, strip),
+            config_maps: reflect(namespaced(client, ns), config, self.config_maps, slim_config_map),
+            services: reflect(namespaced(client, ns), config, self.services, strip),
+            deployments: reflect(namespaced(client, ns), config, self.deployments, slim_deployment),
+            jobs: reflect(namespaced(client, ns), config, self.jobs, slim_job),
+            all_secrets: reflect(namespaced(client, ns), &watcher::Config::default(), self.all_secrets, strip),
         }
     }
 }
@@ -112,12 +126,42 @@ pub fn strip<K: Resource>(obj: &mut K) {
     }
 }
 
-fn reflect<K>(api: Api<K>, config: &watcher::Config, writer: Writer<K>) -> Touched<K>
+/// A ConfigMap's data only goes into what we send; the applied hash covers it.
+pub fn slim_config_map(cm: &mut ConfigMap) {
+    strip(cm);
+    cm.data = None;
+    cm.binary_data = None;
+}
+
+/// A Deployment as status and readiness read it: replicas, the first container's
+/// name and image, status.
+pub fn slim_deployment(d: &mut Deployment) {
+    strip(d);
+    if let Some(spec) = d.spec.as_mut() {
+        let first = spec.template.spec.as_ref().and_then(|p| p.containers.first());
+        let container = first.map(|c| Container { name: c.name.clone(), image: c.image.clone(), ..Default::default() });
+        spec.template = PodTemplateSpec {
+            metadata: None,
+            spec: Some(PodSpec { containers: container.into_iter().collect(), ..Default::default() }),
+        };
+        spec.strategy = None;
+    }
+}
+
+/// A Job as database initialization reads it: its status.
+pub fn slim_job(j: &mut Job) {
+    strip(j);
+    if let Some(spec) = j.spec.as_mut() {
+        spec.template = PodTemplateSpec::default();
+    }
+}
+
+fn reflect<K>(api: Api<K>, config: &watcher::Config, writer: Writer<K>, slim: fn(&mut K)) -> Touched<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     // No backoff here: the controller's trigger backoff covers every trigger stream.
-    watcher(api, config.clone()).modify(strip).reflect(writer).touched_objects().boxed()
+    watcher(api, config.clone()).modify(slim).reflect(writer).touched_objects().boxed()
 }
 
 impl Caches {
@@ -131,6 +175,7 @@ impl Caches {
             self.services.wait_until_ready(),
             self.deployments.wait_until_ready(),
             self.jobs.wait_until_ready(),
+            self.all_secrets.wait_until_ready(),
         );
     }
 }
@@ -158,5 +203,26 @@ mod tests {
         strip(&mut cm);
         assert!(cm.metadata.managed_fields.is_none());
         assert_eq!(cm.metadata.annotations, Some(BTreeMap::from([("keep".to_string(), "x".to_string())])));
+    }
+
+    #[test]
+    fn a_slim_deployment_still_reads_the_same_for_status_and_readiness() {
+        let full: Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "demo-kong", "generation": 3, "resourceVersion": "9",
+                         "annotations": {"supabase-operator.io/applied-hash": "h"}},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"a": "b"}}, "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "kong", "image": "kong:3", "env": [{"name": "X", "value": "y"}]}],
+                         "volumes": [{"name": "v", "emptyDir": {}}]}}},
+            "status": {"observedGeneration": 3, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}
+        }))
+        .unwrap_or_default();
+        let mut slim = full.clone();
+        slim_deployment(&mut slim);
+        assert_eq!(crate::readiness::rollout(&slim), crate::readiness::rollout(&full));
+        assert_eq!(slim.metadata, full.metadata);
+        let pod = slim.spec.as_ref().and_then(|s| s.template.spec.clone()).unwrap_or_default();
+        assert_eq!((pod.containers.len(), pod.containers[0].image.as_deref()), (1, Some("kong:3")));
+        assert!(pod.containers[0].env.is_none() && pod.volumes.is_none());
     }
 }

@@ -11,6 +11,7 @@ use kube::Client;
 use crate::Error;
 use crate::cache::Caches;
 use crate::events::Events;
+use crate::inputs::UserSecrets;
 use crate::leader::Leadership;
 use crate::memo::Memo;
 use crate::metrics::Metrics;
@@ -28,6 +29,8 @@ pub struct Context {
     pub caches: Caches,
     /// What this process last wrote, per project.
     pub memo: Memo,
+    /// Data of the referenced user Secrets, by resourceVersion.
+    pub user_secrets: UserSecrets,
     /// Event publisher.
     pub events: Events,
     /// Metrics.
@@ -56,6 +59,7 @@ impl Context {
             client,
             caches,
             memo: Memo::default(),
+            user_secrets: UserSecrets::default(),
             events,
             metrics,
             leadership,

@@ -17,7 +17,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{Controller, watcher};
 use kube::{Client, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
@@ -70,15 +70,13 @@ pub async fn run(
     let forget = ctx.clone();
     ctx.metrics.watch_projects(store.clone());
     let streams = writers.streams(&client, ns, &owned);
-    let all_secrets =
-        watcher(api::<PartialObjectMeta<Secret>>(&client, ns), watcher::Config::default()).touched_objects();
     controller
         .owns_stream(streams.secrets)
         .owns_stream(streams.config_maps)
         .owns_stream(streams.services)
         .owns_stream(streams.deployments)
         .owns_stream(streams.jobs)
-        .watches_stream(all_secrets, move |s| referencing(&store, &s))
+        .watches_stream(streams.all_secrets, move |s| referencing(&store, &s))
         .trigger_backoff(WatchBackoff::new(WATCH_BACKOFF_MAX))
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(stop.cancelled_owned())

@@ -83,7 +83,7 @@ mod tests {
         let m = Memo::default();
         let status = SupabaseProjectStatus { message: Some("x".into()), ..Default::default() };
         m.set_status("ns/demo", "u1", Some(status.clone()));
-        m.set_seen("ns/demo", "u1", "Deployment/demo-kong", Some(Seen { hash: "h".into(), resource_version: None }));
+        m.set_seen("ns/demo", "u1", "Deployment/demo-kong", Some(Seen { hash: "h".into(), ..Default::default() }));
         assert_eq!(m.status("ns/demo", "u1"), Some(status));
         assert!(m.seen("ns/demo", "u1", "Deployment/demo-kong").is_some());
         assert_eq!(m.status("ns/demo", "u2"), None);

@@ -53,7 +53,7 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
     let secrets_api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let reference = project.object_ref(&());
 
-    let mut user = inputs::user_secrets(&secrets_api, project).await?;
+    let mut user = inputs::user_secrets(ctx, &secrets_api, project).await?;
     let mut obs = Observation {
         name: project.name_any(),
         namespace: namespace.clone(),
