@@ -16,14 +16,14 @@ use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::backoff::WatchBackoff;
-use crate::cache::Writers;
+use crate::cache::{self, Writers};
 use crate::context::Context;
 use crate::metrics::Outcome;
 use crate::reconcile;
@@ -65,8 +65,12 @@ pub async fn run(
     let ns = namespace.as_deref();
     // Owned objects carry our labels; watching only those keeps the caches small.
     let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
-    let controller = Controller::new(api::<SupabaseProject>(&client, ns), watcher::Config::default());
-    let store = controller.store();
+    // The projects' cache is ours too, to drop managed fields (a status written by
+    // server-side apply lists every status field there) and kubectl's last-applied copy.
+    let (store, writer) = reflector::store();
+    let projects =
+        watcher(api::<SupabaseProject>(&client, ns), watcher::Config::default()).modify(cache::strip).reflect(writer);
+    let controller = Controller::for_stream(projects.applied_objects(), store.clone());
     let forget = ctx.clone();
     ctx.metrics.watch_projects(store.clone());
     let streams = writers.streams(&client, ns, &owned);

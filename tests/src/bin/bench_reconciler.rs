@@ -273,7 +273,8 @@ async fn main() {
     rollout_reads.remove("LIST supabaseprojects");
     print_writes("apiserver reads during rollout (reconciler and stand-in kubelet)", &rollout_reads);
     let per = |w: &BTreeMap<String, f64>, f: &dyn Fn(&String) -> bool| {
-        w.iter().filter(|(k, _)| f(k)).map(|(_, v)| v).sum::<f64>() / cli.projects.max(1) as f64
+        // `+ 0.0`: an empty f64 sum is -0.0, printed "-0".
+        w.iter().filter(|(k, _)| f(k)).map(|(_, v)| v).sum::<f64>() / cli.projects.max(1) as f64 + 0.0
     };
     println!(
         "- per project: {:.1} GETs, {:.1} dry-run applies, {:.1} writes (events included)",
