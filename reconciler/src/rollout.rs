@@ -1,7 +1,8 @@
 //! The ordered rollout: components in catalog order, each applied only once the one
-//! before it is ready. A component whose Deployment is unchanged is re-applied as a
-//! no-op (server-side apply writes nothing then), so a spec change rolls the first
-//! changed component, waits for it, and moves on in the same order.
+//! before it is ready. A component whose objects are unchanged is passed over without
+//! a write (see `skip`), so a spec change rolls the first changed component, waits
+//! for it, and moves on in the same order. Readiness is read from the Deployment as
+//! just applied, or from the cache.
 
 use crds::{CATALOG, Component, SupabaseProject};
 use k8s_openapi::api::apps::v1::Deployment;
