@@ -2,29 +2,109 @@
 //! (controller=true, so the garbage collector removes the object with the project)
 //! and the `app.kubernetes.io/*` labels, whatever the renderer set.
 //!
-//! Writes only what changes: the apply is first sent as a dry run, and when the
-//! result equals the live object (managed-field timestamps aside) nothing is written.
-//! Older apiservers (1.20 among them) bump the managed-fields timestamp on a no-op
-//! apply, which changes the resourceVersion, wakes every watcher and would make a
-//! restarted reconciler rewrite objects nobody changed.
+//! Writes only what changes, and in the common case without any API call: see
+//! `skip` for the decision from the cached live object, the applied-hash annotation
+//! and what this process last wrote. Older apiservers (1.20 among them) bump the managed-fields timestamp
+//! on a no-op apply, which changes the resourceVersion, wakes every watcher and would
+//! make a restarted reconciler rewrite objects nobody changed.
 
 use std::fmt::Debug;
 
 use crds::{MANAGER, SupabaseProject};
 use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
+use crate::cache::{self, Caches};
 use crate::context::Context;
+use crate::controller::key;
+use crate::skip::{self, APPLIED_HASH_ANNOTATION, Live, Seen, Step};
 
-/// Applies `obj` in the project's namespace and returns what the apiserver stored.
-pub async fn apply<K>(ctx: &Context, project: &SupabaseProject, component: &str, mut obj: K) -> Result<K, Error>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
+/// A kind the reconciler owns, with its cache.
+pub trait Owned:
+    Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug + 'static
 {
+    /// This kind's cache.
+    fn store(caches: &Caches) -> &Store<Self>;
+}
+
+impl Owned for Secret {
+    fn store(c: &Caches) -> &Store<Self> {
+        &c.secrets
+    }
+}
+impl Owned for ConfigMap {
+    fn store(c: &Caches) -> &Store<Self> {
+        &c.config_maps
+    }
+}
+impl Owned for Service {
+    fn store(c: &Caches) -> &Store<Self> {
+        &c.services
+    }
+}
+impl Owned for Deployment {
+    fn store(c: &Caches) -> &Store<Self> {
+        &c.deployments
+    }
+}
+impl Owned for Job {
+    fn store(c: &Caches) -> &Store<Self> {
+        &c.jobs
+    }
+}
+
+fn memo_key<K: Owned>(name: &str) -> String {
+    format!("{}/{name}", K::kind(&()))
+}
+
+fn seen_of<K: Owned>(obj: &K, hash: &str) -> Seen {
+    Seen { hash: hash.to_string(), resource_version: obj.resource_version(), generation: obj.meta().generation }
+}
+
+fn live_of<K: Owned>(obj: &K) -> Live<'_> {
+    let meta = obj.meta();
+    Live {
+        hash: meta.annotations.as_ref().and_then(|a| a.get(APPLIED_HASH_ANNOTATION)).map(String::as_str),
+        resource_version: meta.resource_version.as_deref(),
+        generation: meta.generation,
+    }
+}
+
+/// Reads an owned object from the cache; a miss is confirmed with a GET only when
+/// this process wrote the object (the cache may not have seen it yet). Cached objects
+/// are slimmed (see `cache`): what status and readiness read is there.
+pub async fn read<K: Owned>(ctx: &Context, project: &SupabaseProject, name: &str) -> Result<Option<K>, Error> {
+    let namespace = project.namespace().unwrap_or_default();
+    if let Some(obj) = cache::get(K::store(&ctx.caches), &namespace, name) {
+        return Ok(Some(obj.as_ref().clone()));
+    }
+    let (pk, uid) = (key(project), project.uid().unwrap_or_default());
+    if ctx.memo.seen(&pk, &uid, &memo_key::<K>(name)).is_none() {
+        return Ok(None);
+    }
+    let live = Api::<K>::namespaced(ctx.client.clone(), &namespace).get_opt(name).await?;
+    if live.is_none() {
+        ctx.memo.set_seen(&pk, &uid, &memo_key::<K>(name), None);
+    }
+    Ok(live)
+}
+
+/// Applies `obj` in the project's namespace when it differs from the live object,
+/// and returns the live object (as stored after the apply, if one was needed).
+pub async fn apply<K: Owned>(
+    ctx: &Context,
+    project: &SupabaseProject,
+    component: &str,
+    mut obj: K,
+) -> Result<K, Error> {
     let namespace = project.namespace().ok_or_else(|| Error::Render("a project without a namespace".into()))?;
     let owner = project
         .controller_owner_ref(&())
@@ -38,17 +118,57 @@ where
     for (k, v) in crds::names::labels(&project.name_any(), component) {
         labels.entry(k).or_insert(v);
     }
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove(APPLIED_HASH_ANNOTATION);
+    }
     let name = meta.name.clone().ok_or_else(|| Error::Render(format!("a {} object without a name", K::kind(&()))))?;
+    let serialized = serde_json::to_vec(&obj).map_err(|e| Error::Render(format!("cannot serialize {name}: {e}")))?;
+    let hash = skip::digest(&serialized);
+    obj.meta_mut()
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(APPLIED_HASH_ANNOTATION.into(), hash.clone());
+
+    let (pk, uid, mk) = (key(project), project.uid().unwrap_or_default(), memo_key::<K>(&name));
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
-    let params = PatchParams::apply(MANAGER).force();
-    if let Some(live) = api.get_opt(&name).await? {
-        let dry = api.patch(&name, &params.clone().dry_run(), &Patch::Apply(&obj)).await?;
-        if same(&live, &dry)? {
-            return Ok(live);
+    let seen = ctx.memo.seen(&pk, &uid, &mk);
+    let mut live = cache::get(K::store(&ctx.caches), &namespace, &name).map(|o| o.as_ref().clone());
+    // Whether `live` is a full object just read from the apiserver, not the slim cached one.
+    let mut fetched = false;
+    loop {
+        match skip::decide(&hash, live.as_ref().map(live_of), seen.as_ref(), fetched) {
+            Step::Skip => {
+                if let Some(l) = live {
+                    return Ok(l);
+                }
+            }
+            Step::Confirm => {
+                live = api.get_opt(&name).await?;
+                fetched = true;
+                continue;
+            }
+            Step::Verify => {
+                if !fetched {
+                    // The cached object is slim: compare the whole one.
+                    live = api.get_opt(&name).await?;
+                }
+                if let Some(l) = live.take() {
+                    let params = PatchParams::apply(MANAGER).force().dry_run();
+                    let dry = api.patch(&name, &params, &Patch::Apply(&obj)).await?;
+                    if same(&l, &dry)? {
+                        ctx.memo.set_seen(&pk, &uid, &mk, Some(seen_of(&l, &hash)));
+                        return Ok(l);
+                    }
+                }
+            }
+            Step::Apply => {}
         }
+        break;
     }
     ctx.may_write()?;
-    Ok(api.patch(&name, &params, &Patch::Apply(&obj)).await?)
+    let stored = api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&obj)).await?;
+    ctx.memo.set_seen(&pk, &uid, &mk, Some(seen_of(&stored, &hash)));
+    Ok(stored)
 }
 
 /// Whether two versions of an object are equal but for their managed fields.

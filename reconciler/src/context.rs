@@ -1,5 +1,6 @@
-//! What every reconcile shares: the client, events, metrics, leadership and the
-//! per-project failure counts behind the backoff.
+//! What every reconcile shares: the client, the owned-object caches, the memo of our
+//! own writes, events, metrics, leadership and the per-project failure counts behind
+//! the backoff.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,8 +9,11 @@ use std::time::Duration;
 use kube::Client;
 
 use crate::Error;
+use crate::cache::Caches;
 use crate::events::Events;
+use crate::inputs::UserSecrets;
 use crate::leader::Leadership;
+use crate::memo::Memo;
 use crate::metrics::Metrics;
 
 /// Shortest wait after a failure.
@@ -21,6 +25,12 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 pub struct Context {
     /// Client for every API call.
     pub client: Client,
+    /// Caches of the owned kinds.
+    pub caches: Caches,
+    /// What this process last wrote, per project.
+    pub memo: Memo,
+    /// Data of the referenced user Secrets, by resourceVersion.
+    pub user_secrets: UserSecrets,
     /// Event publisher.
     pub events: Events,
     /// Metrics.
@@ -38,8 +48,23 @@ impl std::fmt::Debug for Context {
 
 impl Context {
     /// A context.
-    pub fn new(client: Client, events: Events, metrics: Arc<Metrics>, leadership: Arc<Leadership>) -> Context {
-        Context { client, events, metrics, leadership, failures: Mutex::new(HashMap::new()) }
+    pub fn new(
+        client: Client,
+        caches: Caches,
+        events: Events,
+        metrics: Arc<Metrics>,
+        leadership: Arc<Leadership>,
+    ) -> Context {
+        Context {
+            client,
+            caches,
+            memo: Memo::default(),
+            user_secrets: UserSecrets::default(),
+            events,
+            metrics,
+            leadership,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Refuses a write unless this replica holds the Lease right now.

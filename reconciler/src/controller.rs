@@ -1,30 +1,35 @@
 //! The `kube::runtime::Controller` on SupabaseProject: what it watches, and the
 //! wrapper around each reconcile (metrics, failure events, backoff).
+//!
+//! Each owned kind has one label-selected watch that fills its cache (see `cache`)
+//! and triggers the owner's reconcile. Every Secret is watched by metadata only, to
+//! reconcile the projects that reference it: the data of Secrets we do not own is
+//! never held, and read (GET) only when a project references it.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use crds::{MANAGER, SupabaseProject};
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::backoff::WatchBackoff;
+use crate::cache::{self, Writers};
 use crate::context::Context;
 use crate::metrics::Outcome;
 use crate::reconcile;
 
 /// Longest wait before retrying the watches after an error.
-const WATCH_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const WATCH_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -38,7 +43,7 @@ where
 }
 
 /// The projects in the same namespace that reference `secret` by name.
-fn referencing(store: &Store<SupabaseProject>, secret: &Secret) -> Vec<ObjectRef<SupabaseProject>> {
+fn referencing(store: &Store<SupabaseProject>, secret: &PartialObjectMeta<Secret>) -> Vec<ObjectRef<SupabaseProject>> {
     let (name, namespace) = (secret.name_any(), secret.namespace());
     store
         .state()
@@ -49,22 +54,33 @@ fn referencing(store: &Store<SupabaseProject>, secret: &Secret) -> Vec<ObjectRef
 }
 
 /// Runs the controller until `stop` is cancelled (in-flight reconciles finish first).
-pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16, stop: CancellationToken) {
+pub async fn run(
+    ctx: Arc<Context>,
+    writers: Writers,
+    namespace: Option<String>,
+    concurrency: u16,
+    stop: CancellationToken,
+) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
     // Owned objects carry our labels; watching only those keeps the caches small.
     let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
-    let controller = Controller::new(api::<SupabaseProject>(&client, ns), watcher::Config::default());
-    let store = controller.store();
+    // The projects' cache is ours too, to drop managed fields (a status written by
+    // server-side apply lists every status field there) and kubectl's last-applied copy.
+    let (store, writer) = reflector::store();
+    let projects =
+        watcher(api::<SupabaseProject>(&client, ns), watcher::Config::default()).modify(cache::strip).reflect(writer);
+    let controller = Controller::for_stream(projects.applied_objects(), store.clone());
     let forget = ctx.clone();
     ctx.metrics.watch_projects(store.clone());
+    let streams = writers.streams(&client, ns, &owned);
     controller
-        .owns(api::<Secret>(&client, ns), owned.clone())
-        .owns(api::<ConfigMap>(&client, ns), owned.clone())
-        .owns(api::<Service>(&client, ns), owned.clone())
-        .owns(api::<Deployment>(&client, ns), owned.clone())
-        .owns(api::<Job>(&client, ns), owned)
-        .watches(api::<Secret>(&client, ns), watcher::Config::default(), move |s| referencing(&store, &s))
+        .owns_stream(streams.secrets)
+        .owns_stream(streams.config_maps)
+        .owns_stream(streams.services)
+        .owns_stream(streams.deployments)
+        .owns_stream(streams.jobs)
+        .watches_stream(streams.all_secrets, move |s| referencing(&store, &s))
         .trigger_backoff(WatchBackoff::new(WATCH_BACKOFF_MAX))
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(stop.cancelled_owned())
@@ -74,7 +90,9 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16,
                 Ok((o, _)) => tracing::debug!(project = %o.name, namespace = ?o.namespace, "reconciled"),
                 Err(kube::runtime::controller::Error::ObjectNotFound(o)) => {
                     // A deleted project: forget its backoff state.
-                    forget.succeeded(&format!("{}/{}", o.namespace.as_deref().unwrap_or_default(), o.name));
+                    let key = format!("{}/{}", o.namespace.as_deref().unwrap_or_default(), o.name);
+                    forget.succeeded(&key);
+                    forget.memo.forget(&key);
                     tracing::debug!(object = %o, "gone before its reconcile")
                 }
                 Err(e) => tracing::warn!(error = %e, "reconcile failed"),

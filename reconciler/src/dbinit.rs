@@ -7,10 +7,9 @@
 use crds::SupabaseProject;
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
-use kube::api::Api;
 
 use crate::Error;
-use crate::apply::apply;
+use crate::apply::{apply, read};
 use crate::context::Context;
 use crate::workloads;
 
@@ -49,10 +48,8 @@ pub async fn step(ctx: &Context, project: &SupabaseProject) -> Result<(DbInit, b
     if !project.spec.database.initialize.unwrap_or(false) {
         return Ok((DbInit::NotRequested, false));
     }
-    let namespace = project.namespace().unwrap_or_default();
     let name = crds::names::db_init_job(&project.name_any());
-    let api: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
-    let Some(job) = api.get_opt(&name).await? else {
+    let Some(job) = read::<Job>(ctx, project, &name).await? else {
         let (script, job) = workloads::db_init(project)?;
         apply(ctx, project, "db-init", script).await?;
         apply(ctx, project, "db-init", job).await?;

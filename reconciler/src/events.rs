@@ -4,10 +4,18 @@
 //! apiserver since 1.19 serves (1.20 included). Where that group is missing, events
 //! fall back to core `v1` Events, which `kubectl describe` shows the same way.
 //! Publishing is best effort: a failed event is logged, never a failed reconcile.
+//!
+//! Only Warning events go through kube's `Recorder`, whose cache folds a repeated
+//! warning (a reconcile error every backoff) into one Event's series. Normal events
+//! mark one-off progress (a Secret generated, a component ready) and are created
+//! directly: the Recorder keeps every event it published for six minutes, which for
+//! a thousand projects rolling out is tens of thousands of cached Events (and a scan
+//! of them all on each publish) for repeats that do not happen.
 //! Notes are built by the reconciler from names and counts only, never from Secret data.
 
 use k8s_openapi::api::core::v1::{Event as CoreEvent, EventSource, ObjectReference};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::api::events::v1::Event as NewEvent;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, PostParams};
@@ -87,6 +95,7 @@ impl Events {
     ) {
         let note = truncate(note);
         let result = match &self.recorder {
+            Some(_) if type_ == EventType::Normal => self.publish_new(regarding, related, reason, action, note).await,
             Some(r) => {
                 let ev = Event {
                     type_,
@@ -102,6 +111,35 @@ impl Events {
         if let Err(e) = result {
             tracing::warn!(reason, object = ?regarding.name, error = %e, "cannot publish event");
         }
+    }
+
+    /// An `events.k8s.io/v1` Event as kube's Recorder writes it, without its cache.
+    async fn publish_new(
+        &self,
+        regarding: &ObjectReference,
+        related: Option<ObjectReference>,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) -> Result<(), kube::Error> {
+        let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
+        let now = Timestamp::now();
+        let name = format!("{}.{:x}", regarding.name.as_deref().unwrap_or(CONTROLLER), now.as_nanosecond());
+        let ev = NewEvent {
+            metadata: ObjectMeta { name: Some(name), namespace: Some(namespace.clone()), ..Default::default() },
+            action: Some(action.into()),
+            reason: Some(reason.into()),
+            note: Some(note),
+            event_time: Some(MicroTime(now)),
+            regarding: Some(regarding.clone()),
+            related,
+            reporting_controller: Some(CONTROLLER.into()),
+            reporting_instance: Some(self.identity.clone()),
+            type_: Some("Normal".into()),
+            ..Default::default()
+        };
+        Api::<NewEvent>::namespaced(self.client.clone(), &namespace).create(&PostParams::default(), &ev).await?;
+        Ok(())
     }
 
     async fn publish_core(

@@ -1,10 +1,14 @@
 //! What a reconcile reads besides the project: the user's referenced Secrets, and the
 //! check that refuses to act on a spec that could not have passed admission.
 //!
-//! Secrets are read from the apiserver, not a cache: their data goes into the
-//! pod-template hash, and a stale read would roll pods twice.
+//! Every Secret is watched by metadata only (see `controller`), so the data of Secrets
+//! nobody references is never held. A referenced Secret's data is read from the
+//! apiserver once per resourceVersion and kept in [`UserSecrets`]; a reconcile uses it
+//! while the watched resourceVersion is the same. Both move only forward, so a
+//! project never goes back to older data (which would roll its pods twice).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use crds::SupabaseProject;
 use crds::names;
@@ -14,17 +18,62 @@ use kube::ResourceExt;
 use kube::api::Api;
 
 use crate::Error;
+use crate::cache;
+use crate::context::Context;
 use crate::secrets::SecretData;
 
+type Data = BTreeMap<String, Vec<u8>>;
+
+/// The data of referenced user Secrets, by namespace/name, with the resourceVersion read.
+#[derive(Default)]
+pub struct UserSecrets {
+    data: Mutex<HashMap<String, (String, Data)>>,
+}
+
+impl std::fmt::Debug for UserSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the data.
+        let n = self.data.lock().map(|d| d.len()).unwrap_or(0);
+        f.debug_struct("UserSecrets").field("secrets", &n).finish()
+    }
+}
+
+impl UserSecrets {
+    fn get(&self, key: &str, version: &str) -> Option<Data> {
+        let data = self.data.lock().ok()?;
+        data.get(key).filter(|(v, _)| v == version).map(|(_, d)| d.clone())
+    }
+
+    fn put(&self, key: String, read: Option<(String, Data)>) {
+        if let Ok(mut data) = self.data.lock() {
+            match read {
+                Some(r) => data.insert(key, r),
+                None => data.remove(&key),
+            };
+        }
+    }
+}
+
 /// Reads every user Secret the spec references; absent ones are left out.
-pub async fn user_secrets(api: &Api<Secret>, project: &SupabaseProject) -> Result<SecretData, Error> {
+pub async fn user_secrets(ctx: &Context, api: &Api<Secret>, project: &SupabaseProject) -> Result<SecretData, Error> {
+    let namespace = project.namespace().unwrap_or_default();
     let mut out = SecretData::new();
     for name in refs::referenced_secrets(&project.spec) {
-        if let Some(s) = api.get_opt(&name).await? {
-            let data: BTreeMap<String, Vec<u8>> =
-                s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+        let key = format!("{namespace}/{name}");
+        let watched = cache::get(&ctx.caches.all_secrets, &namespace, &name).and_then(|m| m.resource_version());
+        if let Some(data) = watched.and_then(|v| ctx.user_secrets.get(&key, &v)) {
             out.insert(name, data);
+            continue;
         }
+        let read = api.get_opt(&name).await?;
+        let read = read.map(|s| {
+            let data: Data = s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+            (s.metadata.resource_version.unwrap_or_default(), data)
+        });
+        if let Some((_, data)) = &read {
+            out.insert(name, data.clone());
+        }
+        ctx.user_secrets.put(key, read);
     }
     Ok(out)
 }

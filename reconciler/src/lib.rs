@@ -6,6 +6,7 @@
 
 mod apply;
 mod backoff;
+mod cache;
 mod context;
 mod controller;
 mod dbinit;
@@ -15,11 +16,13 @@ mod hash;
 pub mod health;
 mod inputs;
 pub mod leader;
+mod memo;
 pub mod metrics;
 mod readiness;
 mod reconcile;
 mod rollout;
 mod secrets;
+mod skip;
 mod status;
 pub mod workloads;
 
@@ -63,7 +66,9 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
         None => None,
     };
     let events = events::Events::new(client.clone(), &config.lease.identity).await;
-    let ctx = Arc::new(context::Context::new(client.clone(), events, config.metrics.clone(), leadership.clone()));
+    let (caches, writers) = cache::new();
+    let ctx =
+        Arc::new(context::Context::new(client.clone(), caches, events, config.metrics.clone(), leadership.clone()));
 
     let lease_name = config.lease.name.clone();
     let elector_stop = CancellationToken::new();
@@ -91,7 +96,8 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
             config.metrics.set_leader(true);
             tracing::info!(identity = %config.lease.identity, "leading; starting the controller");
             let stop = CancellationToken::new();
-            let controller = controller::run(ctx.clone(), config.namespace.clone(), config.concurrency, stop.clone());
+            let controller =
+                controller::run(ctx.clone(), writers, config.namespace.clone(), config.concurrency, stop.clone());
             let trigger = async {
                 tokio::select! {
                     _ = shutdown.cancelled() => {}

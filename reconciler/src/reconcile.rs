@@ -30,26 +30,30 @@ fn now() -> Time {
 
 /// One reconcile. Returns the next action and whether the project is Failed.
 pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) -> Result<(Action, bool), Error> {
-    // The store may lag behind our own last status write; computing from a stale status
-    // would rewrite it and repeat its events. One GET gives the current object.
-    let projects: Api<SupabaseProject> = Api::namespaced(ctx.client.clone(), &project.namespace().unwrap_or_default());
-    let Some(project) = projects.get_opt(&project.name_any()).await? else {
-        return Ok((Action::await_change(), false));
-    };
     if project.meta().deletion_timestamp.is_some() {
         // Owner references and the garbage collector remove everything; nothing to do.
+        ctx.memo.forget(&key(project));
         return Ok((Action::await_change(), false));
+    }
+    // A cache miss means something only once the caches hold their initial lists.
+    ctx.caches.ready().await;
+    let mut project = project.clone();
+    // The store may lag behind our own last status write; computing from a stale status
+    // would rewrite it and repeat its events. We are the only writer of status, so the
+    // status we last wrote is the current one.
+    let uid = project.uid().unwrap_or_default();
+    if let Some(s) = ctx.memo.status(&key(&project), &uid) {
+        project.status = Some(s);
     }
     // The stored spec is the admitted, defaulted one; defaulting again is a no-op then,
     // and makes the reconciler behave the same where the mutating webhook is not installed.
-    let mut project = project;
     project.spec = crds::defaults(project.spec);
     let project = &project;
     let namespace = project.namespace().ok_or_else(|| Error::Render("a project without a namespace".into()))?;
     let secrets_api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let reference = project.object_ref(&());
 
-    let mut user = inputs::user_secrets(&secrets_api, project).await?;
+    let mut user = inputs::user_secrets(ctx, &secrets_api, project).await?;
     let mut obs = Observation {
         name: project.name_any(),
         namespace: namespace.clone(),
@@ -75,6 +79,9 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
             // Recorded before anything else happens: should this reconcile fail later
             // and the Job be gone by the next, the record alone keeps it from re-running.
             record_db_init(ctx, project, g).await?;
+            let mut recorded = project.status.clone().unwrap_or_default();
+            recorded.database_initialized_generation = Some(g);
+            ctx.memo.set_status(&key(project), &uid, Some(recorded));
             ctx.events
                 .publish(
                     &reference,
@@ -108,7 +115,10 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
     let prev = project.status.clone().unwrap_or_default();
     let next = status::compute(&prev, &obs, &now());
     if next != prev {
+        // Until the write is known to have landed, the memo must not vouch for any status.
+        ctx.memo.set_status(&key(project), &uid, None);
         write_status(ctx, project, &next).await?;
+        ctx.memo.set_status(&key(project), &uid, Some(next.clone()));
         for t in status::transitions(&prev, &next) {
             let related = t.component.map(|c| ObjectReference {
                 api_version: Some("apps/v1".into()),

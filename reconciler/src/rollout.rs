@@ -1,7 +1,8 @@
 //! The ordered rollout: components in catalog order, each applied only once the one
-//! before it is ready. A component whose Deployment is unchanged is re-applied as a
-//! no-op (server-side apply writes nothing then), so a spec change rolls the first
-//! changed component, waits for it, and moves on in the same order.
+//! before it is ready. A component whose objects are unchanged is passed over without
+//! a write (see `skip`), so a spec change rolls the first changed component, waits
+//! for it, and moves on in the same order. Readiness is read from the Deployment as
+//! just applied, or from the cache.
 
 use crds::{CATALOG, Component, SupabaseProject};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -10,7 +11,7 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
 
 use crate::Error;
-use crate::apply::apply;
+use crate::apply::{apply, read};
 use crate::context::Context;
 use crate::hash;
 use crate::readiness;
@@ -32,10 +33,9 @@ fn enabled(project: &SupabaseProject) -> impl Iterator<Item = Component> + '_ {
 
 /// Reads the Deployments of the enabled components without writing anything.
 pub async fn observe(ctx: &Context, project: &SupabaseProject) -> Result<Vec<Observed>, Error> {
-    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &project.namespace().unwrap_or_default());
     let mut out = Vec::new();
     for c in enabled(project) {
-        let deployment = api.get_opt(&crds::names::component(&project.name_any(), c)).await?;
+        let deployment = read::<Deployment>(ctx, project, &crds::names::component(&project.name_any(), c)).await?;
         out.push(Observed { component: c, deployment });
     }
     Ok(out)
@@ -45,8 +45,6 @@ pub async fn observe(ctx: &Context, project: &SupabaseProject) -> Result<Vec<Obs
 /// the rest. Removes the objects of components that were disabled.
 pub async fn roll(ctx: &Context, project: &SupabaseProject, secrets: &SecretData) -> Result<Vec<Observed>, Error> {
     let name = project.name_any();
-    let namespace = project.namespace().unwrap_or_default();
-    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &namespace);
     // Only a component the last status listed can have objects to remove; this spares
     // a disabled Studio three API calls on every reconcile.
     let listed = |c: Component| project.status.as_ref().is_some_and(|s| s.components.contains_key(c.name()));
@@ -57,7 +55,7 @@ pub async fn roll(ctx: &Context, project: &SupabaseProject, secrets: &SecretData
     let mut blocked = false;
     for c in enabled(project) {
         if blocked {
-            let deployment = deployments.get_opt(&crds::names::component(&name, c)).await?;
+            let deployment = read::<Deployment>(ctx, project, &crds::names::component(&name, c)).await?;
             out.push(Observed { component: c, deployment });
             continue;
         }

@@ -1,9 +1,10 @@
 //! The Secrets the operator generates, once: `<name>-jwt` (signing secret and the two
 //! API keys, when the spec references no JWT Secret) and `<name>-internal` (Realtime's
 //! `SECRET_KEY_BASE` and `DB_ENC_KEY`, postgres-meta's crypto key, when the spec
-//! references none). What exists is never regenerated: reads go to the apiserver, not
-//! a cache, and creation is a POST, which fails rather than overwrite if another writer
-//! got there first. Only a key that is missing or empty is added.
+//! references none). What exists is never regenerated: a Secret is read from the cache
+//! of owned Secrets, but generating anything (a cache miss, a missing key) first reads
+//! it from the apiserver, and creation is a POST, which fails rather than overwrite if
+//! another writer got there first. Only a key that is missing or empty is added.
 
 use std::collections::BTreeMap;
 
@@ -117,7 +118,15 @@ fn bytes(data: Option<BTreeMap<String, ByteString>>) -> BTreeMap<String, Vec<u8>
 pub async fn ensure(ctx: &Context, api: &Api<Secret>, project: &SupabaseProject) -> Result<Ensured, Error> {
     let mut out = Ensured::default();
     let now = chrono::Utc::now().timestamp();
+    let namespace = project.namespace().unwrap_or_default();
     for (name, keys) in needed(project) {
+        if let Some(cached) = crate::cache::get(&ctx.caches.secrets, &namespace, &name) {
+            let current = bytes(cached.data.clone());
+            if complete(&current, &keys, now)?.is_empty() {
+                out.data.insert(name, current);
+                continue;
+            }
+        }
         let existing = api.get_opt(&name).await.map_err(|e| secret_error(&name, e))?;
         let current = bytes(existing.as_ref().and_then(|s| s.data.clone()));
         let added = complete(&current, &keys, now)?;

@@ -38,6 +38,18 @@ struct Cli {
 
 /// Write requests the apiserver has served, by resource (from apiserver_request_total).
 async fn writes(client: &Client) -> BTreeMap<String, f64> {
+    requests(client, &["POST", "PUT", "PATCH", "DELETE", "APPLY"]).await
+}
+
+/// Read requests (GET, LIST, WATCH) the apiserver has served, by verb and resource.
+async fn reads(client: &Client) -> BTreeMap<String, f64> {
+    requests(client, &["GET", "LIST", "WATCH"]).await
+}
+
+/// Requests of `verbs` the apiserver has served, by resource (from apiserver_request_total);
+/// reads are keyed `VERB resource`.
+async fn requests(client: &Client, verbs: &[&str]) -> BTreeMap<String, f64> {
+    let reading = verbs.contains(&"GET");
     let req = http::Request::get("/metrics").body(Vec::new()).unwrap();
     let text = client.request_text(req).await.unwrap_or_default();
     let mut out = BTreeMap::new();
@@ -50,7 +62,7 @@ async fn writes(client: &Client) -> BTreeMap<String, f64> {
                 .map(|v| v.trim_end_matches('"').to_string())
         };
         let verb = label("verb").unwrap_or_default();
-        if !["POST", "PUT", "PATCH", "DELETE", "APPLY"].contains(&verb.as_str()) {
+        if !verbs.contains(&verb.as_str()) {
             continue;
         }
         let mut resource = label("resource").unwrap_or_default();
@@ -60,6 +72,9 @@ async fn writes(client: &Client) -> BTreeMap<String, f64> {
         // Dry-run requests change nothing; they are counted apart.
         if label("dry_run").is_some_and(|d| !d.is_empty()) {
             resource = format!("{resource} (dry run)");
+        }
+        if reading {
+            resource = format!("{verb} {resource}");
         }
         *out.entry(resource).or_insert(0.0) += value.trim().parse::<f64>().unwrap_or(0.0);
     }
@@ -194,6 +209,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let before = writes(&client).await;
+    let reads_before = reads(&client).await;
     let started = Instant::now();
     create_projects(&client, "bench", cli.projects).await;
     let mut last_report = Instant::now();
@@ -214,6 +230,7 @@ async fn main() {
     let rollout = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = writes(&client).await;
+    let reads_after = reads(&client).await;
     stop.cancel();
     let kubelet_writes = kubelet.await.unwrap_or(0);
     let (_, peak) = rss::rss_kib(reconciler.id()).unwrap_or_default();
@@ -251,6 +268,20 @@ async fn main() {
     println!("- ratio reconciler / bare: {:.2}", rollout.as_secs_f64() / bare_time.as_secs_f64().max(0.001));
     print_writes("apiserver writes by the reconciler during rollout", &rollout_writes);
     println!("  (excluded: {} project creations, {kubelet_writes} stand-in kubelet status writes)", cli.projects);
+    let mut rollout_reads = delta(&reads_after, &reads_before);
+    // Our own polling for Running (a LIST every 250 ms) is not the reconciler's.
+    rollout_reads.remove("LIST supabaseprojects");
+    print_writes("apiserver reads during rollout (reconciler and stand-in kubelet)", &rollout_reads);
+    let per = |w: &BTreeMap<String, f64>, f: &dyn Fn(&String) -> bool| {
+        // `+ 0.0`: an empty f64 sum is -0.0, printed "-0".
+        w.iter().filter(|(k, _)| f(k)).map(|(_, v)| v).sum::<f64>() / cli.projects.max(1) as f64 + 0.0
+    };
+    println!(
+        "- per project: {:.1} GETs, {:.1} dry-run applies, {:.1} writes (events included)",
+        per(&rollout_reads, &|k| k.starts_with("GET ")),
+        per(&rollout_writes, &|k| k.ends_with("(dry run)")),
+        per(&rollout_writes, &|k| !k.ends_with("(dry run)") && !k.starts_with("leases") && !k.starts_with("endpoints")),
+    );
     print_writes(&format!("writes during {} s of steady state", cli.steady_seconds), &steady);
     // `endpoints` writes are the apiserver's own (the `kubernetes` Service), not ours.
     let ours = |k: &String| !k.starts_with("leases") && !k.ends_with("(dry run)") && !k.starts_with("endpoints");

@@ -1,0 +1,228 @@
+//! Read caches of the owned kinds. One label-selected watch per kind both fills the
+//! cache and triggers reconciles of the owning project, so a reconcile reads what it
+//! owns from memory instead of GETting it.
+//!
+//! A cache only moves forward, but it may lag behind our own latest write; every
+//! reader that could act on a lagging view (create twice, flap a status) confirms a
+//! miss with one GET (see `apply` and `secrets`).
+//!
+//! Objects are slimmed before they are stored, to what a reconcile reads from the
+//! cache: metadata (the applied hash, resourceVersion, generation), status, a
+//! Deployment's replicas and first image. Pod templates and ConfigMap data are most
+//! of each object and only matter when an object is verified, which reads it whole
+//! from the apiserver (see `skip`). Managed fields and the last-applied annotation
+//! are dropped everywhere.
+
+use std::fmt::Debug;
+
+use futures::StreamExt;
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, PodTemplateSpec, Secret, Service};
+use kube::Resource;
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde::de::DeserializeOwned;
+
+/// `kubectl apply`'s copy of the whole object: never read, often as large as the object.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Readers of the owned-object caches.
+#[derive(Clone, Debug)]
+pub struct Caches {
+    /// Generated Secrets.
+    pub secrets: Store<Secret>,
+    /// Component ConfigMaps and the db-init script.
+    pub config_maps: Store<ConfigMap>,
+    /// Component Services.
+    pub services: Store<Service>,
+    /// Component Deployments.
+    pub deployments: Store<Deployment>,
+    /// The db-init Job.
+    pub jobs: Store<Job>,
+    /// Every Secret, metadata only: which referenced user Secret changed.
+    pub all_secrets: Store<PartialObjectMeta<Secret>>,
+}
+
+/// The writing halves, consumed by [`Writers::streams`] when the controller starts.
+#[derive(Debug)]
+pub struct Writers {
+    secrets: Writer<Secret>,
+    config_maps: Writer<ConfigMap>,
+    services: Writer<Service>,
+    deployments: Writer<Deployment>,
+    jobs: Writer<Job>,
+    all_secrets: Writer<PartialObjectMeta<Secret>>,
+}
+
+/// Empty caches and their writers.
+pub fn new() -> (Caches, Writers) {
+    let (secrets, ws) = reflector::store();
+    let (config_maps, wc) = reflector::store();
+    let (services, wsv) = reflector::store();
+    let (deployments, wd) = reflector::store();
+    let (jobs, wj) = reflector::store();
+    let (all_secrets, wa) = reflector::store();
+    (
+        Caches { secrets, config_maps, services, deployments, jobs, all_secrets },
+        Writers { secrets: ws, config_maps: wc, services: wsv, deployments: wd, jobs: wj, all_secrets: wa },
+    )
+}
+
+/// A boxed stream of touched objects, as `Controller::owns_stream` takes it.
+pub type Touched<K> = futures::stream::BoxStream<'static, Result<K, watcher::Error>>;
+
+/// The trigger streams that keep the caches filled, one per kind.
+#[allow(missing_debug_implementations)] // boxed streams have nothing to show
+pub struct Streams {
+    /// Secrets.
+    pub secrets: Touched<Secret>,
+    /// ConfigMaps.
+    pub config_maps: Touched<ConfigMap>,
+    /// Services.
+    pub services: Touched<Service>,
+    /// Deployments.
+    pub deployments: Touched<Deployment>,
+    /// Jobs.
+    pub jobs: Touched<Job>,
+    /// Every Secret's metadata.
+    pub all_secrets: Touched<PartialObjectMeta<Secret>>,
+}
+
+impl Writers {
+    /// Watches each owned kind with `config` (every Secret's metadata unfiltered),
+    /// storing every event before passing it on.
+    pub fn streams(self, client: &kube::Client, ns: Option<&str>, config: &watcher::Config) -> Streams {
+        Streams {
+            secrets: reflect(namespaced(client, ns), config, self.secrets, strip),
+            config_maps: reflect(namespaced(client, ns), config, self.config_maps, slim_config_map),
+            services: reflect(namespaced(client, ns), config, self.services, strip),
+            deployments: reflect(namespaced(client, ns), config, self.deployments, slim_deployment),
+            jobs: reflect(namespaced(client, ns), config, self.jobs, slim_job),
+            all_secrets: reflect(namespaced(client, ns), &watcher::Config::default(), self.all_secrets, strip),
+        }
+    }
+}
+
+fn namespaced<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Drops what no reader needs from an object before it is cached.
+pub fn strip<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove(LAST_APPLIED);
+    }
+}
+
+/// A ConfigMap's data only goes into what we send; the applied hash covers it.
+pub fn slim_config_map(cm: &mut ConfigMap) {
+    strip(cm);
+    cm.data = None;
+    cm.binary_data = None;
+}
+
+/// A Deployment as status and readiness read it: replicas, the first container's
+/// name and image, status.
+pub fn slim_deployment(d: &mut Deployment) {
+    strip(d);
+    if let Some(spec) = d.spec.as_mut() {
+        let first = spec.template.spec.as_ref().and_then(|p| p.containers.first());
+        let container = first.map(|c| Container { name: c.name.clone(), image: c.image.clone(), ..Default::default() });
+        spec.template = PodTemplateSpec {
+            metadata: None,
+            spec: Some(PodSpec { containers: container.into_iter().collect(), ..Default::default() }),
+        };
+        spec.strategy = None;
+    }
+}
+
+/// A Job as database initialization reads it: its status.
+pub fn slim_job(j: &mut Job) {
+    strip(j);
+    if let Some(spec) = j.spec.as_mut() {
+        spec.template = PodTemplateSpec::default();
+    }
+}
+
+fn reflect<K>(api: Api<K>, config: &watcher::Config, writer: Writer<K>, slim: fn(&mut K)) -> Touched<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    // No backoff here: the controller's trigger backoff covers every trigger stream.
+    watcher(api, config.clone()).modify(slim).reflect(writer).touched_objects().boxed()
+}
+
+impl Caches {
+    /// Waits until every cache holds its initial list: before that a miss means nothing.
+    pub async fn ready(&self) {
+        // A dropped writer means the controller is stopping; the reconcile then fails on
+        // its API calls or is cancelled, so there is nothing to report here.
+        let _ = futures::join!(
+            self.secrets.wait_until_ready(),
+            self.config_maps.wait_until_ready(),
+            self.services.wait_until_ready(),
+            self.deployments.wait_until_ready(),
+            self.jobs.wait_until_ready(),
+            self.all_secrets.wait_until_ready(),
+        );
+    }
+}
+
+/// The cached object `name` in `namespace`, if any.
+pub fn get<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<std::sync::Arc<K>>
+where
+    K: Resource<DynamicType = ()> + Clone,
+{
+    store.get(&ObjectRef::new(name).within(namespace))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn strip_drops_managed_fields_and_the_last_applied_copy_only() {
+        let mut cm = ConfigMap::default();
+        cm.metadata.managed_fields = Some(vec![ManagedFieldsEntry::default()]);
+        cm.metadata.annotations =
+            Some(BTreeMap::from([(LAST_APPLIED.to_string(), "{}".to_string()), ("keep".to_string(), "x".to_string())]));
+        strip(&mut cm);
+        assert!(cm.metadata.managed_fields.is_none());
+        assert_eq!(cm.metadata.annotations, Some(BTreeMap::from([("keep".to_string(), "x".to_string())])));
+    }
+
+    #[test]
+    fn a_slim_deployment_still_reads_the_same_for_status_and_readiness() {
+        let full: Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "demo-kong", "generation": 3, "resourceVersion": "9",
+                         "annotations": {"supabase-operator.io/applied-hash": "h"}},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"a": "b"}}, "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "kong", "image": "kong:3", "env": [{"name": "X", "value": "y"}]}],
+                         "volumes": [{"name": "v", "emptyDir": {}}]}}},
+            "status": {"observedGeneration": 3, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}
+        }))
+        .unwrap_or_default();
+        let mut slim = full.clone();
+        slim_deployment(&mut slim);
+        assert_eq!(crate::readiness::rollout(&slim), crate::readiness::rollout(&full));
+        assert_eq!(slim.metadata, full.metadata);
+        let pod = slim.spec.as_ref().and_then(|s| s.template.spec.clone()).unwrap_or_default();
+        assert_eq!((pod.containers.len(), pod.containers[0].image.as_deref()), (1, Some("kong:3")));
+        assert!(pod.containers[0].env.is_none() && pod.volumes.is_none());
+    }
+}
