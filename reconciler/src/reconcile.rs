@@ -67,8 +67,11 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
     let mut rolled = false;
     if obs.problems.is_empty() {
         let ensured = secrets::ensure(ctx, &secrets_api, project).await?;
-        for change in &ensured.changes {
-            ctx.events.publish(&reference, EventType::Normal, "SecretGenerated", "GenerateSecrets", change).await;
+        // One event for all of a reconcile's generated Secrets: events are writes, and
+        // a first reconcile generates several.
+        if !ensured.changes.is_empty() {
+            let note = ensured.changes.join("; ");
+            ctx.events.publish(&reference, EventType::Normal, "SecretGenerated", "GenerateSecrets", &note).await;
         }
         obs.secrets_ready = true;
         user.extend(ensured.data);

@@ -238,7 +238,9 @@ pub struct Transition {
 }
 
 /// The events the change from `prev` to `next` deserves: a phase change, and each
-/// component that became ready or degraded.
+/// component that became ready or degraded. A component being applied gets none: the
+/// status says which one is progressing and its Deployment's own events show the
+/// rollout; an event each would be six more writes per project.
 pub fn transitions(prev: &SupabaseProjectStatus, next: &SupabaseProjectStatus) -> Vec<Transition> {
     let mut out = Vec::new();
     for e in CATALOG.iter() {
@@ -260,13 +262,6 @@ pub fn transitions(prev: &SupabaseProjectStatus, next: &SupabaseProjectStatus) -
                 note: format!("{} was ready and is not any more", e.name),
                 component: Some(e.component),
             }),
-            Some(component_phase::PROGRESSING) if before.is_none() || before == Some(component_phase::PENDING) => out
-                .push(Transition {
-                    type_: EventType::Normal,
-                    reason: "ComponentApplied".into(),
-                    note: format!("applied {}", e.name),
-                    component: Some(e.component),
-                }),
             _ => {}
         }
     }
@@ -335,6 +330,15 @@ mod tests {
         assert_eq!(running.endpoints["api"], "https://api.example.com");
         let names: Vec<_> = transitions(&s, &running).into_iter().map(|t| t.reason).collect();
         assert_eq!(names, ["ComponentReady", "ComponentReady", "Running"]);
+    }
+
+    #[test]
+    fn a_component_being_applied_changes_the_status_but_is_no_event() {
+        let pending = compute(&Default::default(), &obs(&[Some(true), None]), &at(10));
+        let applied = compute(&pending, &obs(&[Some(true), Some(false)]), &at(20));
+        assert_eq!(pending.components["auth"].phase.as_deref(), Some("Pending"));
+        assert_eq!(applied.components["auth"].phase.as_deref(), Some("Progressing"));
+        assert!(transitions(&pending, &applied).is_empty());
     }
 
     #[test]
