@@ -8,7 +8,8 @@
 //!
 //! Objects are slimmed before they are stored, to what a reconcile reads from the
 //! cache: metadata (the applied hash, resourceVersion, generation), status, a
-//! Deployment's replicas and first image. Pod templates and ConfigMap data are most
+//! Deployment's replicas and first image; of a Service only its metadata, of any
+//! other Secret only its name and version. Pod templates and ConfigMap data are most
 //! of each object and only matter when an object is verified, which reads it whole
 //! from the apiserver (see `skip`). Managed fields and the last-applied annotation
 //! are dropped everywhere.
@@ -99,10 +100,15 @@ impl Writers {
         Streams {
             secrets: reflect(namespaced(client, ns), config, self.secrets, strip),
             config_maps: reflect(namespaced(client, ns), config, self.config_maps, slim_config_map),
-            services: reflect(namespaced(client, ns), config, self.services, strip),
+            services: reflect(namespaced(client, ns), config, self.services, slim_service),
             deployments: reflect(namespaced(client, ns), config, self.deployments, slim_deployment),
             jobs: reflect(namespaced(client, ns), config, self.jobs, slim_job),
-            all_secrets: reflect(namespaced(client, ns), &watcher::Config::default(), self.all_secrets, strip),
+            all_secrets: reflect(
+                namespaced(client, ns),
+                &watcher::Config::default(),
+                self.all_secrets,
+                slim_secret_meta,
+            ),
         }
     }
 }
@@ -131,6 +137,26 @@ pub fn slim_config_map(cm: &mut ConfigMap) {
     strip(cm);
     cm.data = None;
     cm.binary_data = None;
+}
+
+/// A Service is only ever checked for its applied hash and version: metadata is all.
+pub fn slim_service(s: &mut Service) {
+    strip(s);
+    s.spec = None;
+    s.status = None;
+}
+
+/// Any Secret, as the trigger on referenced user Secrets reads it: name and version.
+/// A cluster may hold thousands of Secrets none of which a project references.
+pub fn slim_secret_meta(m: &mut PartialObjectMeta<Secret>) {
+    let meta = &mut m.metadata;
+    *meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        name: meta.name.take(),
+        namespace: meta.namespace.take(),
+        resource_version: meta.resource_version.take(),
+        uid: meta.uid.take(),
+        ..Default::default()
+    };
 }
 
 /// A Deployment as status and readiness read it: replicas, the first container's
@@ -203,6 +229,29 @@ mod tests {
         strip(&mut cm);
         assert!(cm.metadata.managed_fields.is_none());
         assert_eq!(cm.metadata.annotations, Some(BTreeMap::from([("keep".to_string(), "x".to_string())])));
+    }
+
+    #[test]
+    fn slim_services_and_secret_metadata_keep_what_skip_and_triggers_read() {
+        let meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some("demo-kong".into()),
+            namespace: Some("ns".into()),
+            resource_version: Some("42".into()),
+            annotations: Some(BTreeMap::from([(crate::skip::APPLIED_HASH_ANNOTATION.into(), "h".into())])),
+            labels: Some(BTreeMap::from([("a".into(), "b".into())])),
+            ..Default::default()
+        };
+        let mut svc = Service { metadata: meta.clone(), spec: Some(Default::default()), ..Default::default() };
+        slim_service(&mut svc);
+        assert_eq!(svc.metadata, meta);
+        assert!(svc.spec.is_none());
+
+        let mut secret = PartialObjectMeta::<Secret> { metadata: meta.clone(), ..Default::default() };
+        slim_secret_meta(&mut secret);
+        assert_eq!(secret.metadata.name, meta.name);
+        assert_eq!(secret.metadata.namespace, meta.namespace);
+        assert_eq!(secret.metadata.resource_version, meta.resource_version);
+        assert!(secret.metadata.labels.is_none() && secret.metadata.annotations.is_none());
     }
 
     #[test]
