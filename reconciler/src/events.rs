@@ -122,9 +122,7 @@ impl Events {
         action: &str,
         note: String,
     ) -> Result<(), kube::Error> {
-        let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
-        let now = Timestamp::now();
-        let name = format!("{}.{:x}", regarding.name.as_deref().unwrap_or(CONTROLLER), now.as_nanosecond());
+        let (namespace, name, now) = placement(regarding);
         let ev = NewEvent {
             metadata: ObjectMeta { name: Some(name), namespace: Some(namespace.clone()), ..Default::default() },
             action: Some(action.into()),
@@ -151,9 +149,7 @@ impl Events {
         action: &str,
         note: String,
     ) -> Result<(), kube::Error> {
-        let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
-        let now = Timestamp::now();
-        let name = format!("{}.{:x}", regarding.name.as_deref().unwrap_or(CONTROLLER), now.as_nanosecond());
+        let (namespace, name, now) = placement(regarding);
         let ev = CoreEvent {
             metadata: ObjectMeta { name: Some(name), namespace: Some(namespace.clone()), ..Default::default() },
             involved_object: regarding.clone(),
@@ -173,4 +169,12 @@ impl Events {
         Api::<CoreEvent>::namespaced(self.client.clone(), &namespace).create(&PostParams::default(), &ev).await?;
         Ok(())
     }
+}
+
+/// Where a new Event about `regarding` goes, its unique name, and its time.
+fn placement(regarding: &ObjectReference) -> (String, String, Timestamp) {
+    let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
+    let now = Timestamp::now();
+    let name = format!("{}.{:x}", regarding.name.as_deref().unwrap_or(CONTROLLER), now.as_nanosecond());
+    (namespace, name, now)
 }
