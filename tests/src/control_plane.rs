@@ -185,6 +185,11 @@ impl ControlPlane {
         self.wait_ready(Duration::from_secs(60))
     }
 
+    /// The process id of one of its processes by name (`etcd`, `kube-apiserver`), while it runs.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.children.iter().rev().find(|(n, _)| *n == name).map(|(_, child)| child.id())
+    }
+
     /// Stops one process by name (for drills such as an apiserver restart).
     pub fn kill(&mut self, name: &str) {
         for (n, child) in &mut self.children {

@@ -28,31 +28,31 @@ fn job_status(j: &Job) -> Option<Value> {
     (!done).then(|| json!({"status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}}))
 }
 
+/// Status writes in flight at once. Real kubelets and controllers work in parallel;
+/// one write at a time would make this stand-in the bottleneck of any benchmark.
+const PARALLEL: usize = 32;
+
 /// Writes `status(object)` to every object of `api` that needs it, until `stop`.
 async fn play<K>(api: Api<K>, status: fn(&K) -> Option<Value>, stop: CancellationToken, writes: Arc<AtomicU64>)
 where
     K: Resource<Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     K::DynamicType: Default,
 {
-    let stream = watcher(api.clone(), watcher::Config::default()).applied_objects();
-    tokio::pin!(stream);
-    loop {
-        let next = tokio::select! {
-            _ = stop.cancelled() => break,
-            next = stream.next() => next,
-        };
-        match next {
-            Some(Ok(object)) => {
-                if let (Some(patch), Some(name)) = (status(&object), object.meta().name.as_deref())
+    let stream = watcher(api.clone(), watcher::Config::default()).applied_objects().take_until(stop.cancelled_owned());
+    stream
+        .for_each_concurrent(PARALLEL, |next| {
+            let (api, writes) = (api.clone(), writes.clone());
+            async move {
+                // Two writes of the same object may race; both write the same ready status.
+                if let Ok(object) = next
+                    && let (Some(patch), Some(name)) = (status(&object), object.meta().name.as_deref())
                     && api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await.is_ok()
                 {
                     writes.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            Some(Err(_)) => {}
-            None => break,
-        }
-    }
+        })
+        .await;
 }
 
 /// Marks Deployments in `namespace` ready and Jobs complete until `stop`; returns

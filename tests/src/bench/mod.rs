@@ -1,7 +1,9 @@
 //! Benchmark parts shared by the `bench-*` binaries: a TLS load generator, the bare
-//! server that marks the practical limit, process memory, and Prometheus parsing.
+//! server that marks the practical limit, process memory and CPU time, and Prometheus
+//! parsing.
 
 pub mod bare;
+pub mod cpu;
 pub mod handler;
 pub mod load;
 pub mod prometheus;

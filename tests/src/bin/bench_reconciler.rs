@@ -6,18 +6,19 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use crds::{CATALOG, SupabaseProject};
 use futures::StreamExt;
-use harness::bench::rss;
+use harness::bench::{cpu, rss};
 use harness::process::Proc;
 use harness::{ControlPlane, fixtures};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +32,10 @@ struct Cli {
     /// Seconds of the steady-state window (nothing changes; writes are counted).
     #[arg(long, env = "STEADY_SECONDS", default_value_t = 120)]
     steady_seconds: u64,
+    /// Runs the reconciler under this command, split at spaces (e.g. `heaptrack -o
+    /// /tmp/reconciler`, to see what holds its memory). Its figures are then the wrapper's.
+    #[arg(long)]
+    wrap: Option<String>,
     /// Concurrent requests of the bare client.
     #[arg(long, default_value_t = 16)]
     bare_concurrency: usize,
@@ -108,19 +113,46 @@ async fn namespace(client: &Client, name: &str) {
         .unwrap();
 }
 
+/// Creates `n` projects, 16 at a time (a sequential loop would be the benchmark's
+/// own bottleneck).
 async fn create_projects(client: &Client, ns: &str, n: usize) -> Vec<SupabaseProject> {
     let api: Api<SupabaseProject> = Api::namespaced(client.clone(), ns);
-    let mut out = Vec::new();
-    for i in 0..n {
-        out.push(api.create(&PostParams::default(), &project(&format!("p{i}"))).await.unwrap());
-    }
-    out
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let api = api.clone();
+            async move { api.create(&PostParams::default(), &project(&format!("p{i}"))).await.unwrap() }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await
 }
 
-async fn running(client: &Client, ns: &str) -> usize {
+/// Waits until all `n` projects in `ns` are Running, reporting progress every 10 s.
+/// It watches: LISTing every project a few times a second would load the apiserver
+/// more than the reconciler under test does.
+async fn wait_running(client: &Client, ns: &str, n: usize, started: Instant, log: &std::path::Path) {
     let api: Api<SupabaseProject> = Api::namespaced(client.clone(), ns);
-    let list = api.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
-    list.iter().filter(|p| p.status.as_ref().and_then(|s| s.phase) == Some(crds::Phase::Running)).count()
+    let stream = watcher(api, watcher::Config::default()).applied_objects();
+    tokio::pin!(stream);
+    let mut running = BTreeSet::new();
+    let mut last_report = Instant::now();
+    while running.len() < n {
+        let next = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
+        if let Ok(Some(Ok(p))) = next {
+            if p.status.as_ref().and_then(|s| s.phase) == Some(crds::Phase::Running) {
+                running.insert(p.name_any());
+            } else {
+                running.remove(&p.name_any());
+            }
+        }
+        if last_report.elapsed() > Duration::from_secs(10) {
+            eprintln!("bench: {}/{n} Running after {:.0} s", running.len(), started.elapsed().as_secs_f64());
+            last_report = Instant::now();
+        }
+        if started.elapsed() > Duration::from_secs(3600) {
+            panic!("not every project Running after an hour; log in {}", log.display());
+        }
+    }
 }
 
 /// The limit: the same kinds of objects for the same projects, applied by a plain
@@ -180,6 +212,22 @@ async fn bare_apply(client: &Client, projects: &[SupabaseProject], concurrency: 
     (started.elapsed(), count)
 }
 
+/// CPU seconds used so far by the reconciler, the apiserver, etcd and this process
+/// (the stand-in kubelet and the watch for Running), in that order.
+fn cpu(plane: &ControlPlane, reconciler: u32) -> [f64; 4] {
+    let of = |pid: Option<u32>| pid.and_then(|p| cpu::seconds(&p.to_string())).unwrap_or(0.0);
+    [of(Some(reconciler)), of(plane.pid("kube-apiserver")), of(plane.pid("etcd")), cpu::seconds("self").unwrap_or(0.0)]
+}
+
+/// Reconciles the reconciler has run so far, from its `/metrics`.
+async fn reconciles(health: std::net::SocketAddr) -> f64 {
+    let text = String::from_utf8_lossy(&harness::webhook::health_get(health, "/metrics").await.body).into_owned();
+    text.lines()
+        .filter(|l| l.starts_with("supabase_reconciler_reconciles_total"))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum()
+}
+
 fn print_writes(title: &str, w: &BTreeMap<String, f64>) {
     let total: f64 = w.values().sum();
     let parts: Vec<String> = w.iter().map(|(k, v)| format!("{k} {v:.0}")).collect();
@@ -199,7 +247,15 @@ async fn main() {
     let stop = CancellationToken::new();
     let kubelet = tokio::spawn(harness::kubelet::simulate(client.clone(), "bench".into(), stop.clone()));
     let health = harness::process::free_addr();
-    let mut cmd = Command::new(harness::process::binary("reconciler"));
+    let reconciler_bin = harness::process::binary("reconciler");
+    let mut cmd = match cli.wrap.as_deref().map(|w| w.split_whitespace().collect::<Vec<_>>()) {
+        Some(words) if !words.is_empty() => {
+            let mut c = Command::new(words[0]);
+            c.args(&words[1..]).arg(&reconciler_bin);
+            c
+        }
+        _ => Command::new(&reconciler_bin),
+    };
     cmd.arg("--kubeconfig")
         .arg(plane.kubeconfig())
         .args(["--health-addr", &health.to_string(), "--watch-namespace", "bench", "--lease-namespace", "default"])
@@ -210,30 +266,19 @@ async fn main() {
 
     let before = writes(&client).await;
     let reads_before = reads(&client).await;
+    let (cpu_before, reconciles_before) = (cpu(&plane, reconciler.id()), reconciles(health).await);
     let started = Instant::now();
     create_projects(&client, "bench", cli.projects).await;
-    let mut last_report = Instant::now();
-    loop {
-        let n = running(&client, "bench").await;
-        if n == cli.projects {
-            break;
-        }
-        if last_report.elapsed() > Duration::from_secs(10) {
-            eprintln!("bench: {n}/{} Running after {:.0} s", cli.projects, started.elapsed().as_secs_f64());
-            last_report = Instant::now();
-        }
-        if started.elapsed() > Duration::from_secs(3600) {
-            panic!("not every project Running after an hour; log in {}", dir.path().display());
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    wait_running(&client, "bench", cli.projects, started, dir.path()).await;
     let rollout = started.elapsed();
+    let cpu_used: Vec<f64> = cpu(&plane, reconciler.id()).iter().zip(cpu_before).map(|(a, b)| a - b).collect();
+    let reconciles_run = reconciles(health).await - reconciles_before;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = writes(&client).await;
     let reads_after = reads(&client).await;
     stop.cancel();
     let kubelet_writes = kubelet.await.unwrap_or(0);
-    let (_, peak) = rss::rss_kib(reconciler.id()).unwrap_or_default();
+    let (rss_done, peak) = rss::rss_kib(reconciler.id()).unwrap_or_default();
 
     let mut rollout_writes = delta(&after, &before);
     // Not the reconciler's: our project creations and the stand-in kubelet's status writes.
@@ -248,6 +293,7 @@ async fn main() {
     let steady_before = writes(&client).await;
     tokio::time::sleep(Duration::from_secs(cli.steady_seconds)).await;
     let steady = delta(&writes(&client).await, &steady_before);
+    let (rss_steady, _) = rss::rss_kib(reconciler.id()).unwrap_or_default();
 
     // The limit, after the reconciler is done so they do not share the CPU.
     let bare_projects = create_projects(&client, "bench-bare", cli.projects).await;
@@ -256,9 +302,12 @@ async fn main() {
 
     println!("## Reconciler: {} projects to Running\n", cli.projects);
     println!(
-        "- reconciler: {:.1} s until every project Running; peak RSS {:.1} MiB",
+        "- reconciler: {:.1} s until every project Running; RSS peak {:.1} MiB, {:.1} MiB when all were Running, \
+         {:.1} MiB after the steady state",
         rollout.as_secs_f64(),
-        peak as f64 / 1024.0
+        peak as f64 / 1024.0,
+        rss_done as f64 / 1024.0,
+        rss_steady as f64 / 1024.0
     );
     println!(
         "- bare client: {bare_objects} objects applied with server-side apply in {:.1} s ({} in flight)",
@@ -266,11 +315,21 @@ async fn main() {
         cli.bare_concurrency
     );
     println!("- ratio reconciler / bare: {:.2}", rollout.as_secs_f64() / bare_time.as_secs_f64().max(0.001));
+    println!(
+        "- CPU seconds during rollout (of {:.0} core-seconds): reconciler {:.1}, kube-apiserver {:.1}, etcd {:.1}, \
+         benchmark (stand-in kubelet, watch) {:.1}; {reconciles_run:.0} reconciles",
+        rollout.as_secs_f64() * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64,
+        cpu_used[0],
+        cpu_used[1],
+        cpu_used[2],
+        cpu_used[3]
+    );
     print_writes("apiserver writes by the reconciler during rollout", &rollout_writes);
     println!("  (excluded: {} project creations, {kubelet_writes} stand-in kubelet status writes)", cli.projects);
     let mut rollout_reads = delta(&reads_after, &reads_before);
-    // Our own polling for Running (a LIST every 250 ms) is not the reconciler's.
+    // Our own watch for Running is not the reconciler's.
     rollout_reads.remove("LIST supabaseprojects");
+    rollout_reads.remove("WATCH supabaseprojects");
     print_writes("apiserver reads during rollout (reconciler and stand-in kubelet)", &rollout_reads);
     let per = |w: &BTreeMap<String, f64>, f: &dyn Fn(&String) -> bool| {
         // `+ 0.0`: an empty f64 sum is -0.0, printed "-0".
