@@ -40,13 +40,20 @@ fn fill(sent: &Value, after: Value, path: &mut PointerBuf, ops: &mut Vec<PatchOp
         if value.is_null() {
             continue;
         }
-        path.push_back(key.as_str());
+        // The path is only built where it is used: most members were sent and are leaves.
         match sent.get(&key) {
-            None | Some(Value::Null) => ops.push(PatchOperation::Add(AddOperation { path: path.clone(), value })),
-            Some(was) if value.is_object() => fill(was, value, path, ops)?,
+            None | Some(Value::Null) => {
+                let mut at = path.clone();
+                at.push_back(key.as_str());
+                ops.push(PatchOperation::Add(AddOperation { path: at, value }));
+            }
+            Some(was) if value.is_object() => {
+                path.push_back(key.as_str());
+                fill(was, value, path, ops)?;
+                path.pop_back();
+            }
             Some(_) => {}
         }
-        path.pop_back();
     }
     Ok(())
 }
