@@ -297,7 +297,9 @@ async fn main() {
 
     // The limit, after the reconciler is done so they do not share the CPU.
     let bare_projects = create_projects(&client, "bench-bare", cli.projects).await;
+    let bare_cpu_before = cpu(&plane, reconciler.id());
     let (bare_time, bare_objects) = bare_apply(&client, &bare_projects, cli.bare_concurrency).await;
+    let bare_cpu: Vec<f64> = cpu(&plane, reconciler.id()).iter().zip(bare_cpu_before).map(|(a, b)| a - b).collect();
     drop(reconciler);
 
     println!("## Reconciler: {} projects to Running\n", cli.projects);
@@ -313,6 +315,10 @@ async fn main() {
         "- bare client: {bare_objects} objects applied with server-side apply in {:.1} s ({} in flight)",
         bare_time.as_secs_f64(),
         cli.bare_concurrency
+    );
+    println!(
+        "  CPU seconds: kube-apiserver {:.1}, etcd {:.1}, the bare client {:.1}",
+        bare_cpu[1], bare_cpu[2], bare_cpu[3]
     );
     println!("- ratio reconciler / bare: {:.2}", rollout.as_secs_f64() / bare_time.as_secs_f64().max(0.001));
     println!(
