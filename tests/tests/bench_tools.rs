@@ -41,3 +41,22 @@ fn handler_costs_are_measured_on_an_allowed_review() {
     assert!(c.parse_us > 0.0 && c.parse_us.is_finite(), "{c:?}");
     assert!(c.mutate_us > c.parse_us && c.validate_us > c.parse_us, "{c:?}");
 }
+
+/// `bench-reconciler` runs end to end on a few projects and reports what its
+/// figures are made of: every project Running, the bare client's objects, the CPU
+/// split, and no write in the steady state.
+#[test]
+fn the_reconciler_benchmark_runs_on_three_projects() {
+    let out = std::process::Command::new(harness::process::binary("bench-reconciler"))
+        .args(["--projects", "3", "--steady-seconds", "2"])
+        .output()
+        .expect("run bench-reconciler (built by `cargo build --workspace`)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("## Reconciler: 3 projects to Running"), "{text}");
+    // Three projects of the minimal sample: two Secrets and six components each.
+    assert!(text.contains("bare client: 45 objects applied"), "{text}");
+    assert!(text.contains("CPU seconds during rollout"), "{text}");
+    let steady = text.lines().find(|l| l.starts_with("- steady-state writes other than")).unwrap_or_default();
+    assert!(steady.ends_with(": 0"), "{text}");
+}
