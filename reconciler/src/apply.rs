@@ -16,6 +16,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
@@ -25,39 +26,64 @@ use crate::Error;
 use crate::cache::{self, Caches};
 use crate::context::Context;
 use crate::controller::key;
+use crate::deployment_view::DeploymentView;
 use crate::skip::{self, APPLIED_HASH_ANNOTATION, Live, Seen, Step};
 
 /// A kind the reconciler owns, with its cache.
 pub trait Owned:
     Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug + 'static
 {
+    /// What the cache holds of this kind: all a reconcile reads of it (see `cache`).
+    type Cached: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + DeserializeOwned + Clone + Debug + 'static;
     /// This kind's cache.
-    fn store(caches: &Caches) -> &Store<Self>;
+    fn store(caches: &Caches) -> &Store<Self::Cached>;
+    /// The cached form of a whole object, as read or written.
+    fn cached(self) -> Self::Cached;
 }
 
 impl Owned for Secret {
+    type Cached = Self;
     fn store(c: &Caches) -> &Store<Self> {
         &c.secrets
     }
+    fn cached(self) -> Self {
+        self
+    }
 }
 impl Owned for ConfigMap {
-    fn store(c: &Caches) -> &Store<Self> {
+    type Cached = PartialObjectMeta<Self>;
+    fn store(c: &Caches) -> &Store<Self::Cached> {
         &c.config_maps
+    }
+    fn cached(self) -> Self::Cached {
+        self.metadata.into_response_partial()
     }
 }
 impl Owned for Service {
-    fn store(c: &Caches) -> &Store<Self> {
+    type Cached = PartialObjectMeta<Self>;
+    fn store(c: &Caches) -> &Store<Self::Cached> {
         &c.services
+    }
+    fn cached(self) -> Self::Cached {
+        self.metadata.into_response_partial()
     }
 }
 impl Owned for Deployment {
-    fn store(c: &Caches) -> &Store<Self> {
+    type Cached = DeploymentView;
+    fn store(c: &Caches) -> &Store<Self::Cached> {
         &c.deployments
+    }
+    fn cached(self) -> Self::Cached {
+        DeploymentView::from(&self)
     }
 }
 impl Owned for Job {
+    type Cached = Self;
     fn store(c: &Caches) -> &Store<Self> {
         &c.jobs
+    }
+    fn cached(self) -> Self {
+        self
     }
 }
 
@@ -65,11 +91,11 @@ fn memo_key<K: Owned>(name: &str) -> String {
     format!("{}/{name}", K::kind(&()))
 }
 
-fn seen_of<K: Owned>(obj: &K, hash: &str) -> Seen {
+fn seen_of<K: Resource>(obj: &K, hash: &str) -> Seen {
     Seen { hash: hash.to_string(), resource_version: obj.resource_version(), generation: obj.meta().generation }
 }
 
-fn live_of<K: Owned>(obj: &K) -> Live<'_> {
+fn live_of<K: Resource>(obj: &K) -> Live<'_> {
     let meta = obj.meta();
     Live {
         hash: meta.annotations.as_ref().and_then(|a| a.get(APPLIED_HASH_ANNOTATION)).map(String::as_str),
@@ -79,9 +105,10 @@ fn live_of<K: Owned>(obj: &K) -> Live<'_> {
 }
 
 /// Reads an owned object from the cache; a miss is confirmed with a GET only when
-/// this process wrote the object (the cache may not have seen it yet). Cached objects
-/// are slimmed (see `cache`): what status and readiness read is there.
-pub async fn read<K: Owned>(ctx: &Context, project: &SupabaseProject, name: &str) -> Result<Option<K>, Error> {
+/// this process wrote the object (the cache may not have seen it yet). The GET reads
+/// the cached form too (a Deployment's view decodes from the whole object's JSON, a
+/// Service's metadata is all the apiserver sends).
+pub async fn read<K: Owned>(ctx: &Context, project: &SupabaseProject, name: &str) -> Result<Option<K::Cached>, Error> {
     let namespace = project.namespace().unwrap_or_default();
     if let Some(obj) = cache::get(K::store(&ctx.caches), &namespace, name) {
         return Ok(Some(obj.as_ref().clone()));
@@ -90,7 +117,7 @@ pub async fn read<K: Owned>(ctx: &Context, project: &SupabaseProject, name: &str
     if ctx.memo.seen(&pk, &uid, &memo_key::<K>(name)).is_none() {
         return Ok(None);
     }
-    let live = Api::<K>::namespaced(ctx.client.clone(), &namespace).get_opt(name).await?;
+    let live = Api::<K::Cached>::namespaced(ctx.client.clone(), &namespace).get_opt(name).await?;
     if live.is_none() {
         ctx.memo.set_seen(&pk, &uid, &memo_key::<K>(name), None);
     }
@@ -98,13 +125,14 @@ pub async fn read<K: Owned>(ctx: &Context, project: &SupabaseProject, name: &str
 }
 
 /// Applies `obj` in the project's namespace when it differs from the live object,
-/// and returns the live object (as stored after the apply, if one was needed).
+/// and returns the live object in its cached form (as stored after the apply, if one
+/// was needed).
 pub async fn apply<K: Owned>(
     ctx: &Context,
     project: &SupabaseProject,
     component: &str,
     mut obj: K,
-) -> Result<K, Error> {
+) -> Result<K::Cached, Error> {
     let namespace = project.namespace().ok_or_else(|| Error::Render("a project without a namespace".into()))?;
     let owner = project
         .controller_owner_ref(&())
@@ -132,32 +160,35 @@ pub async fn apply<K: Owned>(
     let (pk, uid, mk) = (key(project), project.uid().unwrap_or_default(), memo_key::<K>(&name));
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     let seen = ctx.memo.seen(&pk, &uid, &mk);
+    // What the cache shows decides; a whole object is read only to confirm or verify.
     let mut live = cache::get(K::store(&ctx.caches), &namespace, &name).map(|o| o.as_ref().clone());
-    // Whether `live` is a full object just read from the apiserver, not the slim cached one.
-    let mut fetched = false;
+    // The whole object just read from the apiserver, when `live` is its cached form.
+    let mut fetched: Option<Option<K>> = None;
     loop {
-        match skip::decide(&hash, live.as_ref().map(live_of), seen.as_ref(), fetched) {
+        match skip::decide(&hash, live.as_ref().map(live_of), seen.as_ref(), fetched.is_some()) {
             Step::Skip => {
                 if let Some(l) = live {
                     return Ok(l);
                 }
             }
             Step::Confirm => {
-                live = api.get_opt(&name).await?;
-                fetched = true;
+                let whole = api.get_opt(&name).await?;
+                live = whole.clone().map(K::cached);
+                fetched = Some(whole);
                 continue;
             }
             Step::Verify => {
-                if !fetched {
-                    // The cached object is slim: compare the whole one.
-                    live = api.get_opt(&name).await?;
-                }
-                if let Some(l) = live.take() {
+                // The cached form leaves most of the object out: compare the whole one.
+                let whole = match fetched.take() {
+                    Some(whole) => whole,
+                    None => api.get_opt(&name).await?,
+                };
+                if let Some(l) = whole {
                     let params = PatchParams::apply(MANAGER).force().dry_run();
                     let dry = api.patch(&name, &params, &Patch::Apply(&obj)).await?;
                     if same(&l, &dry)? {
                         ctx.memo.set_seen(&pk, &uid, &mk, Some(seen_of(&l, &hash)));
-                        return Ok(l);
+                        return Ok(l.cached());
                     }
                 }
             }
@@ -168,7 +199,7 @@ pub async fn apply<K: Owned>(
     ctx.may_write()?;
     let stored = api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&obj)).await?;
     ctx.memo.set_seen(&pk, &uid, &mk, Some(seen_of(&stored, &hash)));
-    Ok(stored)
+    Ok(stored.cached())
 }
 
 /// Whether two versions of an object are equal but for their managed fields.

@@ -6,27 +6,29 @@
 //! reader that could act on a lagging view (create twice, flap a status) confirms a
 //! miss with one GET (see `apply` and `secrets`).
 //!
-//! Objects are slimmed before they are stored, to what a reconcile reads from the
-//! cache: metadata (the applied hash, resourceVersion, generation), status, a
-//! Deployment's replicas and first image; of a Service only its metadata, of any
-//! other Secret only its name and version. Pod templates and ConfigMap data are most
-//! of each object and only matter when an object is verified, which reads it whole
-//! from the apiserver (see `skip`). Managed fields and the last-applied annotation
-//! are dropped everywhere.
+//! Each cache holds only what a reconcile reads from it: of a Service or a ConfigMap
+//! its metadata (the applied hash, resourceVersion, generation), watched by metadata
+//! only so the apiserver sends no more; of a Deployment a small view (see
+//! `deployment_view`) decoded straight from the watch, never the pod template; of
+//! any other Secret only its name and version. Pod templates and ConfigMap data are
+//! most of each object and only matter when an object is verified, which reads it
+//! whole from the apiserver (see `skip`). Managed fields and the last-applied
+//! annotation are dropped everywhere.
 
 use std::fmt::Debug;
 
 use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, PodTemplateSpec, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PodTemplateSpec, Secret, Service};
 use kube::Resource;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
+
+use crate::deployment_view::DeploymentView;
 
 /// `kubectl apply`'s copy of the whole object: never read, often as large as the object.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -36,12 +38,12 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 pub struct Caches {
     /// Generated Secrets.
     pub secrets: Store<Secret>,
-    /// Component ConfigMaps and the db-init script.
-    pub config_maps: Store<ConfigMap>,
-    /// Component Services.
-    pub services: Store<Service>,
-    /// Component Deployments.
-    pub deployments: Store<Deployment>,
+    /// Component ConfigMaps and the db-init script, metadata only.
+    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    /// Component Services, metadata only.
+    pub services: Store<PartialObjectMeta<Service>>,
+    /// Component Deployments, as status and readiness read them.
+    pub deployments: Store<DeploymentView>,
     /// The db-init Job.
     pub jobs: Store<Job>,
     /// Every Secret, metadata only: which referenced user Secret changed.
@@ -52,9 +54,9 @@ pub struct Caches {
 #[derive(Debug)]
 pub struct Writers {
     secrets: Writer<Secret>,
-    config_maps: Writer<ConfigMap>,
-    services: Writer<Service>,
-    deployments: Writer<Deployment>,
+    config_maps: Writer<PartialObjectMeta<ConfigMap>>,
+    services: Writer<PartialObjectMeta<Service>>,
+    deployments: Writer<DeploymentView>,
     jobs: Writer<Job>,
     all_secrets: Writer<PartialObjectMeta<Secret>>,
 }
@@ -81,12 +83,12 @@ pub type Touched<K> = futures::stream::BoxStream<'static, Result<K, watcher::Err
 pub struct Streams {
     /// Secrets.
     pub secrets: Touched<Secret>,
-    /// ConfigMaps.
-    pub config_maps: Touched<ConfigMap>,
-    /// Services.
-    pub services: Touched<Service>,
-    /// Deployments.
-    pub deployments: Touched<Deployment>,
+    /// ConfigMaps' metadata.
+    pub config_maps: Touched<PartialObjectMeta<ConfigMap>>,
+    /// Services' metadata.
+    pub services: Touched<PartialObjectMeta<Service>>,
+    /// Deployments' views.
+    pub deployments: Touched<DeploymentView>,
     /// Jobs.
     pub jobs: Touched<Job>,
     /// Every Secret's metadata.
@@ -95,13 +97,14 @@ pub struct Streams {
 
 impl Writers {
     /// Watches each owned kind with `config` (every Secret's metadata unfiltered),
-    /// storing every event before passing it on.
+    /// storing every event before passing it on. An `Api<PartialObjectMeta<K>>`
+    /// lists and watches by metadata only (kube sets the Accept header from the type).
     pub fn streams(self, client: &kube::Client, ns: Option<&str>, config: &watcher::Config) -> Streams {
         Streams {
             secrets: reflect(namespaced(client, ns), config, self.secrets, strip),
-            config_maps: reflect(namespaced(client, ns), config, self.config_maps, slim_config_map),
-            services: reflect(namespaced(client, ns), config, self.services, slim_service),
-            deployments: reflect(namespaced(client, ns), config, self.deployments, slim_deployment),
+            config_maps: reflect(namespaced(client, ns), config, self.config_maps, strip),
+            services: reflect(namespaced(client, ns), config, self.services, strip),
+            deployments: reflect(namespaced(client, ns), config, self.deployments, strip),
             jobs: reflect(namespaced(client, ns), config, self.jobs, slim_job),
             all_secrets: reflect(
                 namespaced(client, ns),
@@ -132,20 +135,6 @@ pub fn strip<K: Resource>(obj: &mut K) {
     }
 }
 
-/// A ConfigMap's data only goes into what we send; the applied hash covers it.
-pub fn slim_config_map(cm: &mut ConfigMap) {
-    strip(cm);
-    cm.data = None;
-    cm.binary_data = None;
-}
-
-/// A Service is only ever checked for its applied hash and version: metadata is all.
-pub fn slim_service(s: &mut Service) {
-    strip(s);
-    s.spec = None;
-    s.status = None;
-}
-
 /// Any Secret, as the trigger on referenced user Secrets reads it: name and version.
 /// A cluster may hold thousands of Secrets none of which a project references.
 pub fn slim_secret_meta(m: &mut PartialObjectMeta<Secret>) {
@@ -157,21 +146,6 @@ pub fn slim_secret_meta(m: &mut PartialObjectMeta<Secret>) {
         uid: meta.uid.take(),
         ..Default::default()
     };
-}
-
-/// A Deployment as status and readiness read it: replicas, the first container's
-/// name and image, status.
-pub fn slim_deployment(d: &mut Deployment) {
-    strip(d);
-    if let Some(spec) = d.spec.as_mut() {
-        let first = spec.template.spec.as_ref().and_then(|p| p.containers.first());
-        let container = first.map(|c| Container { name: c.name.clone(), image: c.image.clone(), ..Default::default() });
-        spec.template = PodTemplateSpec {
-            metadata: None,
-            spec: Some(PodSpec { containers: container.into_iter().collect(), ..Default::default() }),
-        };
-        spec.strategy = None;
-    }
 }
 
 /// A Job as database initialization reads it: its status.
@@ -217,6 +191,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
     use std::collections::BTreeMap;
 
@@ -231,47 +206,62 @@ mod tests {
         assert_eq!(cm.metadata.annotations, Some(BTreeMap::from([("keep".to_string(), "x".to_string())])));
     }
 
-    #[test]
-    fn slim_services_and_secret_metadata_keep_what_skip_and_triggers_read() {
-        let meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+    fn meta() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
             name: Some("demo-kong".into()),
             namespace: Some("ns".into()),
             resource_version: Some("42".into()),
+            generation: Some(3),
             annotations: Some(BTreeMap::from([(crate::skip::APPLIED_HASH_ANNOTATION.into(), "h".into())])),
             labels: Some(BTreeMap::from([("a".into(), "b".into())])),
             ..Default::default()
-        };
-        let mut svc = Service { metadata: meta.clone(), spec: Some(Default::default()), ..Default::default() };
-        slim_service(&mut svc);
-        assert_eq!(svc.metadata, meta);
-        assert!(svc.spec.is_none());
+        }
+    }
 
-        let mut secret = PartialObjectMeta::<Secret> { metadata: meta.clone(), ..Default::default() };
+    /// `meta()` as the apiserver sends it, with managed fields and kubectl's copy.
+    fn sent_meta() -> serde_json::Value {
+        let mut m = serde_json::to_value(meta()).unwrap();
+        m["managedFields"] = serde_json::json!([{"manager": "supabase-operator", "operation": "Apply"}]);
+        m["annotations"][LAST_APPLIED] = serde_json::json!("{}");
+        m
+    }
+
+    #[test]
+    fn metadata_caches_keep_what_skip_and_triggers_read() {
+        // What a metadata-only watch of Services or ConfigMaps delivers.
+        let sent = serde_json::json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+                                      "metadata": sent_meta()});
+        let mut svc: PartialObjectMeta<Service> = serde_json::from_value(sent.clone()).unwrap();
+        strip(&mut svc);
+        assert_eq!(svc.metadata, meta());
+        let mut cm: PartialObjectMeta<ConfigMap> = serde_json::from_value(sent).unwrap();
+        strip(&mut cm);
+        assert_eq!(cm.metadata, meta());
+
+        let mut secret = PartialObjectMeta::<Secret> { metadata: meta(), ..Default::default() };
         slim_secret_meta(&mut secret);
-        assert_eq!(secret.metadata.name, meta.name);
-        assert_eq!(secret.metadata.namespace, meta.namespace);
-        assert_eq!(secret.metadata.resource_version, meta.resource_version);
+        assert_eq!(secret.metadata.name, meta().name);
+        assert_eq!(secret.metadata.namespace, meta().namespace);
+        assert_eq!(secret.metadata.resource_version, meta().resource_version);
         assert!(secret.metadata.labels.is_none() && secret.metadata.annotations.is_none());
     }
 
     #[test]
-    fn a_slim_deployment_still_reads_the_same_for_status_and_readiness() {
-        let full: Deployment = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "demo-kong", "generation": 3, "resourceVersion": "9",
-                         "annotations": {"supabase-operator.io/applied-hash": "h"}},
+    fn a_cached_deployment_reads_the_same_for_status_and_readiness_as_the_whole_one() {
+        let sent = serde_json::json!({
+            "metadata": sent_meta(),
             "spec": {"replicas": 2, "selector": {"matchLabels": {"a": "b"}}, "template": {
                 "metadata": {"labels": {"a": "b"}},
                 "spec": {"containers": [{"name": "kong", "image": "kong:3", "env": [{"name": "X", "value": "y"}]}],
                          "volumes": [{"name": "v", "emptyDir": {}}]}}},
-            "status": {"observedGeneration": 3, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}
-        }))
-        .unwrap_or_default();
-        let mut slim = full.clone();
-        slim_deployment(&mut slim);
-        assert_eq!(crate::readiness::rollout(&slim), crate::readiness::rollout(&full));
-        assert_eq!(slim.metadata, full.metadata);
-        let pod = slim.spec.as_ref().and_then(|s| s.template.spec.clone()).unwrap_or_default();
-        assert_eq!((pod.containers.len(), pod.containers[0].image.as_deref()), (1, Some("kong:3")));
-        assert!(pod.containers[0].env.is_none() && pod.volumes.is_none());
+            "status": {"observedGeneration": 3, "updatedReplicas": 2, "readyReplicas": 1, "availableReplicas": 1}
+        });
+        let full: Deployment = serde_json::from_value(sent.clone()).unwrap();
+        let mut cached: DeploymentView = serde_json::from_value(sent).unwrap();
+        strip(&mut cached);
+        assert_eq!(cached.metadata, meta());
+        assert_eq!(crate::readiness::rollout(&cached), crate::readiness::rollout(&DeploymentView::from(&full)));
+        assert!(!crate::readiness::rollout(&cached).ready);
+        assert_eq!((cached.replicas, cached.image.as_deref()), (Some(2), Some("kong:3")));
     }
 }

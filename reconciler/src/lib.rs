@@ -10,6 +10,7 @@ mod cache;
 mod context;
 mod controller;
 mod dbinit;
+mod deployment_view;
 mod error;
 pub mod events;
 mod hash;

@@ -2,7 +2,9 @@
 //! spec (`observedGeneration`) and updated = ready = available = desired replicas.
 //! A component scaled to zero is ready: there is nothing to wait for.
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::DeploymentStatus;
+
+use crate::deployment_view::DeploymentView;
 
 /// A Deployment's rollout as the reconciler reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,17 +22,18 @@ pub struct Rollout {
 }
 
 /// Reads a Deployment's rollout.
-pub fn rollout(d: &Deployment) -> Rollout {
-    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let status = d.status.clone().unwrap_or_default();
-    let observed = match (d.metadata.generation, status.observed_generation) {
+pub fn rollout(d: &DeploymentView) -> Rollout {
+    let desired = d.replicas.unwrap_or(1);
+    let status = d.status.as_ref();
+    let count = |f: fn(&DeploymentStatus) -> Option<i32>| status.and_then(f).unwrap_or(0);
+    let observed = match (d.metadata.generation, status.and_then(|s| s.observed_generation)) {
         (Some(g), Some(o)) => o >= g,
         (None, _) => true,
         (Some(_), None) => false,
     };
-    let updated = status.updated_replicas.unwrap_or(0) == desired;
-    let ready_replicas = status.ready_replicas.unwrap_or(0);
-    let available = status.available_replicas.unwrap_or(0);
+    let updated = count(|s| s.updated_replicas) == desired;
+    let ready_replicas = count(|s| s.ready_replicas);
+    let available = count(|s| s.available_replicas);
     let ready = desired == 0 || (observed && updated && ready_replicas == desired && available == desired);
     Rollout { desired, ready_replicas, observed, updated, ready }
 }
@@ -40,8 +43,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn deployment(v: serde_json::Value) -> Deployment {
-        serde_json::from_value(v).unwrap_or_default()
+    fn deployment(v: serde_json::Value) -> DeploymentView {
+        serde_json::from_value(v).unwrap()
     }
 
     #[test]

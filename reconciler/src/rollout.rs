@@ -13,6 +13,7 @@ use kube::api::{Api, DeleteParams, ListParams};
 use crate::Error;
 use crate::apply::{apply, read};
 use crate::context::Context;
+use crate::deployment_view::DeploymentView;
 use crate::hash;
 use crate::readiness;
 use crate::secrets::SecretData;
@@ -23,8 +24,8 @@ use crate::workloads;
 pub struct Observed {
     /// Which component.
     pub component: Component,
-    /// Its Deployment, when it exists.
-    pub deployment: Option<Deployment>,
+    /// Its Deployment as the cache holds it, when it exists.
+    pub deployment: Option<DeploymentView>,
 }
 
 fn enabled(project: &SupabaseProject) -> impl Iterator<Item = Component> + '_ {

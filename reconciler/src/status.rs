@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use crds::conditions::{self, AVAILABLE, DATABASE_INITIALIZED, DEGRADED, PROGRESSING, READY, SECRETS_READY};
 use crds::status::ComponentStatus;
 use crds::{CATALOG, Component, Phase, SupabaseProjectStatus};
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::events::EventType;
 
 use crate::dbinit::DbInit;
+use crate::deployment_view::DeploymentView;
 use crate::readiness;
 use crate::rollout::Observed;
 
@@ -57,7 +57,7 @@ fn previously_up(prev: &SupabaseProjectStatus, c: Component) -> bool {
 
 /// A Deployment whose controller reports a rollout under way (real clusters only;
 /// the test harness writes no Progressing condition).
-fn rolling(d: &Deployment) -> bool {
+fn rolling(d: &DeploymentView) -> bool {
     let conditions = d.status.as_ref().and_then(|s| s.conditions.as_ref());
     conditions.into_iter().flatten().any(|c| {
         c.type_ == "Progressing" && c.status == "True" && c.reason.as_deref() != Some("NewReplicaSetAvailable")
@@ -76,16 +76,10 @@ fn component_status(prev: &SupabaseProjectStatus, o: &Observed) -> ComponentStat
     } else {
         component_phase::PROGRESSING
     };
-    let image = d
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .and_then(|p| p.containers.first())
-        .and_then(|c| c.image.clone());
     ComponentStatus {
         phase: Some(phase.into()),
         ready: r.ready,
-        image,
+        image: d.image.clone(),
         replicas: Some(r.desired),
         ready_replicas: Some(r.ready_replicas),
     }
@@ -97,7 +91,7 @@ fn progress(c: Component, s: &ComponentStatus) -> String {
 
 /// What the rollout waits for: pods of the new template while one rolls out (old
 /// pods may still be ready), ready pods otherwise.
-fn waiting(c: Component, d: Option<&Deployment>, s: &ComponentStatus) -> String {
+fn waiting(c: Component, d: Option<&DeploymentView>, s: &ComponentStatus) -> String {
     match d.map(readiness::rollout) {
         Some(r) if r.ready_replicas > 0 && (!r.observed || !r.updated) => {
             format!("{}: 0/{} updated", c.name(), r.desired)
@@ -286,12 +280,12 @@ mod tests {
         Time(Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH))
     }
 
-    fn deployment(ready: bool) -> Deployment {
+    fn deployment(ready: bool) -> DeploymentView {
         let n = i32::from(ready);
         serde_json::from_value(json!({"metadata": {"generation": 1}, "spec": {"selector": {}, "template": {
             "spec": {"containers": [{"name": "c", "image": "img:1"}]}}},
             "status": {"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": n, "availableReplicas": n}}))
-        .unwrap_or_default()
+        .unwrap()
     }
 
     fn obs(states: &[Option<bool>]) -> Observation {
@@ -322,6 +316,8 @@ mod tests {
         assert!(!conditions::is_true(&s.conditions, READY));
         assert!(conditions::is_true(&s.conditions, "KongReady"));
         assert_eq!(s.components["rest"].phase.as_deref(), Some("Pending"));
+        assert_eq!(s.components["kong"].image.as_deref(), Some("img:1"));
+        assert_eq!(s.components["rest"].image, None);
 
         let running = compute(&s, &obs(&[Some(true), Some(true), Some(true)]), &at(20));
         assert_eq!(running.phase, Some(Phase::Running));
