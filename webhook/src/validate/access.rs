@@ -16,7 +16,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>)
         if !reported.insert(r.secret.clone()) {
             continue;
         }
-        let field = name_field(&r.path);
+        let field = name_field(r.path);
         match access {
             Access::Allowed => {}
             Access::Denied(reason) => {

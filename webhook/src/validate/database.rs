@@ -57,7 +57,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>)
         };
         causes.push(Cause::invalid(
             Rule::Database,
-            &r.path,
+            r.path,
             quoted(&r.key),
             format!("key {:?} of Secret {:?} {problem}", r.key, r.secret),
         ));

@@ -29,7 +29,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], report: &mut Report) {
         if len > 0 && len < MIN_SECRET_LEN {
             report.causes.push(Cause::invalid(
                 Rule::Jwt,
-                &r.path,
+                r.path,
                 quoted(&r.key),
                 format!(
                     "the JWT secret in Secret {:?} must be at least {MIN_SECRET_LEN} characters, has {len}",
@@ -47,7 +47,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], report: &mut Report) {
         match jwt::verify(secret, token.trim(), role, input.now) {
             Err(problem) => report.causes.push(Cause::invalid(
                 Rule::Jwt,
-                &r.path,
+                r.path,
                 quoted(&r.key),
                 format!("the {label} key in Secret {:?} {problem}", r.secret),
             )),
@@ -62,7 +62,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], report: &mut Report) {
                     } else {
                         report.causes.push(Cause::forbidden(
                             Rule::Policy,
-                            &r.path,
+                            r.path,
                             format!(
                                 "the {label} key in Secret {:?} is one of upstream's public demo keys (iss: {DEMO_ISSUER}); \
                                  the platform policy does not allow them",

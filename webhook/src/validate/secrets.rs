@@ -21,8 +21,11 @@ pub(super) fn name_field(key_path: &str) -> String {
 pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>) {
     let mut reported = BTreeSet::new();
     for r in refs {
-        let name_field = name_field(&r.path);
+        // Only a problem needs the field's name; building it for every reference of
+        // every review showed up in profiles.
+        let name_field = || name_field(r.path);
         if r.secret.is_empty() {
+            let name_field = name_field();
             if reported.insert(name_field.clone()) {
                 causes.push(Cause::required(
                     Rule::Secrets,
@@ -34,6 +37,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>)
         }
         match input.secrets.get(&r.secret) {
             None | Some(Lookup::Missing) => {
+                let name_field = name_field();
                 if reported.insert(name_field.clone()) {
                     causes.push(Cause::not_found(
                         Rule::Secrets,
@@ -44,6 +48,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>)
                 }
             }
             Some(Lookup::Unavailable(reason)) => {
+                let name_field = name_field();
                 if reported.insert(name_field.clone()) {
                     causes.push(Cause::unavailable(
                         Rule::Secrets,
@@ -72,7 +77,7 @@ fn key(r: &KeyRef, value: Option<&Vec<u8>>, causes: &mut Vec<Cause>) {
         }
         Some(_) => return,
     };
-    causes.push(Cause::invalid(Rule::Secrets, &r.path, quoted(&r.key), problem));
+    causes.push(Cause::invalid(Rule::Secrets, r.path, quoted(&r.key), problem));
 }
 
 fn generated(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>) {
@@ -96,7 +101,7 @@ fn generated(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>) {
         };
         causes.push(Cause::invalid(
             Rule::Generated,
-            &r.path,
+            r.path,
             quoted(&r.key),
             format!("the value of key {:?} in Secret {:?} {problem}", r.key, r.secret),
         ));
