@@ -23,9 +23,9 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>)
     for r in refs {
         // Only a problem needs the field's name; building it for every reference of
         // every review showed up in profiles.
-        let name_field = || name_field(r.path);
+        let field_of_name = || name_field(r.path);
         if r.secret.is_empty() {
-            let name_field = name_field();
+            let name_field = field_of_name();
             if reported.insert(name_field.clone()) {
                 causes.push(Cause::required(
                     Rule::Secrets,
@@ -37,7 +37,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>)
         }
         match input.secrets.get(&r.secret) {
             None | Some(Lookup::Missing) => {
-                let name_field = name_field();
+                let name_field = field_of_name();
                 if reported.insert(name_field.clone()) {
                     causes.push(Cause::not_found(
                         Rule::Secrets,
@@ -48,7 +48,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>)
                 }
             }
             Some(Lookup::Unavailable(reason)) => {
-                let name_field = name_field();
+                let name_field = field_of_name();
                 if reported.insert(name_field.clone()) {
                     causes.push(Cause::unavailable(
                         Rule::Secrets,
