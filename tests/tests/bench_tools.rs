@@ -16,8 +16,13 @@ async fn load_generator_measures_the_bare_server() {
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let body = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1"}}"#;
-    let target =
-        load::Target { addr, server_name: "127.0.0.1".into(), path: "/validate".into(), body: body[..].into() };
+    let target = load::Target {
+        addr,
+        server_name: "127.0.0.1".into(),
+        path: "/validate".into(),
+        body: body[..].into(),
+        server_pid: Some(std::process::id()),
+    };
     let client = tls::client(&w.ca_cert).unwrap();
     let shape = load::Shape { connections: 4, duration: Duration::from_millis(500), rate: Some(200) };
     let r = load::run(target.clone(), client.clone(), shape).await;
@@ -25,11 +30,16 @@ async fn load_generator_measures_the_bare_server() {
     // 200 req/s for 0.5 s, give or take the edges.
     assert!((80..=120).contains(&r.ok), "{r:?}");
     assert!(r.p50_us > 0 && r.p50_us <= r.p99_us && r.p99_us <= r.max_us, "{r:?}");
+    // The server runs in this process here; /proc's 10 ms ticks may round a short run to 0.
+    assert!(r.server_cpu_us.is_some_and(|c| c >= 0.0) && r.client_cpu_us.is_some_and(|c| c >= 0.0), "{r:?}");
 
     let nothing = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let r = load::run(load::Target { addr: nothing, ..target }, client, shape).await;
+    let r = load::run(load::Target { addr: nothing, ..target.clone() }, client.clone(), shape).await;
     assert_eq!(r.ok, 0);
     assert!(r.errors > 0);
+    let gone = load::Target { server_pid: Some(u32::MAX), ..target };
+    let r = load::run(gone, client, shape).await;
+    assert_eq!(r.server_cpu_us, None, "no such process: no figure");
 }
 
 /// The in-process figures come from an allowed review of the full sample (`measure`

@@ -23,6 +23,8 @@ pub struct Target {
     pub path: String,
     /// Request body.
     pub body: Bytes,
+    /// The server's process, when its CPU time should be reported.
+    pub server_pid: Option<u32>,
 }
 
 /// How hard to load it.
@@ -54,6 +56,11 @@ pub struct Report {
     pub p999_us: u64,
     /// Slowest.
     pub max_us: u64,
+    /// CPU microseconds per answered request of the server (when its pid was given)
+    /// and of this process, the load generator, during the measured time.
+    pub server_cpu_us: Option<f64>,
+    /// The load generator's.
+    pub client_cpu_us: Option<f64>,
 }
 
 struct Conn {
@@ -153,9 +160,13 @@ pub async fn run(target: Target, tls: rustls::ClientConfig, shape: Shape) -> Rep
     let target = Arc::new(target);
     let warm = Shape { duration: Duration::from_secs(1), ..shape };
     let _ = spawn_all(&target, &connector, warm).await;
+    let server = target.server_pid.map(|p| p.to_string());
+    let cpu = || (server.as_deref().and_then(super::cpu::seconds), super::cpu::seconds("self"));
+    let cpu_before = cpu();
     let started = Instant::now();
     let conns = spawn_all(&target, &connector, shape).await;
     let elapsed = started.elapsed().as_secs_f64().max(shape.duration.as_secs_f64());
+    let cpu_after = cpu();
     let mut hist = histogram();
     let (mut ok, mut errors) = (0, 0);
     for c in conns {
@@ -163,7 +174,10 @@ pub async fn run(target: Target, tls: rustls::ClientConfig, shape: Shape) -> Rep
         ok += c.ok;
         errors += c.errors;
     }
+    let per_request = |b: Option<f64>, a: Option<f64>| a.zip(b).map(|(a, b)| (a - b) * 1e6 / ok.max(1) as f64);
     Report {
+        server_cpu_us: per_request(cpu_before.0, cpu_after.0),
+        client_cpu_us: per_request(cpu_before.1, cpu_after.1),
         ok,
         errors,
         rps: ok as f64 / elapsed,

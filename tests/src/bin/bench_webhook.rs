@@ -103,6 +103,14 @@ fn row(name: &str, r: &load::Report) -> String {
     )
 }
 
+/// CPU per answered request of the server and of this load generator: what the
+/// throughput ratio is made of, independent of how the two share the cores.
+fn cpu_row(name: &str, r: &load::Report) -> String {
+    let (server, client) = (r.server_cpu_us, r.client_cpu_us);
+    let show = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or("-".into());
+    format!("| {name} | {} | {} | {} |", show(server), show(client), show(server.zip(client).map(|(s, c)| s + c)))
+}
+
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
@@ -162,8 +170,9 @@ async fn main() {
     let (bare_idle, _) = rss::rss_kib(bare_proc.id()).unwrap_or_default();
     let closed = load::Shape { connections: cli.connections, duration: Duration::from_secs(cli.seconds), rate: None };
     let open = load::Shape { rate: Some(cli.rate), ..closed };
-    let target = |addr: SocketAddr, path: &str| load::Target {
+    let target = |addr: SocketAddr, path: &str, pid: u32| load::Target {
         addr,
+        server_pid: Some(pid),
         server_name: "127.0.0.1".into(),
         path: path.into(),
         body: body.clone(),
@@ -171,15 +180,17 @@ async fn main() {
 
     let mut rows = Vec::new();
     let mut server_rows = Vec::new();
-    for (name, addr, path) in [
-        ("webhook /validate", webhook_addr, "/validate"),
-        ("webhook /mutate", webhook_addr, "/mutate"),
-        ("bare server", bare_addr, "/validate"),
+    let mut cpu_rows = Vec::new();
+    for (name, addr, path, pid) in [
+        ("webhook /validate", webhook_addr, "/validate", webhook.id()),
+        ("webhook /mutate", webhook_addr, "/mutate", webhook.id()),
+        ("bare server", bare_addr, "/validate", bare_proc.id()),
     ] {
-        let max = load::run(target(addr, path), client_tls.clone(), closed).await;
+        let max = load::run(target(addr, path, pid), client_tls.clone(), closed).await;
         rows.push(row(&format!("{name}, {} connections, max", cli.connections), &max));
+        cpu_rows.push(cpu_row(name, &max));
         let before = scrape(health_addr);
-        let fixed = load::run(target(addr, path), client_tls.clone(), open).await;
+        let fixed = load::run(target(addr, path, pid), client_tls.clone(), open).await;
         rows.push(row(&format!("{name}, {} req/s", cli.rate), &fixed));
         if addr == webhook_addr {
             server_rows.push(server_side(path, &before, &scrape(health_addr), cli.rate));
@@ -198,6 +209,9 @@ async fn main() {
         mib(bare_idle),
         mib(bare_peak)
     );
+    println!("\nCPU per answered request during the max runs (from /proc; 2 cores means 2 s of CPU per second):\n");
+    println!("| run | server µs | load generator µs | together µs |\n|---|---|---|---|");
+    cpu_rows.iter().for_each(|r| println!("{r}"));
     println!("\nServer-side latency at {} req/s, from the webhook's own histogram (upper bucket bounds):", cli.rate);
     server_rows.iter().for_each(|r| println!("{r}"));
 
