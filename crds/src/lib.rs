@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+mod component_decode;
 pub mod conditions;
 pub mod crd;
 pub mod defaults;

@@ -354,7 +354,8 @@ pub struct WorkloadSpec {
 }
 
 /// The API gateway.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+// Deserialize: `component_decode`, in one pass.
+#[derive(Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KongSpec {
     #[serde(flatten)]
@@ -363,7 +364,8 @@ pub struct KongSpec {
 }
 
 /// Auth (GoTrue).
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+// Deserialize: `component_decode`, in one pass.
+#[derive(Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthSpec {
     #[serde(flatten)]
@@ -387,7 +389,8 @@ pub struct AuthSpec {
 }
 
 /// PostgREST.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+// Deserialize: `component_decode`, in one pass.
+#[derive(Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RestSpec {
     #[serde(flatten)]
@@ -403,7 +406,8 @@ pub struct RestSpec {
 }
 
 /// Realtime.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+// Deserialize: `component_decode`, in one pass.
+#[derive(Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RealtimeSpec {
     #[serde(flatten)]
@@ -430,7 +434,8 @@ pub struct RealtimeSecretRef {
 }
 
 /// The Storage API workload (where objects go is `spec.storage`).
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+// Deserialize: `component_decode`, in one pass.
+#[derive(Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StorageComponentSpec {
     #[serde(flatten)]
@@ -439,7 +444,8 @@ pub struct StorageComponentSpec {
 }
 
 /// postgres-meta.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+// Deserialize: `component_decode`, in one pass.
+#[derive(Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetaSpec {
     #[serde(flatten)]
@@ -463,7 +469,8 @@ pub struct MetaSecretRef {
 }
 
 /// Studio.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+// Deserialize: `component_decode`, in one pass.
+#[derive(Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StudioSpec {
     #[serde(flatten)]
