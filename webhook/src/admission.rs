@@ -50,10 +50,18 @@ impl Admission {
         };
         let patch = spec_text(object).and_then(|spec| crate::mutate::patch(spec).map_err(|e| e.to_string()));
         match patch {
-            Ok(p) if p.0.is_empty() => AdmissionResponse::from(request),
-            Ok(p) => AdmissionResponse::from(request).with_patch(p).unwrap_or_else(|e| {
-                review::deny(request, 500, "InternalError", &format!("cannot encode the defaults patch: {e}"))
-            }),
+            Ok(None) => AdmissionResponse::from(request),
+            // kube-core sets the patch type only in `with_patch`, which would encode a
+            // `json_patch::Patch` again; the text is written already.
+            Ok(Some(p)) => match AdmissionResponse::from(request).with_patch(json_patch::Patch(Vec::new())) {
+                Ok(mut response) => {
+                    response.patch = Some(p);
+                    response
+                }
+                Err(e) => {
+                    review::deny(request, 500, "InternalError", &format!("cannot encode the defaults patch: {e}"))
+                }
+            },
             // The apiserver validates the schema after mutation and names the field
             // better than a decoding error here could.
             Err(e) => allowed_unchecked(request, &format!("not defaulted: {e}")),

@@ -11,6 +11,7 @@ pub mod health;
 pub mod lookup;
 pub mod metrics;
 pub mod mutate;
+mod omitted;
 pub mod policy;
 pub mod review;
 pub mod server;

@@ -1,61 +1,29 @@
 //! Defaulting: the RFC 6902 patch that adds what `crds::defaults` fills to the spec as
 //! sent. Defaulting only ever fills omissions, so the patch is a walk over the
-//! defaulted spec adding each member the sent spec lacks; what the user wrote is never
-//! re-encoded or replaced. (A generic diff of two typed round trips gave the same patch
-//! at twice the cost.)
+//! defaulted spec adding each member the sent spec lacks (`omitted`); what the user
+//! wrote is never re-encoded or replaced. (A generic diff of two typed round trips gave
+//! the same patch at twice the cost.)
 
-use json_patch::jsonptr::PointerBuf;
-use json_patch::{AddOperation, Patch, PatchOperation};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Error;
+use crate::omitted::{Beside, Found};
 
 fn not_a_spec(reason: impl ToString) -> Error {
     Error::NotASpec(reason.to_string())
 }
 
 /// The patch that fills every omitted field of `spec` (a SupabaseProject's spec as JSON
-/// text); its paths start at the object (`/spec/...`). A defaulted spec yields an empty patch.
-pub fn patch(spec_json: &str) -> Result<Patch, Error> {
+/// text), as RFC 6902 JSON text; its paths start at the object (`/spec/...`). A
+/// defaulted spec yields `None`.
+pub fn patch(spec_json: &str) -> Result<Option<Vec<u8>>, Error> {
     let sent: Value = serde_json::from_str(spec_json).map_err(not_a_spec)?;
     let spec = crds::SupabaseProjectSpec::deserialize(&sent).map_err(not_a_spec)?;
-    let after = serde_json::to_value(crds::defaults(spec)).map_err(not_a_spec)?;
-    let mut ops = Vec::new();
-    let mut path = PointerBuf::parse("/spec").map_err(not_a_spec)?;
-    fill(&sent, after, &mut path, &mut ops)?;
-    Ok(Patch(ops))
-}
-
-/// Adds an `add` for every member of `after` that `sent` lacks (or holds as null),
-/// recursing where both hold an object. serde also reads a struct from an array
-/// (`jwt: [{name: jwt}]`); the apiserver could not apply a patch into that, so a member
-/// that has to be filled but is not an object is a schema error.
-fn fill(sent: &Value, after: Value, path: &mut PointerBuf, ops: &mut Vec<PatchOperation>) -> Result<(), Error> {
-    let Value::Object(after) = after else { return Ok(()) };
-    let Value::Object(sent) = sent else {
-        return Err(not_a_spec(format!("spec does not match the schema: {path} is not an object")));
-    };
-    for (key, value) in after {
-        if value.is_null() {
-            continue;
-        }
-        // The path is only built where it is used: most members were sent and are leaves.
-        match sent.get(&key) {
-            None | Some(Value::Null) => {
-                let mut at = path.clone();
-                at.push_back(key.as_str());
-                ops.push(PatchOperation::Add(AddOperation { path: at, value }));
-            }
-            Some(was) if value.is_object() => {
-                path.push_back(key.as_str());
-                fill(was, value, path, ops)?;
-                path.pop_back();
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
+    let mut found = Found::at("/spec");
+    crds::defaults(spec).serialize(Beside { sent: &sent, found: &mut found }).map_err(not_a_spec)?;
+    let (text, ops) = found.into_patch();
+    Ok((ops > 0).then_some(text))
 }
 
 #[cfg(test)]
@@ -64,9 +32,11 @@ mod tests {
     use serde::Deserialize;
     use serde_json::json;
 
-    /// The patch for a whole object, as the webhook computes it from the object's spec.
+    /// The patch for a whole object, as the webhook computes it from the object's spec,
+    /// read back by json-patch (so it is also checked to be a well-formed RFC 6902 patch).
     fn of(object: &Value) -> Result<json_patch::Patch, Error> {
-        patch(&object.get("spec").map(Value::to_string).unwrap_or_default())
+        let text = patch(&object.get("spec").map(Value::to_string).unwrap_or_default())?;
+        Ok(text.map(|t| serde_json::from_slice(&t).unwrap()).unwrap_or(json_patch::Patch(vec![])))
     }
 
     fn minimal() -> Value {
@@ -120,7 +90,7 @@ mod tests {
         specs.push(deep);
         for sent in specs {
             let mut object = json!({ "spec": sent.clone() });
-            json_patch::patch(&mut object, &patch(&sent.to_string()).unwrap()).unwrap();
+            json_patch::patch(&mut object, &of(&json!({ "spec": sent.clone() })).unwrap()).unwrap();
             let typed: crds::SupabaseProjectSpec = serde_json::from_value(sent).unwrap();
             assert_eq!(object["spec"], serde_json::to_value(crds::defaults(typed)).unwrap());
         }
