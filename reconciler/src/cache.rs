@@ -4,7 +4,8 @@
 //!
 //! A cache only moves forward, but it may lag behind our own latest write; every
 //! reader that could act on a lagging view (create twice, flap a status) confirms a
-//! miss with one GET (see `apply` and `secrets`).
+//! miss with one GET (see `apply`), or, for a generated Secret, with a create that
+//! fails rather than overwrite (see `secrets`).
 //!
 //! Each cache holds only what a reconcile reads from it: of a Service or a ConfigMap
 //! its metadata (the applied hash, resourceVersion, generation), watched by metadata

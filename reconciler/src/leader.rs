@@ -259,6 +259,16 @@ pub async fn run(api: Api<Lease>, config: LeaseConfig, leadership: Arc<Leadershi
 }
 
 #[cfg(test)]
+impl Leadership {
+    /// A replica holding the Lease, for unit tests of code that writes.
+    pub(crate) fn leading() -> Arc<Leadership> {
+        let l = Leadership::new(Duration::from_secs(600));
+        l.renewed();
+        l
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

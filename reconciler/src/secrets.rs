@@ -1,10 +1,13 @@
 //! The Secrets the operator generates, once: `<name>-jwt` (signing secret and the two
 //! API keys, when the spec references no JWT Secret) and `<name>-internal` (Realtime's
 //! `SECRET_KEY_BASE` and `DB_ENC_KEY`, postgres-meta's crypto key, when the spec
-//! references none). What exists is never regenerated: a Secret is read from the cache
-//! of owned Secrets, but generating anything (a cache miss, a missing key) first reads
-//! it from the apiserver, and creation is a POST, which fails rather than overwrite if
-//! another writer got there first. Only a key that is missing or empty is added.
+//! references none). What exists is never regenerated. A complete Secret is read from
+//! the cache of owned Secrets. One that no cache knows is, almost always, one a new
+//! project has yet to get: it is created straight away with every key, and since a
+//! create is a POST, which fails rather than overwrite, it is read from the apiserver
+//! only when that POST finds it exists. One the caches show but not complete (a key is
+//! missing, or it lacks our labels and only its name is cached) is read first. Only a
+//! key that is missing or empty is added, with a merge patch.
 
 use std::collections::BTreeMap;
 
@@ -114,70 +117,133 @@ fn bytes(data: Option<BTreeMap<String, ByteString>>) -> BTreeMap<String, Vec<u8>
     data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()
 }
 
+fn encoded(data: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, ByteString> {
+    data.iter().map(|(k, v)| (k.clone(), ByteString(v.clone()))).collect()
+}
+
+fn key_list(data: &BTreeMap<String, Vec<u8>>) -> String {
+    data.keys().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// One generated Secret after [`ensure`]: its data, and a note when it was written.
+type Outcome = (BTreeMap<String, Vec<u8>>, Option<String>);
+
+/// The apiserver side of [`ensure`] for one project.
+struct SecretWriter<'a> {
+    ctx: &'a Context,
+    api: &'a Api<Secret>,
+    project: &'a SupabaseProject,
+    now: i64,
+}
+
+impl SecretWriter<'_> {
+    async fn read(&self, name: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>, Error> {
+        let secret = self.api.get_opt(name).await.map_err(|e| secret_error(name, e))?;
+        Ok(secret.map(|s| bytes(s.data)))
+    }
+
+    /// For a Secret known to exist: read it, then add what it lacks.
+    async fn read_first(&self, name: &str, keys: &[String]) -> Result<Outcome, Error> {
+        match self.read(name).await? {
+            Some(current) => self.fill(name, keys, current).await,
+            // Deleted since the cache saw it.
+            None => self.create_first(name, keys).await,
+        }
+    }
+
+    /// For a Secret no cache knows, which on a new project does not exist yet: create it
+    /// with every key, and read it only when the create finds it exists.
+    async fn create_first(&self, name: &str, keys: &[String]) -> Result<Outcome, Error> {
+        let data = complete(&BTreeMap::new(), keys, self.now)?;
+        self.ctx.may_write()?;
+        if self.create(name, &data).await? {
+            let note = format!("generated Secret {name} (keys {})", key_list(&data));
+            return Ok((data, Some(note)));
+        }
+        match self.read(name).await? {
+            Some(current) => self.fill(name, keys, current).await,
+            // Deleted again since the conflict: the next reconcile starts over.
+            None => Err(Error::SecretWrite { name: name.into(), code: 409, reason: "AlreadyExists".into() }),
+        }
+    }
+
+    /// Creates the Secret; `false` when it already exists (a POST never overwrites).
+    async fn create(&self, name: &str, data: &BTreeMap<String, Vec<u8>>) -> Result<bool, Error> {
+        let project = self.project;
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: project.namespace(),
+                labels: Some(crds::names::labels(&project.name_any(), "secrets")),
+                owner_references: project.controller_owner_ref(&()).map(|o| vec![o]),
+                ..Default::default()
+            },
+            type_: Some("Opaque".into()),
+            data: Some(encoded(data)),
+            ..Default::default()
+        };
+        let pp = PostParams { field_manager: Some(MANAGER.into()), ..Default::default() };
+        match self.api.create(&pp, &secret).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Err(e) => Err(secret_error(name, e)),
+        }
+    }
+
+    /// Adds the keys `current` lacks, leaving every existing key as it is.
+    async fn fill(&self, name: &str, keys: &[String], current: BTreeMap<String, Vec<u8>>) -> Result<Outcome, Error> {
+        let added = complete(&current, keys, self.now)?;
+        if added.is_empty() {
+            return Ok((current, None));
+        }
+        self.ctx.may_write()?;
+        // A merge patch adds only the missing keys; existing keys are untouched.
+        let patch = json!({ "data": encoded(&added) });
+        let pp = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };
+        self.api.patch(name, &pp, &Patch::Merge(&patch)).await.map_err(|e| secret_error(name, e))?;
+        let note = format!("added keys {} to Secret {name}", key_list(&added));
+        let mut merged = current;
+        merged.extend(added);
+        Ok((merged, Some(note)))
+    }
+}
+
 /// Creates or completes the generated Secrets (each write checks leadership first).
 pub async fn ensure(ctx: &Context, api: &Api<Secret>, project: &SupabaseProject) -> Result<Ensured, Error> {
     let mut out = Ensured::default();
-    let now = chrono::Utc::now().timestamp();
+    let writer = SecretWriter { ctx, api, project, now: chrono::Utc::now().timestamp() };
     let namespace = project.namespace().unwrap_or_default();
     for (name, keys) in needed(project) {
-        if let Some(cached) = crate::cache::get(&ctx.caches.secrets, &namespace, &name) {
-            let current = bytes(cached.data.clone());
-            if complete(&current, &keys, now)?.is_empty() {
-                out.data.insert(name, current);
-                continue;
-            }
-        }
-        let existing = api.get_opt(&name).await.map_err(|e| secret_error(&name, e))?;
-        let current = bytes(existing.as_ref().and_then(|s| s.data.clone()));
-        let added = complete(&current, &keys, now)?;
-        if added.is_empty() {
+        let cached = crate::cache::get(&ctx.caches.secrets, &namespace, &name);
+        if let Some(current) = cached.as_ref().map(|s| bytes(s.data.clone()))
+            && complete(&current, &keys, writer.now)?.is_empty()
+        {
             out.data.insert(name, current);
             continue;
         }
-        ctx.may_write()?;
-        let key_list = added.keys().cloned().collect::<Vec<_>>().join(", ");
-        if existing.is_none() {
-            let secret = Secret {
-                metadata: ObjectMeta {
-                    name: Some(name.clone()),
-                    namespace: project.namespace(),
-                    labels: Some(crds::names::labels(&project.name_any(), "secrets")),
-                    owner_references: project.controller_owner_ref(&()).map(|o| vec![o]),
-                    ..Default::default()
-                },
-                type_: Some("Opaque".into()),
-                data: Some(added.iter().map(|(k, v)| (k.clone(), ByteString(v.clone()))).collect()),
-                ..Default::default()
-            };
-            let pp = PostParams { field_manager: Some(MANAGER.into()), ..Default::default() };
-            match api.create(&pp, &secret).await {
-                Ok(_) => {}
-                // Someone created it since our read: never overwrite; the next reconcile reads it.
-                Err(kube::Error::Api(s)) if s.code == 409 => {
-                    return Err(Error::SecretWrite { name, code: 409, reason: "AlreadyExists".into() });
-                }
-                Err(e) => return Err(secret_error(&name, e)),
-            }
-            out.changes.push(format!("generated Secret {name} (keys {key_list})"));
-            out.data.insert(name, added);
-        } else {
-            // A merge patch adds only the missing keys; existing keys are untouched.
-            let encoded: BTreeMap<&String, ByteString> =
-                added.iter().map(|(k, v)| (k, ByteString(v.clone()))).collect();
-            let patch = json!({ "data": encoded });
-            let pp = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };
-            api.patch(&name, &pp, &Patch::Merge(&patch)).await.map_err(|e| secret_error(&name, e))?;
-            out.changes.push(format!("added keys {key_list} to Secret {name}"));
-            let mut merged = current;
-            merged.extend(added);
-            out.data.insert(name, merged);
-        }
+        // A Secret without our labels (made by hand, restored) is only in the cache of
+        // every Secret's metadata. Creating it would fail on every reconcile: read it.
+        let exists = cached.is_some() || crate::cache::get(&ctx.caches.all_secrets, &namespace, &name).is_some();
+        let (data, note) =
+            if exists { writer.read_first(&name, &keys).await? } else { writer.create_first(&name, &keys).await? };
+        out.changes.extend(note);
+        out.data.insert(name, data);
     }
     Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::{Method, Request, Response, StatusCode};
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+
     use super::*;
 
     const NOW: i64 = 1_800_000_000;
@@ -228,5 +294,241 @@ mod tests {
         existing.remove("dbEncKey");
         let again = complete(&existing, &keys(&["secretKeyBase", "dbEncKey", "cryptoKey"]), NOW).unwrap_or_default();
         assert_eq!(again.keys().collect::<Vec<_>>(), ["dbEncKey"]);
+    }
+
+    /// A fake apiserver for the Secrets of namespace `ns`: GET, POST (409 when the name
+    /// exists) and merge PATCH of `data`. It logs each request as verb, name and, for a
+    /// write, the keys sent (never values); other paths (event discovery) answer 404.
+    #[derive(Clone, Default)]
+    struct Fake {
+        secrets: Arc<Mutex<BTreeMap<String, serde_json::Value>>>,
+        log: Arc<Mutex<Vec<String>>>,
+    }
+
+    const PREFIX: &str = "/api/v1/namespaces/ns/secrets";
+
+    fn status(code: StatusCode, reason: &str) -> (StatusCode, serde_json::Value) {
+        let body = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason,
+                          "code": code.as_u16(), "message": reason});
+        (code, body)
+    }
+
+    fn sent_keys(body: &serde_json::Value) -> String {
+        body["data"].as_object().map(|d| d.keys().cloned().collect::<Vec<_>>().join(",")).unwrap_or_default()
+    }
+
+    impl Fake {
+        fn holding(secrets: &[Secret]) -> Fake {
+            let fake = Fake::default();
+            for s in secrets {
+                fake.secrets.lock().unwrap().insert(s.name_any(), serde_json::to_value(s).unwrap());
+            }
+            fake
+        }
+
+        fn client(&self) -> kube::Client {
+            let fake = self.clone();
+            let service = tower::service_fn(move |req: Request<kube::client::Body>| {
+                let fake = fake.clone();
+                async move { Ok::<_, Infallible>(fake.answer(req).await) }
+            });
+            kube::Client::new(service, "ns")
+        }
+
+        async fn answer(&self, req: Request<kube::client::Body>) -> Response<Full<Bytes>> {
+            let (parts, body) = req.into_parts();
+            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let name = parts.uri.path().strip_prefix(PREFIX).map(|n| n.trim_start_matches('/').to_string());
+            let mut secrets = self.secrets.lock().unwrap();
+            let (code, answer) = match (parts.method, name) {
+                (Method::GET, Some(name)) if !name.is_empty() => {
+                    self.log.lock().unwrap().push(format!("GET {name}"));
+                    match secrets.get(&name) {
+                        Some(s) => (StatusCode::OK, s.clone()),
+                        None => status(StatusCode::NOT_FOUND, "NotFound"),
+                    }
+                }
+                (Method::POST, Some(name)) if name.is_empty() => {
+                    let name = body["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                    let answer = if secrets.contains_key(&name) {
+                        status(StatusCode::CONFLICT, "AlreadyExists")
+                    } else {
+                        secrets.insert(name.clone(), body.clone());
+                        (StatusCode::CREATED, body.clone())
+                    };
+                    self.log.lock().unwrap().push(format!("POST {name} {} {}", answer.0.as_u16(), sent_keys(&body)));
+                    answer
+                }
+                (Method::PATCH, Some(name)) if secrets.contains_key(&name) => {
+                    let merge = parts.headers.get("content-type").is_some_and(|v| v == "application/merge-patch+json");
+                    assert!(merge, "a merge patch");
+                    self.log.lock().unwrap().push(format!("PATCH {name} {}", sent_keys(&body)));
+                    let stored = secrets.get_mut(&name).unwrap();
+                    for (k, v) in body["data"].as_object().cloned().unwrap_or_default() {
+                        stored["data"][k] = v;
+                    }
+                    (StatusCode::OK, stored.clone())
+                }
+                _ => status(StatusCode::NOT_FOUND, "NotFound"),
+            };
+            let mut response = Response::new(Full::new(Bytes::from(serde_json::to_vec(&answer).unwrap())));
+            *response.status_mut() = code;
+            response.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+            response
+        }
+
+        fn log(&self) -> Vec<String> {
+            self.log.lock().unwrap().clone()
+        }
+
+        fn data(&self, name: &str) -> BTreeMap<String, Vec<u8>> {
+            let s: Secret = serde_json::from_value(self.secrets.lock().unwrap()[name].clone()).unwrap();
+            bytes(s.data)
+        }
+    }
+
+    fn secret(name: &str, data: &[(&str, &str)]) -> Secret {
+        Secret {
+            metadata: ObjectMeta { name: Some(name.into()), namespace: Some("ns".into()), ..Default::default() },
+            data: Some(data.iter().map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec()))).collect()),
+            ..Default::default()
+        }
+    }
+
+    /// The smallest project: both generated Secrets, in namespace `ns`.
+    fn project() -> SupabaseProject {
+        let spec = serde_yaml::from_str("apiExternalUrl: https://api.example.com\ndatabase: {secretRef: {name: db}}\n");
+        let mut p = SupabaseProject::new("demo", crds::defaults(spec.unwrap()));
+        p.metadata.namespace = Some("ns".into());
+        p.metadata.uid = Some("0b5c1f5e-1111-2222-3333-444455556666".into());
+        p
+    }
+
+    /// Runs [`ensure`] against `fake`, with `owned` in the owned-Secret cache and
+    /// `others` only in the cache of every Secret's metadata.
+    async fn run(fake: &Fake, leader: bool, owned: &[Secret], others: &[Secret]) -> Result<Ensured, Error> {
+        let client = fake.client();
+        let (mut caches, _writers) = crate::cache::new();
+        let (store, mut writer) = reflector::store();
+        for s in owned {
+            writer.apply_watcher_event(&Event::Apply(s.clone()));
+        }
+        caches.secrets = store;
+        let (store, mut all) = reflector::store();
+        for s in owned.iter().chain(others) {
+            all.apply_watcher_event(&Event::Apply(kube::core::PartialObjectMeta {
+                metadata: s.metadata.clone(),
+                ..Default::default()
+            }));
+        }
+        caches.all_secrets = store;
+        let events = crate::events::Events::new(client.clone(), "test").await;
+        let leadership = if leader {
+            crate::leader::Leadership::leading()
+        } else {
+            crate::leader::Leadership::new(Duration::from_secs(1))
+        };
+        let ctx = Context::new(client.clone(), caches, events, Arc::new(crate::metrics::Metrics::new()), leadership);
+        ensure(&ctx, &Api::namespaced(client, "ns"), &project()).await
+    }
+
+    fn text(data: &BTreeMap<String, Vec<u8>>, key: &str) -> String {
+        String::from_utf8(data[key].clone()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_new_project_s_secrets_are_created_with_every_key_and_no_read() {
+        let fake = Fake::default();
+        let out = run(&fake, true, &[], &[]).await.unwrap();
+        assert_eq!(
+            fake.log(),
+            ["POST demo-internal 201 cryptoKey,dbEncKey,secretKeyBase", "POST demo-jwt 201 anonKey,secret,serviceKey"]
+        );
+        assert_eq!(
+            out.changes,
+            [
+                "generated Secret demo-internal (keys cryptoKey, dbEncKey, secretKeyBase)",
+                "generated Secret demo-jwt (keys anonKey, secret, serviceKey)"
+            ]
+        );
+        for name in ["demo-internal", "demo-jwt"] {
+            assert_eq!(out.data[name], fake.data(name), "{name}");
+            let stored: Secret = serde_json::from_value(fake.secrets.lock().unwrap()[name].clone()).unwrap();
+            assert_eq!(stored.labels().get("app.kubernetes.io/component").map(String::as_str), Some("secrets"));
+            assert_eq!(stored.labels().get("app.kubernetes.io/managed-by").map(String::as_str), Some(MANAGER));
+            let owner = &stored.owner_references()[0];
+            assert_eq!((owner.name.as_str(), owner.controller), ("demo", Some(true)));
+        }
+        let jwt = &out.data["demo-jwt"];
+        assert!(
+            jwt::verify(&text(jwt, "secret"), &text(jwt, "anonKey"), Role::Anon, chrono::Utc::now().timestamp())
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_secret_the_create_finds_is_read_and_only_its_missing_keys_are_added() {
+        let existing = "an-existing-jwt-secret-of-at-least-forty-characters";
+        let fake = Fake::holding(&[
+            secret("demo-jwt", &[("secret", existing)]),
+            secret("demo-internal", &[("dbEncKey", "0123456789abcdef"), ("secretKeyBase", "")]),
+        ]);
+        // Neither cache shows them yet: the create goes first and meets the conflict.
+        let out = run(&fake, true, &[], &[]).await.unwrap();
+        assert_eq!(
+            fake.log(),
+            [
+                "POST demo-internal 409 cryptoKey,dbEncKey,secretKeyBase",
+                "GET demo-internal",
+                "PATCH demo-internal cryptoKey,secretKeyBase",
+                "POST demo-jwt 409 anonKey,secret,serviceKey",
+                "GET demo-jwt",
+                "PATCH demo-jwt anonKey,serviceKey",
+            ]
+        );
+        assert_eq!(
+            out.changes,
+            [
+                "added keys cryptoKey, secretKeyBase to Secret demo-internal",
+                "added keys anonKey, serviceKey to Secret demo-jwt"
+            ]
+        );
+        let (jwt, internal) = (fake.data("demo-jwt"), fake.data("demo-internal"));
+        assert_eq!((out.data["demo-jwt"].clone(), out.data["demo-internal"].clone()), (jwt.clone(), internal.clone()));
+        assert_eq!(text(&jwt, "secret"), existing);
+        let now = chrono::Utc::now().timestamp();
+        for (key, role) in [("anonKey", Role::Anon), ("serviceKey", Role::ServiceRole)] {
+            assert!(
+                jwt::verify(existing, &text(&jwt, key), role, now).is_ok(),
+                "{key} signed with the existing secret"
+            );
+        }
+        assert_eq!(text(&internal, "dbEncKey"), "0123456789abcdef");
+        assert_eq!(text(&internal, "secretKeyBase").len(), SECRET_KEY_BASE_LEN);
+        assert_eq!(text(&internal, "cryptoKey").len(), CRYPTO_KEY_LEN);
+    }
+
+    #[tokio::test]
+    async fn a_cached_secret_is_read_only_when_a_key_is_missing_and_never_created() {
+        let internal = secret(
+            "demo-internal",
+            &[("cryptoKey", &"c".repeat(48)), ("dbEncKey", "0123456789abcdef"), ("secretKeyBase", &"k".repeat(64))],
+        );
+        let jwt = secret("demo-jwt", &[("secret", "an-existing-jwt-secret-of-at-least-forty-characters")]);
+        let fake = Fake::holding(&[internal.clone(), jwt.clone()]);
+        // demo-internal is complete in the owned cache; demo-jwt, made by hand, has no
+        // labels and so shows only in the cache of every Secret.
+        let out = run(&fake, true, &[internal], &[jwt]).await.unwrap();
+        assert_eq!(fake.log(), ["GET demo-jwt", "PATCH demo-jwt anonKey,serviceKey"]);
+        assert_eq!(out.changes, ["added keys anonKey, serviceKey to Secret demo-jwt"]);
+        assert_eq!(out.data["demo-internal"], fake.data("demo-internal"));
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_is_not_the_leader_sends_nothing() {
+        let fake = Fake::default();
+        assert!(matches!(run(&fake, false, &[], &[]).await, Err(Error::NotLeader)));
+        assert!(fake.log().is_empty(), "{:?}", fake.log());
     }
 }

@@ -151,6 +151,51 @@ async fn generated_keys_verify_the_upstream_way_and_survive_reconciles() {
     again.stop().await;
 }
 
+/// Generated Secrets that exist before the project's first reconcile (made by hand,
+/// restored from a backup) keep every value they hold and gain only what they lack.
+#[tokio::test]
+async fn generated_secrets_made_beforehand_keep_their_values_and_gain_the_missing_keys() {
+    let env = TestEnv::new("generated-beforehand").await.expect("test cluster");
+    harness::crd::install(&env.client).await.expect("install CRD");
+    let secrets = env.api::<Secret>();
+    let existing = "a-jwt-secret-made-by-hand-0123456789-abcdefghij";
+    let pp = kube::api::PostParams::default();
+    let jwt_before = harness::fixtures::secret("demo-jwt", &[("secret", existing)]);
+    secrets.create(&pp, &jwt_before).await.expect("create demo-jwt");
+    // An empty value counts as missing.
+    let internal_before =
+        harness::fixtures::secret("demo-internal", &[("dbEncKey", "0123456789abcdef"), ("secretKeyBase", "")]);
+    secrets.create(&pp, &internal_before).await.expect("create demo-internal");
+    env.kubectl().args(["apply", "-f", "-"]).stdin(rec::db_secret("db", "pw")).ok().await;
+    env.kubectl().args(["apply", "-f", "-"]).stdin(rec::admitted("demo", MINIMAL_SPEC)).ok().await;
+
+    let reconciler = rec::start(&env, "only");
+    rec::wait_deployment(&env, "demo", Component::Kong).await;
+    let jwt_secret = secrets.get("demo-jwt").await.unwrap();
+    assert_eq!(text(&jwt_secret, "secret"), existing);
+    let now = chrono_now();
+    for (key, role) in [("anonKey", Role::Anon), ("serviceKey", Role::ServiceRole)] {
+        jwt::verify(existing, &text(&jwt_secret, key), role, now).expect("signed with the existing secret");
+    }
+    let internal = secrets.get("demo-internal").await.unwrap();
+    assert_eq!(text(&internal, "dbEncKey"), "0123456789abcdef");
+    assert_eq!(text(&internal, "secretKeyBase").len(), 64);
+    assert!(text(&internal, "cryptoKey").len() >= 32);
+    // Completed, not taken over: the reconciler adds keys and nothing else.
+    assert_eq!(jwt_secret.labels(), jwt_before.labels());
+    assert!(internal.owner_references().is_empty());
+    let events = env.kubectl().args(["get", "events", "-o", "custom-columns=M:.message"]).ok().await;
+    assert!(events.contains("added keys anonKey, serviceKey to Secret demo-jwt"), "{events}");
+    assert!(!events.contains("generated Secret"), "{events}");
+
+    // Later reconciles change nothing.
+    env.kubectl().args(["annotate", "sbp", "demo", "touched=1"]).ok().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(secrets.get("demo-jwt").await.unwrap().data, jwt_secret.data);
+    assert_eq!(secrets.get("demo-internal").await.unwrap().data, internal.data);
+    reconciler.stop().await;
+}
+
 fn chrono_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }

@@ -2,6 +2,7 @@
 //! keys and dashboard credentials substituted at container start from Secret env vars.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use crds::Component;
 use crds::refs::Value;
@@ -35,36 +36,54 @@ pub(super) fn routes_dashboard(ctx: &Ctx<'_>) -> bool {
     ctx.spec().enabled(Component::Studio) && ctx.spec().dashboard.is_some()
 }
 
-/// Fills the render-time placeholders (`{{auth}}` ...) with in-namespace Service URLs.
-fn fill(ctx: &Ctx<'_>, template: &str) -> String {
-    [Component::Auth, Component::Rest, Component::Realtime, Component::Storage, Component::Meta, Component::Studio]
-        .iter()
-        .fold(template.to_string(), |t, c| t.replace(&format!("{{{{{}}}}}", c.name()), &ctx.url(*c)))
+/// The components whose in-namespace URL the templates name as `{{<component>}}`.
+const LINKED: [Component; 6] =
+    [Component::Auth, Component::Rest, Component::Realtime, Component::Storage, Component::Meta, Component::Studio];
+
+/// The config without and with Studio's route, as pretty JSON with the `{{auth}}`-style
+/// placeholders still in. They are the same for every project, so the YAML is parsed,
+/// merged and serialized once (parsing on every render was most of its cost).
+struct Templates {
+    base: String,
+    with_dashboard: String,
 }
 
-fn parse(ctx: &Ctx<'_>, template: &str) -> Result<Json, Error> {
-    serde_yaml::from_str(&fill(ctx, template)).map_err(|e| Error::Render(format!("kong template: {e}")))
-}
-
-/// The declarative config template (JSON): routes and consumers, secrets as placeholders.
-pub(super) fn declarative(ctx: &Ctx<'_>) -> Result<String, Error> {
-    let mut config = parse(ctx, TEMPLATE)?;
-    if routes_dashboard(ctx) {
-        let extra = parse(ctx, DASHBOARD)?;
-        let (Some(base), Some(extra)) = (config.as_object_mut(), extra.as_object()) else {
-            return Err(Error::Render("kong template: not a mapping".into()));
-        };
-        // Lists (consumers, services) are extended; other top-level keys are added.
-        for (key, value) in extra {
-            match (base.get_mut(key), value) {
-                (Some(Json::Array(list)), Json::Array(more)) => list.extend(more.iter().cloned()),
-                _ => {
-                    base.insert(key.clone(), value.clone());
-                }
+static TEMPLATES: LazyLock<Result<Templates, String>> = LazyLock::new(|| {
+    let parse = |text: &str| serde_yaml::from_str::<Json>(text).map_err(|e| format!("kong template: {e}"));
+    let pretty = |config: &Json| serde_json::to_string_pretty(config).map_err(|e| format!("kong config: {e}"));
+    let base = parse(TEMPLATE)?;
+    let mut with_dashboard = base.clone();
+    let extra = parse(DASHBOARD)?;
+    let (Some(config), Some(extra)) = (with_dashboard.as_object_mut(), extra.as_object()) else {
+        return Err("kong template: not a mapping".into());
+    };
+    // Lists (consumers, services) are extended; other top-level keys are added.
+    for (key, value) in extra {
+        match (config.get_mut(key), value) {
+            (Some(Json::Array(list)), Json::Array(more)) => list.extend(more.iter().cloned()),
+            _ => {
+                config.insert(key.clone(), value.clone());
             }
         }
     }
-    let out = serde_json::to_string_pretty(&config).map_err(|e| Error::Render(format!("kong config: {e}")))?;
+    Ok(Templates { base: pretty(&base)?, with_dashboard: pretty(&with_dashboard)? })
+});
+
+/// The declarative config template (JSON): routes and consumers, secrets as placeholders.
+pub(super) fn declarative(ctx: &Ctx<'_>) -> Result<String, Error> {
+    let templates = TEMPLATES.as_ref().map_err(|e| Error::Render(e.clone()))?;
+    let template = if routes_dashboard(ctx) { &templates.with_dashboard } else { &templates.base };
+    // A placeholder sits inside a JSON string and needs no escaping, so it appears in the
+    // JSON as in the YAML; the URL is escaped as serializing the filled string would.
+    let mut out = template.clone();
+    for c in LINKED {
+        let placeholder = format!("{{{{{}}}}}", c.name());
+        if out.contains(&placeholder) {
+            let quoted = serde_json::to_string(&ctx.url(c)).map_err(|e| Error::Render(format!("kong config: {e}")))?;
+            let escaped = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).unwrap_or(&quoted);
+            out = out.replace(&placeholder, escaped);
+        }
+    }
     if out.contains("{{") {
         return Err(Error::Render("kong template: an unfilled placeholder".into()));
     }
@@ -249,6 +268,55 @@ mod tests {
         let env = o.deployment.spec.and_then(|s| s.template.spec).map(|s| s.containers[0].env.clone());
         let tenant = env.flatten().unwrap_or_default().into_iter().find(|v| v.name == "SELF_HOST_TENANT_NAME");
         assert_eq!(tenant.and_then(|v| v.value).as_deref(), Some(first_label));
+    }
+
+    /// The config as it was rendered before the templates were parsed once: placeholders
+    /// filled in the text, then both templates parsed and merged on every render.
+    fn declarative_reparsed(ctx: &Ctx<'_>) -> String {
+        let parse = |template: &str| -> Json {
+            let text = LINKED
+                .iter()
+                .fold(template.to_string(), |t, c| t.replace(&format!("{{{{{}}}}}", c.name()), &ctx.url(*c)));
+            serde_yaml::from_str(&text).expect("template parses")
+        };
+        let mut config = parse(TEMPLATE);
+        if routes_dashboard(ctx) {
+            let extra = parse(DASHBOARD);
+            let base = config.as_object_mut().expect("a mapping");
+            for (key, value) in extra.as_object().expect("a mapping") {
+                match (base.get_mut(key), value) {
+                    (Some(Json::Array(list)), Json::Array(more)) => list.extend(more.iter().cloned()),
+                    _ => {
+                        base.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        serde_json::to_string_pretty(&config).expect("serializes")
+    }
+
+    #[test]
+    fn the_config_is_byte_for_byte_what_parsing_the_filled_text_gave() {
+        let mut projects = vec![minimal(), full()];
+        let mut no_dashboard = full();
+        no_dashboard.spec.dashboard = None;
+        projects.push(no_dashboard);
+        let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/samples");
+        for sample in ["minimal.yaml", "full.yaml", "studio.yaml", "zalando.yaml", "cloudnativepg.yaml"] {
+            let text = std::fs::read_to_string(samples.join(sample)).expect("sample");
+            let mut p: crds::SupabaseProject = serde_yaml::from_str(&text).expect("sample parses");
+            p.spec = crds::defaults(p.spec);
+            p.metadata.namespace = Some("ns".into());
+            p.metadata.uid = Some("0b5c1f5e-1111-2222-3333-444455556666".into());
+            projects.push(p);
+        }
+        let mut dashboards = 0;
+        for p in &projects {
+            let ctx = Ctx::new(p).expect("context");
+            dashboards += usize::from(routes_dashboard(&ctx));
+            assert_eq!(declarative(&ctx).expect("renders"), declarative_reparsed(&ctx), "{:?}", p.metadata.name);
+        }
+        assert!(dashboards > 0 && dashboards < projects.len(), "both templates compared");
     }
 
     /// Runs the real entrypoint with bash on a rendered template and hostile values: the
