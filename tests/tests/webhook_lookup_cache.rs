@@ -33,7 +33,7 @@ async fn decide(admission: &Admission, namespace: &str) -> serde_json::Value {
     let mut review = harness::webhook::review("u", "CREATE", object, None);
     review["request"]["namespace"] = json!(namespace);
     let request = webhook::review::parse(&serde_json::to_vec(&review).unwrap()).unwrap();
-    serde_json::to_value(admission.validate(&request).await).unwrap()
+    serde_json::to_value(admission.validate(request).await).unwrap()
 }
 
 #[tokio::test]

@@ -5,14 +5,75 @@ use std::sync::Arc;
 
 use crds::SupabaseProjectSpec;
 use kube::core::admission::{AdmissionResponse, Operation};
-use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::access::AccessChecker;
 use crate::lookup::Secrets;
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
-use crate::review::{self, Object, Request};
+use crate::review::{self, RawSpec, Rejection, Request};
 use crate::validate::{self, Input};
+
+/// The two admission endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/mutate`: defaults.
+    Mutate,
+    /// `/validate`: the rules.
+    Validate,
+}
+
+/// A review, read in the form its endpoint works on.
+#[derive(Debug)]
+pub enum Parsed {
+    /// For `/mutate`: the spec as JSON, to see what was sent.
+    Mutate(Request<Value>),
+    /// For `/validate`: the spec typed.
+    Validate(Request<Box<SupabaseProjectSpec>>),
+    /// For `/validate`, when a spec did not decode: read again as text, so the answer can
+    /// say what is wrong with it.
+    ValidateText(Request),
+}
+
+impl Parsed {
+    /// Reads `body` for `endpoint`. A body that is no review at all is refused.
+    pub fn read(endpoint: Endpoint, body: &[u8]) -> Result<Parsed, Rejection> {
+        match endpoint {
+            Endpoint::Mutate => review::parse_as(body).map(Parsed::Mutate),
+            Endpoint::Validate => match review::parse_as(body) {
+                Ok(request) => Ok(Parsed::Validate(request)),
+                Err(_) => review::parse(body).map(Parsed::ValidateText),
+            },
+        }
+    }
+
+    /// An allowed answer to this review, to build other answers from (busy, too slow).
+    pub fn answer(&self) -> AdmissionResponse {
+        match self {
+            Parsed::Mutate(r) => AdmissionResponse::from(r),
+            Parsed::Validate(r) => AdmissionResponse::from(r),
+            Parsed::ValidateText(r) => AdmissionResponse::from(r),
+        }
+    }
+}
+
+/// A spec as a review carried it, in whichever form it was read.
+pub trait SentSpec {
+    /// The typed spec, or what does not match the schema.
+    fn typed(self) -> Result<SupabaseProjectSpec, String>;
+}
+
+impl SentSpec for RawSpec {
+    fn typed(self) -> Result<SupabaseProjectSpec, String> {
+        serde_json::from_str(self.get()).map_err(|e| e.to_string())
+    }
+}
+
+impl SentSpec for Box<SupabaseProjectSpec> {
+    fn typed(self) -> Result<SupabaseProjectSpec, String> {
+        Ok(*self)
+    }
+}
 
 /// What answering a review needs.
 #[derive(Debug)]
@@ -27,28 +88,25 @@ pub struct Admission {
     pub metrics: Arc<Metrics>,
 }
 
-fn allowed_unchecked(request: &Request, why: &str) -> AdmissionResponse {
+fn allowed_unchecked<S>(request: &Request<S>, why: &str) -> AdmissionResponse {
     let mut response = AdmissionResponse::from(request);
     response.result.message = why.to_string();
     response
 }
 
-fn spec_text(object: &Object) -> Result<&str, String> {
-    object.spec.as_deref().map(RawValue::get).ok_or_else(|| "missing field `spec`".to_string())
-}
-
-/// The spec of `object`, typed, decoded straight from the text the apiserver sent.
-fn typed_spec(object: &Object) -> Result<SupabaseProjectSpec, String> {
-    serde_json::from_str(spec_text(object)?).map_err(|e| e.to_string())
-}
+const NO_SPEC: &str = "missing field `spec`";
 
 impl Admission {
     /// `/mutate`: the defaults patch. Never has side effects, so dry-run is the same.
-    pub fn mutate(&self, request: &Request) -> AdmissionResponse {
+    pub fn mutate(&self, request: &Request<Value>) -> AdmissionResponse {
         let Some(object) = request.object.as_ref().filter(|_| request.operation != Operation::Delete) else {
             return allowed_unchecked(request, &format!("{:?} is not defaulted", request.operation));
         };
-        let patch = spec_text(object).and_then(|spec| crate::mutate::patch(spec).map_err(|e| e.to_string()));
+        let patch = object
+            .spec
+            .as_ref()
+            .ok_or_else(|| NO_SPEC.to_string())
+            .and_then(|spec| crate::mutate::patch(spec).map_err(|e| e.to_string()));
         match patch {
             Ok(None) => AdmissionResponse::from(request),
             // kube-core sets the patch type only in `with_patch`, which would encode a
@@ -68,8 +126,20 @@ impl Admission {
         }
     }
 
+    /// Answers a review read for its endpoint.
+    pub async fn answer(&self, parsed: Parsed) -> AdmissionResponse {
+        match parsed {
+            Parsed::Mutate(request) => self.mutate(&request),
+            Parsed::Validate(request) => self.validate(request).await,
+            Parsed::ValidateText(request) => self.validate(request).await,
+        }
+    }
+
     /// `/validate`: every rule, every violation.
-    pub async fn validate(&self, request: &Request) -> AdmissionResponse {
+    pub async fn validate<S: SentSpec>(&self, mut request: Request<S>) -> AdmissionResponse {
+        let sent = request.object.as_mut().and_then(|o| o.spec.take());
+        let old = request.old_object.as_mut().and_then(|o| o.spec.take());
+        let request = &request;
         let Some(object) = request.object.as_ref().filter(|_| request.operation != Operation::Delete) else {
             return allowed_unchecked(request, &format!("{:?} is not checked", request.operation));
         };
@@ -80,7 +150,7 @@ impl Admission {
         }
         let name = object.metadata.name.clone().filter(|n| !n.is_empty());
         let shown = name.clone().or_else(|| object.metadata.generate_name.clone()).unwrap_or_default();
-        let sent = match typed_spec(object) {
+        let sent = match sent.ok_or_else(|| NO_SPEC.to_string()).and_then(SentSpec::typed) {
             Ok(p) => p,
             Err(e) => {
                 return review::deny(
@@ -91,7 +161,7 @@ impl Admission {
                 );
             }
         };
-        let old = request.old_object.as_ref().and_then(|o| typed_spec(o).ok());
+        let old = old.and_then(|o| o.typed().ok());
         // Only the spec is this webhook's concern: metadata and finalizer updates of an
         // unchanged spec pass without re-reading Secrets.
         if request.operation == Operation::Update && old.as_ref().is_some_and(|o| *o == sent) {

@@ -14,14 +14,13 @@ fn not_a_spec(reason: impl ToString) -> Error {
     Error::NotASpec(reason.to_string())
 }
 
-/// The patch that fills every omitted field of `spec` (a SupabaseProject's spec as JSON
-/// text), as RFC 6902 JSON text; its paths start at the object (`/spec/...`). A
-/// defaulted spec yields `None`.
-pub fn patch(spec_json: &str) -> Result<Option<Vec<u8>>, Error> {
-    let sent: Value = serde_json::from_str(spec_json).map_err(not_a_spec)?;
-    let spec = crds::SupabaseProjectSpec::deserialize(&sent).map_err(not_a_spec)?;
+/// The patch that fills every omitted field of `sent` (a SupabaseProject's spec as the
+/// review carried it), as RFC 6902 JSON text; its paths start at the object
+/// (`/spec/...`). A defaulted spec yields `None`.
+pub fn patch(sent: &Value) -> Result<Option<Vec<u8>>, Error> {
+    let spec = crds::SupabaseProjectSpec::deserialize(sent).map_err(not_a_spec)?;
     let mut found = Found::at("/spec");
-    crds::defaults(spec).serialize(Beside { sent: &sent, found: &mut found }).map_err(not_a_spec)?;
+    crds::defaults(spec).serialize(Beside { sent, found: &mut found }).map_err(not_a_spec)?;
     let (text, ops) = found.into_patch();
     Ok((ops > 0).then_some(text))
 }
@@ -35,7 +34,7 @@ mod tests {
     /// The patch for a whole object, as the webhook computes it from the object's spec,
     /// read back by json-patch (so it is also checked to be a well-formed RFC 6902 patch).
     fn of(object: &Value) -> Result<json_patch::Patch, Error> {
-        let text = patch(&object.get("spec").map(Value::to_string).unwrap_or_default())?;
+        let text = patch(object.get("spec").unwrap_or(&Value::Null))?;
         Ok(text.map(|t| serde_json::from_slice(&t).unwrap()).unwrap_or(json_patch::Patch(vec![])))
     }
 

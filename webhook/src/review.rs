@@ -10,6 +10,7 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use kube::core::response::{Status, StatusCause, StatusDetails};
 use kube::core::{NamespaceResourceScope, Resource, TypeMeta};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -22,12 +23,17 @@ pub const KIND: &str = "SupabaseProject";
 const REVIEW_VERSION: &str = "admission.k8s.io/v1";
 const VERSION: &str = "v1alpha1";
 
-/// The reviewed object as sent: metadata decoded, the spec kept as JSON text until a
-/// rule reads it. Decoding it once, straight into the typed spec, is most of what
-/// makes a review cheap (kube's `DynamicObject` buffers the object twice on the way).
+/// A spec kept as the JSON text the apiserver sent.
+pub type RawSpec = Box<RawValue>;
+
+/// The reviewed object as sent: metadata decoded, the spec as `S`. Each endpoint reads
+/// the spec in the form it works on (`/validate` typed, `/mutate` as JSON) in the same
+/// pass as the review; only a review whose spec does not decode is read again with the
+/// spec as text, to name what is wrong ([`RawSpec`]). kube's `DynamicObject` would
+/// buffer the object twice on the way.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Object {
+pub struct Object<S = RawSpec> {
     /// `apiVersion`, when sent.
     #[serde(default)]
     pub api_version: Option<String>,
@@ -37,12 +43,17 @@ pub struct Object {
     /// The object's metadata.
     #[serde(default)]
     pub metadata: ObjectMeta,
-    /// The spec, undecoded.
-    #[serde(default)]
-    pub spec: Option<Box<RawValue>>,
+    /// The spec.
+    #[serde(default = "none")]
+    pub spec: Option<S>,
 }
 
-impl Resource for Object {
+/// serde's plain `default` would ask `S: Default`.
+fn none<S>() -> Option<S> {
+    None
+}
+
+impl<S> Resource for Object<S> {
     type DynamicType = ();
     type Scope = NamespaceResourceScope;
 
@@ -67,19 +78,19 @@ impl Resource for Object {
 }
 
 /// A parsed review of a SupabaseProject.
-pub type Request = AdmissionRequest<Object>;
+pub type Request<S = RawSpec> = AdmissionRequest<Object<S>>;
 
 /// The review as it arrives. Unlike kube's `AdmissionReview` it has no flattened
 /// fields, so serde reads it in one pass without buffering.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Wire {
+struct Wire<S> {
     #[serde(default)]
     api_version: String,
     #[serde(default)]
     kind: String,
-    #[serde(default)]
-    request: Option<Request>,
+    #[serde(default = "none")]
+    request: Option<Request<S>>,
 }
 
 /// A request that cannot be reviewed.
@@ -125,12 +136,17 @@ fn short(e: &serde_json::Error) -> String {
     s
 }
 
-/// Parses and checks a review body.
+/// Parses and checks a review body, keeping the spec as text.
 pub fn parse(body: &[u8]) -> Result<Request, Rejection> {
+    parse_as(body)
+}
+
+/// Parses and checks a review body, reading the specs as `S`.
+pub fn parse_as<S: DeserializeOwned>(body: &[u8]) -> Result<Request<S>, Rejection> {
     // serde_json skips the fields it ignores without checking their UTF-8; checked here,
     // a body is either JSON throughout or refused as not JSON.
     let Ok(text) = std::str::from_utf8(body) else { return Err(diagnose(body, None)) };
-    let request = match serde_json::from_str::<Wire>(text) {
+    let request = match serde_json::from_str::<Wire<S>>(text) {
         Ok(Wire { api_version, kind, request: Some(mut request) })
             if kind == "AdmissionReview" && api_version == REVIEW_VERSION && !request.uid.is_empty() =>
         {
@@ -239,7 +255,7 @@ pub fn rejection_body(rejection: &Rejection) -> Vec<u8> {
 }
 
 /// Denies `request` with Kubernetes' 422 Invalid shape: one cause per violation.
-pub fn invalid(request: &Request, name: &str, causes: &[Cause], retry: bool) -> AdmissionResponse {
+pub fn invalid<S>(request: &Request<S>, name: &str, causes: &[Cause], retry: bool) -> AdmissionResponse {
     let list = causes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
     let (message, code, reason) = if retry {
         (format!("{KIND} {name:?} could not be checked (worth retrying): {list}"), 503, "ServiceUnavailable")
@@ -263,8 +279,13 @@ pub fn invalid(request: &Request, name: &str, causes: &[Cause], retry: bool) -> 
 }
 
 /// Denies `request` with a plain message and code (e.g. the deadline passed).
-pub fn deny(request: &Request, code: u16, reason: &str, message: &str) -> AdmissionResponse {
-    let mut response = AdmissionResponse::from(request).deny(message);
+pub fn deny<S>(request: &Request<S>, code: u16, reason: &str, message: &str) -> AdmissionResponse {
+    refuse(AdmissionResponse::from(request), code, reason, message)
+}
+
+/// Turns an answer to a review (see `Parsed::answer`) into a denial.
+pub fn refuse(answer: AdmissionResponse, code: u16, reason: &str, message: &str) -> AdmissionResponse {
+    let mut response = answer.deny(message);
     response.result = Status::failure(message, reason).with_code(code);
     response
 }

@@ -23,7 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::AccessChecker;
-use crate::admission::Admission;
+use crate::admission::{Admission, Endpoint, Parsed};
 use crate::health::{self, Health};
 use crate::lookup::Secrets;
 use crate::metrics::Metrics;
@@ -36,18 +36,10 @@ use crate::{Error, Settings};
 /// The first byte of a TLS record carrying a handshake.
 const TLS_HANDSHAKE: u8 = 0x16;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Endpoint {
-    Mutate,
-    Validate,
-}
-
-impl Endpoint {
-    fn as_str(self) -> &'static str {
-        match self {
-            Endpoint::Mutate => "/mutate",
-            Endpoint::Validate => "/validate",
-        }
+fn path(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::Mutate => "/mutate",
+        Endpoint::Validate => "/validate",
     }
 }
 
@@ -92,9 +84,9 @@ async fn route(app: Arc<App>, request: Request<Incoming>) -> Result<Response<Bod
     let (result, response) = admit(&app, endpoint, request).await;
     app.metrics.in_flight().dec();
     let elapsed = started.elapsed();
-    app.metrics.request(endpoint.as_str(), result, elapsed);
+    app.metrics.request(path(endpoint), result, elapsed);
     tracing::debug!(
-        endpoint = endpoint.as_str(),
+        endpoint = path(endpoint),
         result,
         status = response.status().as_u16(),
         elapsed_us = elapsed.as_micros() as u64,
@@ -156,11 +148,12 @@ async fn admit(app: &App, endpoint: Endpoint, request: Request<Incoming>) -> (&'
             );
         }
     };
-    let parsed = match review::parse(&body) {
+    let parsed = match Parsed::read(endpoint, &body) {
         Ok(r) => r,
         Err(rejection) => return ("malformed", reject(&rejection)),
     };
-    let retry = |what: &str| review::deny(&parsed, 503, "ServiceUnavailable", what);
+    let template = parsed.answer();
+    let retry = |what: &str| review::refuse(template.clone(), 503, "ServiceUnavailable", what);
     // Waiting for a slot may use half the deadline: a review that waited longer would
     // rarely finish its checks in what is left.
     let queue_deadline = tokio::time::Instant::now() + app.settings.request_deadline() / 2;
@@ -168,10 +161,7 @@ async fn admit(app: &App, endpoint: Endpoint, request: Request<Incoming>) -> (&'
         let msg = "the webhook is busy (too many reviews at once); the check was not done and is worth retrying";
         return ("timeout", json(review::body(retry(msg))));
     };
-    let answer = match endpoint {
-        Endpoint::Mutate => Ok(app.admission.mutate(&parsed)),
-        Endpoint::Validate => tokio::time::timeout_at(deadline, app.admission.validate(&parsed)).await,
-    };
+    let answer = tokio::time::timeout_at(deadline, app.admission.answer(parsed)).await;
     match answer {
         Ok(response) => (if response.allowed { "allowed" } else { "denied" }, json(review::body(response))),
         Err(_) => {

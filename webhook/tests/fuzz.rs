@@ -36,7 +36,7 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 use webhook::access::AccessChecker;
-use webhook::admission::Admission;
+use webhook::admission::{Admission, Endpoint, Parsed};
 use webhook::lookup::Secrets;
 use webhook::metrics::Metrics;
 use webhook::policy::{Policy, PolicyHandle};
@@ -140,12 +140,6 @@ struct Harness {
     _writer: reflector::store::Writer<Secret>,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Endpoint {
-    Mutate,
-    Validate,
-}
-
 impl Harness {
     /// `strict`: a policy that restricts namespaces and registries and requires limits,
     /// so its rules fire too.
@@ -179,12 +173,9 @@ impl Harness {
 
     /// What the server answers to `body` on `endpoint` (HTTP aside).
     fn answer(&self, endpoint: Endpoint, body: &[u8]) -> Vec<u8> {
-        match review::parse(body) {
+        match Parsed::read(endpoint, body) {
             Err(rejection) => review::rejection_body(&rejection),
-            Ok(request) => review::body(match endpoint {
-                Endpoint::Mutate => self.admission.mutate(&request),
-                Endpoint::Validate => self.runtime.block_on(self.admission.validate(&request)),
-            }),
+            Ok(parsed) => review::body(self.runtime.block_on(self.admission.answer(parsed))),
         }
     }
 

@@ -1,5 +1,5 @@
-//! The webhook's own cost per review, without TLS or HTTP: the very `review::parse`,
-//! `Admission::mutate`/`validate` and `review::body` the server calls, on one thread,
+//! The webhook's own cost per review, without TLS or HTTP: the very `Parsed::read`,
+//! `Admission::answer` and `review::body` the server calls, on one thread,
 //! with Secrets in a watch-cache store and access answers cached (as they are after the
 //! first review). This is the floor the TLS figures sit on.
 
@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::{reflector, watcher};
 use serde_json::{Value, json};
 use webhook::access::AccessChecker;
-use webhook::admission::Admission;
+use webhook::admission::{Admission, Endpoint, Parsed};
 use webhook::lookup::Secrets;
 use webhook::metrics::Metrics;
 use webhook::policy::{Policy, PolicyHandle};
@@ -116,10 +116,12 @@ pub fn measure(body: &[u8], secrets: Vec<Secret>, time: Duration) -> Costs {
         };
         (admission, writer)
     });
+    // Exactly the server's steps: read for the endpoint, answer, encode.
     let answer = |validate: bool| {
-        let request = review::parse(body).unwrap_or_else(|r| panic!("the benchmark review is refused: {}", r.message));
-        let response =
-            if validate { runtime.block_on(admission.validate(&request)) } else { admission.mutate(&request) };
+        let endpoint = if validate { Endpoint::Validate } else { Endpoint::Mutate };
+        let parsed =
+            Parsed::read(endpoint, body).unwrap_or_else(|r| panic!("the benchmark review is refused: {}", r.message));
+        let response = runtime.block_on(admission.answer(parsed));
         assert!(response.allowed, "the benchmark review is denied: {}", response.result.message);
         review::body(response)
     };
@@ -139,7 +141,7 @@ pub fn measure(body: &[u8], secrets: Vec<Secret>, time: Duration) -> Costs {
     };
     Costs {
         parse_us: rounds(&|| {
-            let _ = review::parse(body);
+            let _ = Parsed::read(Endpoint::Validate, body);
         }),
         mutate_us: rounds(&|| {
             answer(false);
