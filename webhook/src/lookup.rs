@@ -18,7 +18,7 @@ use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SecretLookupMode;
-use crate::validate::Lookup;
+use crate::validate::{Lookup, SecretData};
 
 /// Secret types the cache leaves out.
 const UNCACHED_TYPES: &str = "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token";
@@ -45,10 +45,8 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-fn data(secret: &Secret) -> Lookup {
-    Lookup::Found(
-        secret.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect::<BTreeMap<String, Vec<u8>>>(),
-    )
+fn found(secret: Arc<Secret>) -> Lookup {
+    Lookup::Found(SecretData::new(secret))
 }
 
 /// Describes a client error without anything from a response body that might echo input.
@@ -130,7 +128,7 @@ impl Secrets {
     pub async fn read(&self, namespace: &str, name: &str) -> Lookup {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         match tokio::time::timeout(READ_TIMEOUT, api.get_opt(name)).await {
-            Ok(Ok(Some(secret))) => data(&secret),
+            Ok(Ok(Some(secret))) => found(Arc::new(secret)),
             Ok(Ok(None)) => Lookup::Missing,
             Ok(Err(e)) => Lookup::Unavailable(describe(&e)),
             Err(_) => Lookup::Unavailable(format!("no answer within {} s", READ_TIMEOUT.as_secs())),
@@ -139,19 +137,34 @@ impl Secrets {
 
     /// One Secret: from the cache when it is synced and holds it, else read directly.
     pub async fn get(&self, namespace: &str, name: &str) -> Lookup {
-        if let Some(cache) = &self.cache
-            && cache.synced.load(Ordering::SeqCst)
-            && let Some(secret) = cache.store.get(&ObjectRef::new(name).within(namespace))
-        {
-            return data(&secret);
+        match self.cached_copy(namespace, name) {
+            Some(secret) => found(secret),
+            None => self.read(namespace, name).await,
         }
-        self.read(namespace, name).await
     }
 
-    /// Every Secret in `names`, from the cache where possible, concurrently.
+    fn cached_copy(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+        let cache = self.cache.as_ref().filter(|c| c.synced.load(Ordering::SeqCst))?;
+        cache.store.get(&ObjectRef::new(name).within(namespace))
+    }
+
+    /// Every Secret in `names`, from the cache where possible, the rest read concurrently.
     pub async fn get_all(&self, namespace: &str, names: &[String]) -> BTreeMap<String, Lookup> {
-        let reads = names.iter().map(|n| async move { (n.clone(), self.get(namespace, n).await) });
-        futures::future::join_all(reads).await.into_iter().collect()
+        let mut out = BTreeMap::new();
+        let mut misses = Vec::new();
+        for name in names {
+            match self.cached_copy(namespace, name) {
+                Some(secret) => {
+                    out.insert(name.clone(), found(secret));
+                }
+                None => misses.push(name.clone()),
+            }
+        }
+        // Usually none: no futures to build and poll when every Secret is cached.
+        if !misses.is_empty() {
+            out.extend(self.read_all(namespace, &misses).await);
+        }
+        out
     }
 
     /// Every Secret in `names`, read directly, concurrently.

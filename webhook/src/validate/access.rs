@@ -13,17 +13,18 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>)
     let mut reported = BTreeSet::new();
     for r in refs {
         let Some(access) = input.access.get(&r.secret) else { continue };
-        if !reported.insert(r.secret.clone()) {
+        if !reported.insert(r.secret.as_str()) {
             continue;
         }
-        let field = name_field(r.path);
+        // Only a problem needs the field's name.
+        let field = || name_field(r.path);
         match access {
             Access::Allowed => {}
             Access::Denied(reason) => {
                 let why = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
                 causes.push(Cause::forbidden(
                     Rule::Access,
-                    field,
+                    field(),
                     format!(
                         "user {:?} cannot get Secret {:?} in namespace {:?}{why}; a project may only reference Secrets \
                          its author can read",
@@ -33,7 +34,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>)
             }
             Access::Unknown(reason) => causes.push(Cause::unavailable(
                 Rule::Access,
-                field,
+                field(),
                 format!(
                     "could not check whether user {:?} may get Secret {:?} ({reason}); the check was not done and is \
                      worth retrying",

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crds::SupabaseProjectSpec;
 
-use super::{Access, Input, Lookup, Report};
+use super::{Access, Input, Lookup, Report, SecretData};
 use crate::policy::Policy;
 
 /// The clock of every case: 2027-01-15T08:00:00Z.
@@ -65,7 +65,7 @@ pub struct Case {
 }
 
 fn found(pairs: &[(&str, &[u8])]) -> Lookup {
-    Lookup::Found(pairs.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect())
+    Lookup::Found(SecretData::of(pairs.iter().map(|(k, v)| (*k, *v))))
 }
 
 impl Case {
@@ -120,10 +120,7 @@ impl Case {
     /// Sets (or with `None` removes) one key of a Secret.
     pub fn set_key(&mut self, secret: &str, key: &str, value: Option<&[u8]>) {
         if let Some(Lookup::Found(data)) = self.secrets.get_mut(secret) {
-            match value {
-                Some(v) => data.insert(key.to_string(), v.to_vec()),
-                None => data.remove(key),
-            };
+            data.set(key, value);
         }
     }
 

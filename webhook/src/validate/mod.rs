@@ -16,18 +16,53 @@ mod warnings;
 mod workloads;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crds::SupabaseProjectSpec;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
 
 pub use field::{Cause, Kind, Rule};
 
 use crate::policy::Policy;
 
+/// A Secret's data, shared with the cache it came from: copying it out for every
+/// review cost more than all the rules reading it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretData(Arc<Secret>);
+
+impl SecretData {
+    /// The Secret as read.
+    pub fn new(secret: Arc<Secret>) -> SecretData {
+        SecretData(secret)
+    }
+
+    /// A Secret holding `pairs` (tests, and what a direct read returns).
+    pub fn of<K: Into<String>, V: Into<Vec<u8>>>(pairs: impl IntoIterator<Item = (K, V)>) -> SecretData {
+        let data = pairs.into_iter().map(|(k, v)| (k.into(), ByteString(v.into()))).collect();
+        SecretData(Arc::new(Secret { data: Some(data), ..Secret::default() }))
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
+        self.0.data.as_ref()?.get(key).map(|v| v.0.as_slice())
+    }
+
+    /// Sets (or with `None` removes) one key.
+    pub fn set(&mut self, key: &str, value: Option<&[u8]>) {
+        let data = Arc::make_mut(&mut self.0).data.get_or_insert_with(BTreeMap::new);
+        match value {
+            Some(v) => data.insert(key.to_string(), ByteString(v.to_vec())),
+            None => data.remove(key),
+        };
+    }
+}
+
 /// A referenced Secret as read from the apiserver.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Lookup {
     /// The Secret's data, by key.
-    Found(BTreeMap<String, Vec<u8>>),
+    Found(SecretData),
     /// No such Secret in the project's namespace.
     Missing,
     /// The apiserver did not answer; the reason names no value.

@@ -66,7 +66,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>)
     generated(input, refs, causes);
 }
 
-fn key(r: &KeyRef, value: Option<&Vec<u8>>, causes: &mut Vec<Cause>) {
+fn key(r: &KeyRef, value: Option<&[u8]>, causes: &mut Vec<Cause>) {
     let problem = match value {
         None => format!("Secret {:?} has no key {:?}", r.secret, r.key),
         Some(v) if v.iter().all(u8::is_ascii_whitespace) => {
