@@ -44,7 +44,7 @@ pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], report: &mut Report) {
         if token.trim().is_empty() {
             continue; // reported as empty by the Secrets rule
         }
-        match jwt::verify(secret, token.trim(), role, input.now) {
+        match super::verified::verify(secret, token.trim(), role, input.now) {
             Err(problem) => report.causes.push(Cause::invalid(
                 Rule::Jwt,
                 r.path,

@@ -12,6 +12,7 @@ mod names;
 mod s3;
 mod secrets;
 mod urls;
+mod verified;
 mod warnings;
 mod workloads;
 
@@ -27,9 +28,22 @@ pub use field::{Cause, Kind, Rule};
 use crate::policy::Policy;
 
 /// A Secret's data, shared with the cache it came from: copying it out for every
-/// review cost more than all the rules reading it.
-#[derive(Clone, Debug, PartialEq)]
+/// review cost more than all the rules reading it. Two are equal when their data is;
+/// `Debug` shows the keys, never a value.
+#[derive(Clone)]
 pub struct SecretData(Arc<Secret>);
+
+impl PartialEq for SecretData {
+    fn eq(&self, other: &SecretData) -> bool {
+        self.0.data == other.0.data
+    }
+}
+
+impl std::fmt::Debug for SecretData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.data.iter().flatten().map(|(k, _)| k)).finish()
+    }
+}
 
 impl SecretData {
     /// The Secret as read.
@@ -168,6 +182,20 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests {
     use super::fixtures::Case;
+    use super::{Lookup, SecretData};
+
+    #[test]
+    fn secret_data_shows_keys_never_values_and_compares_data_only() {
+        let a = SecretData::of([("password", "hunter2-value")]);
+        let shown = format!("{:?}", Lookup::Found(a.clone()));
+        assert!(shown.contains("password") && !shown.contains("hunter2"), "{shown}");
+        assert_eq!(a.get("password"), Some(&b"hunter2-value"[..]));
+        let mut b = a.clone();
+        assert_eq!(a, b);
+        b.set("password", Some(b"other"));
+        assert_ne!(a, b);
+        assert_eq!(a.get("password"), Some(&b"hunter2-value"[..]), "a copy changed, not the shared Secret");
+    }
 
     #[test]
     fn namespaces_outside_the_policy_are_refused() {
