@@ -25,7 +25,7 @@ pub const NAMESPACE: &str = "bench";
 /// Microseconds per review for each step, and for the whole answer.
 #[derive(Debug)]
 pub struct Costs {
-    /// Reading and checking the review.
+    /// Reading and checking the review as `/validate` does, the spec typed.
     pub parse_us: f64,
     /// `/mutate`: parse, defaults patch, answer.
     pub mutate_us: f64,
