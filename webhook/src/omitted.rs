@@ -34,6 +34,11 @@ impl Found {
 
     fn push(&mut self, key: &str) {
         self.path.push('/');
+        // The spec's own keys never need escaping; only map keys (node selectors) might.
+        if !key.contains(['~', '/']) {
+            self.path.push_str(key);
+            return;
+        }
         for c in key.chars() {
             match c {
                 '~' => self.path.push_str("~0"),

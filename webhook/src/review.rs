@@ -3,14 +3,16 @@
 //! problem, with the request's uid when one could be found.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use http::StatusCode;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use kube::core::response::{Status, StatusCause, StatusDetails};
 use kube::core::{NamespaceResourceScope, Resource, TypeMeta};
-use serde::Deserialize;
+
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -228,22 +230,53 @@ fn diagnose(body: &[u8], error: Option<&serde_json::Error>) -> Rejection {
     }
 }
 
-/// Serializes a review answer. The patch goes out base64-encoded, as the API's `[]byte`
-/// field is defined; kube-core writes it as an array of numbers, which Go happens to
-/// accept but other readers do not.
-pub fn body(mut response: AdmissionResponse) -> Vec<u8> {
+/// A review answer as it goes out: kube-core's `AdmissionResponse`, field for field, but
+/// written straight to JSON (through a `Value` it cost more than the rules of a review)
+/// and with the patch base64-encoded, as the API's `[]byte` field is defined (kube-core
+/// writes it as an array of numbers, which Go happens to accept but other readers do not).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Out<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    response: Answer<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer<'a> {
+    uid: &'a str,
+    allowed: bool,
+    status: &'a Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    audit_annotations: &'a HashMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<&'a Vec<String>>,
+}
+
+/// Serializes a review answer.
+pub fn body(response: AdmissionResponse) -> Vec<u8> {
     use base64::Engine;
-    // Taken out before serializing: as an array of numbers a 2 KB patch became 2,000
-    // JSON values, the costliest part of a `/mutate` answer.
-    let patch = response.patch.take();
-    let mut value = match serde_json::to_value(response.into_review()) {
-        Ok(v) => v,
-        Err(_) => return b"{}".to_vec(),
+    let patch = response.patch.as_ref().map(|p| base64::engine::general_purpose::STANDARD.encode(p));
+    let out = Out {
+        api_version: &response.types.api_version,
+        kind: &response.types.kind,
+        response: Answer {
+            uid: &response.uid,
+            allowed: response.allowed,
+            status: &response.result,
+            // kube-core sets a patch and its type together (`with_patch`); its type is private.
+            patch_type: patch.is_some().then_some("JSONPatch"),
+            patch,
+            audit_annotations: &response.audit_annotations,
+            warnings: response.warnings.as_ref(),
+        },
     };
-    if let (Some(patch), Some(Value::Object(slot))) = (patch, value.get_mut("response")) {
-        slot.insert("patch".into(), Value::String(base64::engine::general_purpose::STANDARD.encode(patch)));
-    }
-    serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec())
+    serde_json::to_vec(&out).unwrap_or_else(|_| b"{}".to_vec())
 }
 
 /// The answer to a request that could not be reviewed.
@@ -310,6 +343,37 @@ mod tests {
             "object": {"apiVersion": "supabase-operator.io/v1alpha1", "kind": KIND,
                        "metadata": {"name": "demo"}, "spec": {}},
         })
+    }
+
+    /// What kube-core's own serialization gives, with the patch swapped for its base64
+    /// text: the reference `body` must match.
+    fn through_kube(response: AdmissionResponse) -> Value {
+        use base64::Engine;
+        let patch = response.patch.clone();
+        let mut value = serde_json::to_value(response.into_review()).unwrap();
+        if let Some(patch) = patch {
+            value["response"]["patch"] = Value::String(base64::engine::general_purpose::STANDARD.encode(patch));
+        }
+        value
+    }
+
+    #[test]
+    fn answers_are_written_as_kube_core_writes_them_with_a_base64_patch() {
+        let request = parse(&review(good_request())).unwrap();
+        let allowed = AdmissionResponse::from(&request);
+        let mut warned = allowed.clone();
+        warned.warnings = Some(vec!["spec.jwt: expires soon".into()]);
+        let cause = Cause::invalid(crate::validate::Rule::Urls, "spec.apiExternalUrl", "\"x\"", "bad");
+        let denied = invalid(&request, "demo", &[cause], false);
+        let busy = deny(&request, 503, "ServiceUnavailable", "busy");
+        let patched = AdmissionResponse::from(&request).with_patch(json_patch::Patch(vec![])).unwrap();
+        let mut patched = patched;
+        patched.patch = Some(br#"[{"op":"add","path":"/spec/x","value":1}]"#.to_vec());
+        let rejected = AdmissionResponse::invalid("no review");
+        for response in [allowed, warned, denied, busy, patched, rejected] {
+            let ours: Value = serde_json::from_slice(&body(response.clone())).unwrap();
+            assert_eq!(ours, through_kube(response));
+        }
     }
 
     #[test]

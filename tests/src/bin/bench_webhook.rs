@@ -85,7 +85,9 @@ fn print_handler_costs(seconds: u64) {
     let c = std::thread::spawn(move || handler::measure(&measured, secrets, time)).join().unwrap();
     println!("## In-process cost per review, one thread, no TLS ({} bytes)\n", body.len());
     println!("| step | µs per review | reviews/s on one core |\n|---|---|---|");
-    for (name, us) in [("reading the review, spec typed", c.parse_us), ("/mutate", c.mutate_us), ("/validate", c.validate_us)] {
+    for (name, us) in
+        [("reading the review, spec typed", c.parse_us), ("/mutate", c.mutate_us), ("/validate", c.validate_us)]
+    {
         println!("| {name} | {us:.1} | {:.0} |", 1e6 / us);
     }
     println!();
