@@ -13,27 +13,28 @@ pub(super) fn check(spec: &SupabaseProjectSpec, policy: &Policy, causes: &mut Ve
         spec.storage.as_ref().and_then(|s| s.backend).unwrap_or(StorageBackend::File) == StorageBackend::File;
     for entry in &CATALOG {
         let Some(w) = components.workload(entry.component) else { continue };
-        let base = format!("spec.components.{}", entry.name);
+        // Field paths are built only for a problem: most reviews have none.
+        let base = entry.name;
         if let Some(replicas) = w.replicas {
-            let field = format!("{base}.replicas");
+            let field = || format!("spec.components.{base}.replicas");
             if replicas < 0 {
                 causes.push(Cause::invalid(
                     Rule::Workloads,
-                    &field,
+                    field(),
                     replicas.to_string(),
                     "must be greater than or equal to 0",
                 ));
             } else if replicas > policy.max_replicas {
                 causes.push(Cause::invalid(
                     Rule::Workloads,
-                    &field,
+                    field(),
                     replicas.to_string(),
                     format!("must be at most {}", policy.max_replicas),
                 ));
             } else if entry.component == Component::Storage && file_backend && replicas > 1 {
                 causes.push(Cause::invalid(
                     Rule::Workloads,
-                    &field,
+                    field(),
                     replicas.to_string(),
                     "must be at most 1 with the file storage backend (its volume belongs to one pod); use s3 to scale",
                 ));
@@ -47,7 +48,7 @@ pub(super) fn check(spec: &SupabaseProjectSpec, policy: &Policy, causes: &mut Ve
             Err(_) => {
                 causes.push(Cause::invalid(
                     Rule::Workloads,
-                    format!("{base}.resources.{kind}.{name}"),
+                    format!("spec.components.{base}.resources.{kind}.{name}"),
                     quoted(q),
                     "must be a Kubernetes quantity such as 500m, 2 or 128Mi",
                 ));
@@ -67,7 +68,7 @@ pub(super) fn check(spec: &SupabaseProjectSpec, policy: &Policy, causes: &mut Ve
             {
                 causes.push(Cause::invalid(
                     Rule::Workloads,
-                    format!("{base}.resources.requests.{name}"),
+                    format!("spec.components.{base}.resources.requests.{name}"),
                     quoted(&q.0),
                     format!("must be less than or equal to {name} limit of {shown}"),
                 ));
@@ -78,7 +79,7 @@ pub(super) fn check(spec: &SupabaseProjectSpec, policy: &Policy, causes: &mut Ve
                 if !limits.is_some_and(|l| l.contains_key(name)) {
                     causes.push(Cause::required(
                         Rule::Policy,
-                        format!("{base}.resources.limits.{name}"),
+                        format!("spec.components.{base}.resources.limits.{name}"),
                         format!("the platform policy requires a {name} limit on every component"),
                     ));
                 }
