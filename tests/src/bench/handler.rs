@@ -69,13 +69,44 @@ pub fn review(object: &Value, operation: &str) -> Bytes {
     Bytes::from(serde_json::to_vec(&r).unwrap_or_default())
 }
 
-/// The full sample's review, as the load runs send it.
+/// The `fieldsV1` the apiserver records for `value`: every member of every object,
+/// lists whole (the CRD's lists are atomic).
+fn fields_v1(value: &Value) -> Value {
+    match value {
+        Value::Object(members) => {
+            let mut set = serde_json::Map::new();
+            set.insert(".".into(), json!({}));
+            for (k, v) in members {
+                set.insert(format!("f:{k}"), fields_v1(v));
+            }
+            Value::Object(set)
+        }
+        _ => json!({}),
+    }
+}
+
+/// The full sample's review, as the load runs send it: the object as `kubectl apply`
+/// creates it, with the last-applied annotation (a copy of what was applied) and the
+/// managed fields the apiserver records before admission.
 pub fn sample_review() -> Bytes {
     let path = crate::repo_path("config/samples/full.yaml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut object: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     object["metadata"]["namespace"] = json!(NAMESPACE);
+    let applied = object.to_string();
+    let fields = json!({
+        "f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}},
+        "f:spec": fields_v1(&object["spec"]),
+    });
+    object["metadata"]["annotations"] = json!({"kubectl.kubernetes.io/last-applied-configuration": applied});
+    object["metadata"]["managedFields"] = json!([{
+        "manager": "kubectl-client-side-apply", "operation": "Update",
+        "apiVersion": "supabase-operator.io/v1alpha1", "time": "2026-12-01T09:00:00Z",
+        "fieldsType": "FieldsV1", "fieldsV1": fields,
+    }]);
     object["metadata"]["uid"] = json!("6a1d3c44-0f5e-4d2b-8a8c-1f0e9d7b6a55");
+    object["metadata"]["creationTimestamp"] = json!("2026-12-01T09:00:00Z");
+    object["metadata"]["generation"] = json!(1);
     review(&object, "CREATE")
 }
 
