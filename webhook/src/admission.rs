@@ -1,5 +1,6 @@
 //! One admission decision: what `/mutate` and `/validate` answer for a parsed review.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -28,6 +29,10 @@ pub enum Endpoint {
 pub enum Parsed {
     /// For `/mutate`: the spec as JSON, to see what was sent.
     Mutate(Request<Value>),
+    /// For `/mutate`, when the review did not read as JSON values (nested deeper than
+    /// serde_json's 128 levels, a number out of range): read again with the spec as
+    /// text, so the answer still carries the uid and says why nothing was defaulted.
+    MutateText(Request),
     /// For `/validate`: the spec typed.
     Validate(Request<Box<SupabaseProjectSpec>>),
     /// For `/validate`, when a spec did not decode: read again as text, so the answer can
@@ -39,7 +44,10 @@ impl Parsed {
     /// Reads `body` for `endpoint`. A body that is no review at all is refused.
     pub fn read(endpoint: Endpoint, body: &[u8]) -> Result<Parsed, Rejection> {
         match endpoint {
-            Endpoint::Mutate => review::parse_as(body).map(Parsed::Mutate),
+            Endpoint::Mutate => match review::parse_as(body) {
+                Ok(request) => Ok(Parsed::Mutate(request)),
+                Err(_) => review::parse(body).map(Parsed::MutateText),
+            },
             Endpoint::Validate => match review::parse_as(body) {
                 Ok(request) => Ok(Parsed::Validate(request)),
                 Err(_) => review::parse(body).map(Parsed::ValidateText),
@@ -51,6 +59,7 @@ impl Parsed {
     pub fn answer(&self) -> AdmissionResponse {
         match self {
             Parsed::Mutate(r) => AdmissionResponse::from(r),
+            Parsed::MutateText(r) => AdmissionResponse::from(r),
             Parsed::Validate(r) => AdmissionResponse::from(r),
             Parsed::ValidateText(r) => AdmissionResponse::from(r),
         }
@@ -61,6 +70,24 @@ impl Parsed {
 pub trait SentSpec {
     /// The typed spec, or what does not match the schema.
     fn typed(self) -> Result<SupabaseProjectSpec, String>;
+}
+
+/// A spec as JSON, for `/mutate`.
+pub trait SentJson {
+    /// The spec as a JSON value, or why it is not one.
+    fn json(&self) -> Result<Cow<'_, Value>, String>;
+}
+
+impl SentJson for Value {
+    fn json(&self) -> Result<Cow<'_, Value>, String> {
+        Ok(Cow::Borrowed(self))
+    }
+}
+
+impl SentJson for RawSpec {
+    fn json(&self) -> Result<Cow<'_, Value>, String> {
+        serde_json::from_str(self.get()).map(Cow::Owned).map_err(|e| e.to_string())
+    }
 }
 
 impl SentSpec for RawSpec {
@@ -98,7 +125,7 @@ const NO_SPEC: &str = "missing field `spec`";
 
 impl Admission {
     /// `/mutate`: the defaults patch. Never has side effects, so dry-run is the same.
-    pub fn mutate(&self, request: &Request<Value>) -> AdmissionResponse {
+    pub fn mutate<S: SentJson>(&self, request: &Request<S>) -> AdmissionResponse {
         let Some(object) = request.object.as_ref().filter(|_| request.operation != Operation::Delete) else {
             return allowed_unchecked(request, &format!("{:?} is not defaulted", request.operation));
         };
@@ -106,7 +133,7 @@ impl Admission {
             .spec
             .as_ref()
             .ok_or_else(|| NO_SPEC.to_string())
-            .and_then(|spec| crate::mutate::patch(spec).map_err(|e| e.to_string()));
+            .and_then(|spec| crate::mutate::patch(spec.json()?.as_ref()).map_err(|e| e.to_string()));
         match patch {
             Ok(None) => AdmissionResponse::from(request),
             // kube-core sets the patch type only in `with_patch`, which would encode a
@@ -130,6 +157,7 @@ impl Admission {
     pub async fn answer(&self, parsed: Parsed) -> AdmissionResponse {
         match parsed {
             Parsed::Mutate(request) => self.mutate(&request),
+            Parsed::MutateText(request) => self.mutate(&request),
             Parsed::Validate(request) => self.validate(request).await,
             Parsed::ValidateText(request) => self.validate(request).await,
         }
