@@ -3,7 +3,9 @@
 //! then reads both structs from it: about a fifth of decoding a spec. Here each
 //! component is read through a mirror that lists the workload fields inline.
 //! Serializing and the CRD schema still use the flattened structs; the struct
-//! literals below stop compiling if a field is added to one side only.
+//! literals below stop compiling if a field is added to one side only. Unlike the
+//! flattened read, serde's derive also accepts a component written as an array; the
+//! apiserver's schema refuses that before `/validate`, and `/mutate` does not default it.
 
 use serde::{Deserialize, Deserializer};
 

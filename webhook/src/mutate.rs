@@ -128,5 +128,9 @@ mod tests {
         let mut object = minimal();
         object["spec"]["jwt"] = json!([{"name": "jwt"}]);
         assert!(of(&object).is_err());
+        // serde reads a component from an array too (see crds' component_decode).
+        let mut object = minimal();
+        object["spec"]["components"] = json!({"kong": ["kong/kong:3.9.1", 2]});
+        assert!(of(&object).is_err());
     }
 }

@@ -51,7 +51,7 @@ impl SecretData {
         SecretData(secret)
     }
 
-    /// A Secret holding `pairs` (tests, and what a direct read returns).
+    /// A Secret holding only `pairs`.
     pub fn of<K: Into<String>, V: Into<Vec<u8>>>(pairs: impl IntoIterator<Item = (K, V)>) -> SecretData {
         let data = pairs.into_iter().map(|(k, v)| (k.into(), ByteString(v.into()))).collect();
         SecretData(Arc::new(Secret { data: Some(data), ..Secret::default() }))

@@ -1,48 +1,52 @@
 //! API key checks, remembered. Every review of a project checks the same two keys
 //! against the same JWT secret, and decoding them and the HMAC were the costliest
 //! rule. Only the clock-free part is remembered (`crds::jwt::verify_signed`); expiry
-//! is checked on every review. Bounded: when full, it starts over.
+//! is checked on every review. Entries are keyed by an HMAC of the secret, the key and
+//! the role under a per-process random key, so the map holds no Secret value and its
+//! size does not depend on theirs. Bounded: when full, it starts over.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::{LazyLock, Mutex, PoisonError};
 
 use crds::jwt::{self, Claims, KeyProblem, Role};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
-/// Distinct (secret, key) pairs kept: far more than the keys of every project a
+/// Distinct (secret, key, role) checks kept: far more than the keys of every project a
 /// webhook sees between restarts.
 const CAPACITY: usize = 1024;
 
-struct Seen {
-    secret: String,
-    token: String,
-    role: Role,
-    result: Result<Claims, KeyProblem>,
-}
+type Digest = [u8; 32];
 
-/// Keyed by a hash with a per-process random key; a hit is confirmed against the
-/// strings themselves.
-static SEEN: LazyLock<(RandomState, Mutex<HashMap<u64, Seen>>)> =
-    LazyLock::new(|| (RandomState::new(), Mutex::new(HashMap::new())));
+static KEY: LazyLock<[u8; 32]> = LazyLock::new(rand::random);
+
+static SEEN: LazyLock<Mutex<HashMap<Digest, Result<Claims, KeyProblem>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn digest(secret: &str, token: &str, role: Role) -> Option<Digest> {
+    // HMAC takes a key of any length; `None` is not expected, and only means no memo.
+    let mut mac = Hmac::<Sha256>::new_from_slice(&*KEY).ok()?;
+    // The secret's length first: no two (secret, key) pairs give the same input.
+    mac.update(&(secret.len() as u64).to_le_bytes());
+    mac.update(secret.as_bytes());
+    mac.update(token.as_bytes());
+    mac.update(role.as_str().as_bytes());
+    Some(mac.finalize().into_bytes().into())
+}
 
 /// [`crds::jwt::verify`], remembering the clock-free part.
 pub fn verify(secret: &str, token: &str, role: Role, now: i64) -> Result<Claims, KeyProblem> {
-    let (hasher, seen) = &*SEEN;
-    let hash = hasher.hash_one((secret, token, role));
-    let known = {
-        let seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.get(&hash).filter(|s| s.role == role && s.token == token && s.secret == secret).map(|s| s.result.clone())
-    };
+    let Some(key) = digest(secret, token, role) else { return jwt::verify(secret, token, role, now) };
+    let known = SEEN.lock().unwrap_or_else(PoisonError::into_inner).get(&key).cloned();
     let signed = match known {
         Some(result) => result,
         None => {
             let result = jwt::verify_signed(secret, token, role);
-            let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
             if seen.len() >= CAPACITY {
                 seen.clear();
             }
-            let entry = Seen { secret: secret.into(), token: token.into(), role, result: result.clone() };
-            seen.insert(hash, entry);
+            seen.insert(key, result.clone());
             result
         }
     };
