@@ -24,6 +24,16 @@ pub enum Endpoint {
     Validate,
 }
 
+impl Endpoint {
+    /// The request path it is served on.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Mutate => "/mutate",
+            Endpoint::Validate => "/validate",
+        }
+    }
+}
+
 /// A review, read in the form its endpoint works on.
 #[derive(Debug)]
 pub enum Parsed {

@@ -36,13 +36,6 @@ use crate::{Error, Settings};
 /// The first byte of a TLS record carrying a handshake.
 const TLS_HANDSHAKE: u8 = 0x16;
 
-fn path(endpoint: Endpoint) -> &'static str {
-    match endpoint {
-        Endpoint::Mutate => "/mutate",
-        Endpoint::Validate => "/validate",
-    }
-}
-
 struct App {
     admission: Admission,
     settings: Settings,
@@ -84,9 +77,9 @@ async fn route(app: Arc<App>, request: Request<Incoming>) -> Result<Response<Bod
     let (result, response) = admit(&app, endpoint, request).await;
     app.metrics.in_flight().dec();
     let elapsed = started.elapsed();
-    app.metrics.request(path(endpoint), result, elapsed);
+    app.metrics.request(endpoint.path(), result, elapsed);
     tracing::debug!(
-        endpoint = path(endpoint),
+        endpoint = endpoint.path(),
         result,
         status = response.status().as_u16(),
         elapsed_us = elapsed.as_micros() as u64,
@@ -152,8 +145,9 @@ async fn admit(app: &App, endpoint: Endpoint, request: Request<Incoming>) -> (&'
         Ok(r) => r,
         Err(rejection) => return ("malformed", reject(&rejection)),
     };
+    // Built before the review takes `parsed`: the answer when the checks cannot be done.
     let template = parsed.answer();
-    let retry = |what: &str| review::refuse(template.clone(), 503, "ServiceUnavailable", what);
+    let retry = move |what: &str| review::refuse(template, 503, "ServiceUnavailable", what);
     // Waiting for a slot may use half the deadline: a review that waited longer would
     // rarely finish its checks in what is left.
     let queue_deadline = tokio::time::Instant::now() + app.settings.request_deadline() / 2;
