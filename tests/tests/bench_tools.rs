@@ -42,14 +42,32 @@ async fn load_generator_measures_the_bare_server() {
     assert_eq!(r.server_cpu_us, None, "no such process: no figure");
 }
 
+/// `/validate`'s benchmark review is what the apiserver sends it after `/mutate`: the
+/// webhook's own patch applied, so nothing is left to default, where `kubectl`'s review
+/// had defaults to fill.
+#[test]
+fn the_validate_review_is_the_object_after_mutate() {
+    use harness::bench::handler;
+    let spec = |body: &[u8]| {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+        v["request"]["object"]["spec"].clone()
+    };
+    let (sent, admitted) = (spec(&handler::sample_review()), spec(&handler::admitted_review()));
+    assert!(webhook::mutate::patch(&sent).unwrap().is_some(), "kubectl's review has defaults to fill");
+    assert_eq!(webhook::mutate::patch(&admitted).unwrap(), None, "the admitted review is fully defaulted");
+    let typed = |v: &serde_json::Value| serde_json::from_value::<crds::SupabaseProjectSpec>(v.clone()).unwrap();
+    assert_eq!(typed(&admitted), crds::defaults(typed(&sent)));
+}
+
 /// The in-process figures come from an allowed review of the full sample (`measure`
 /// panics on a denial), and each answer costs more than parsing alone.
 #[test]
 fn handler_costs_are_measured_on_an_allowed_review() {
     use harness::bench::handler;
-    let c = handler::measure(&handler::sample_review(), handler::sample_secrets(), Duration::from_millis(50));
+    let (sent, admitted) = (handler::sample_review(), handler::admitted_review());
+    let c = handler::measure(&sent, &admitted, handler::sample_secrets(), Duration::from_millis(50));
     assert!(c.parse_us > 0.0 && c.parse_us.is_finite(), "{c:?}");
-    assert!(c.mutate_us > c.parse_us && c.validate_us > c.parse_us, "{c:?}");
+    assert!(c.mutate_us > c.parse_us && c.validate_us > c.parse_us && c.validate_sent_us > c.parse_us, "{c:?}");
 }
 
 /// `bench-reconciler` runs end to end on a few projects and reports what its

@@ -29,8 +29,11 @@ pub struct Costs {
     pub parse_us: f64,
     /// `/mutate`: parse, defaults patch, answer.
     pub mutate_us: f64,
-    /// `/validate`: parse, every rule, answer.
+    /// `/validate` of the admitted review: parse, every rule, answer.
     pub validate_us: f64,
+    /// `/validate` of the review as `kubectl` sent it, before `/mutate` filled the
+    /// defaults (the benchmark's `/validate` review until December 2026).
+    pub validate_sent_us: f64,
 }
 
 /// Every access review is allowed: the benchmark measures the webhook, not RBAC.
@@ -89,6 +92,24 @@ fn fields_v1(value: &Value) -> Value {
 /// creates it, with the last-applied annotation (a copy of what was applied) and the
 /// managed fields the apiserver records before admission.
 pub fn sample_review() -> Bytes {
+    review(&sent_object(), "CREATE")
+}
+
+/// The same review as the apiserver sends it to `/validate`: after the mutating
+/// webhook, so the object carries the defaults `/mutate`'s own patch fills in. The
+/// annotation and managed fields stay as `kubectl` sent them.
+pub fn admitted_review() -> Bytes {
+    let mut object = sent_object();
+    let text = webhook::mutate::patch(&object["spec"])
+        .unwrap_or_else(|e| panic!("the sample is not defaulted: {e}"))
+        .unwrap_or_else(|| b"[]".to_vec());
+    let patch: json_patch::Patch =
+        serde_json::from_slice(&text).unwrap_or_else(|e| panic!("the defaults patch is not RFC 6902: {e}"));
+    json_patch::patch(&mut object, &patch).unwrap_or_else(|e| panic!("the defaults patch does not apply: {e}"));
+    review(&object, "CREATE")
+}
+
+fn sent_object() -> Value {
     let path = crate::repo_path("config/samples/full.yaml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut object: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -107,7 +128,7 @@ pub fn sample_review() -> Bytes {
     object["metadata"]["uid"] = json!("6a1d3c44-0f5e-4d2b-8a8c-1f0e9d7b6a55");
     object["metadata"]["creationTimestamp"] = json!("2026-12-01T09:00:00Z");
     object["metadata"]["generation"] = json!(1);
-    review(&object, "CREATE")
+    object
 }
 
 /// The Secrets the sample references, in the namespace its review names.
@@ -125,10 +146,11 @@ fn per_op(started: Instant, n: u32) -> f64 {
     started.elapsed().as_secs_f64() * 1e6 / f64::from(n)
 }
 
-/// Measures `body` (a CREATE review whose Secrets are `secrets`) for about `time`
-/// per step. Panics if the review is not answered as a well-formed allowed review,
-/// since a figure for a refusal would measure the wrong path.
-pub fn measure(body: &[u8], secrets: Vec<Secret>, time: Duration) -> Costs {
+/// Measures the reviews of one CREATE whose Secrets are `secrets`, `sent` as
+/// `kubectl` sent it (what `/mutate` gets) and `admitted` after `/mutate` (what
+/// `/validate` gets), for about `time` per step. Panics if a review is not answered as a
+/// well-formed allowed review, since a figure for a refusal would measure the wrong path.
+pub fn measure(sent: &[u8], admitted: &[u8], secrets: Vec<Secret>, time: Duration) -> Costs {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => panic!("cannot start a runtime: {e}"),
@@ -148,8 +170,7 @@ pub fn measure(body: &[u8], secrets: Vec<Secret>, time: Duration) -> Costs {
         (admission, writer)
     });
     // Exactly the server's steps: read for the endpoint, answer, encode.
-    let answer = |validate: bool| {
-        let endpoint = if validate { Endpoint::Validate } else { Endpoint::Mutate };
+    let answer = |endpoint: Endpoint, body: &[u8]| {
         let parsed =
             Parsed::read(endpoint, body).unwrap_or_else(|r| panic!("the benchmark review is refused: {}", r.message));
         let response = runtime.block_on(admission.answer(parsed));
@@ -157,8 +178,9 @@ pub fn measure(body: &[u8], secrets: Vec<Secret>, time: Duration) -> Costs {
         review::body(response)
     };
     // Warm-up: fills the access cache and the allocator's free lists.
-    answer(true);
-    answer(false);
+    answer(Endpoint::Validate, admitted);
+    answer(Endpoint::Validate, sent);
+    answer(Endpoint::Mutate, sent);
     let rounds = |f: &dyn Fn()| {
         let mut n = 0u32;
         let started = Instant::now();
@@ -172,13 +194,16 @@ pub fn measure(body: &[u8], secrets: Vec<Secret>, time: Duration) -> Costs {
     };
     Costs {
         parse_us: rounds(&|| {
-            let _ = Parsed::read(Endpoint::Validate, body);
+            let _ = Parsed::read(Endpoint::Validate, admitted);
         }),
         mutate_us: rounds(&|| {
-            answer(false);
+            answer(Endpoint::Mutate, sent);
         }),
         validate_us: rounds(&|| {
-            answer(true);
+            answer(Endpoint::Validate, admitted);
+        }),
+        validate_sent_us: rounds(&|| {
+            answer(Endpoint::Validate, sent);
         }),
     }
 }

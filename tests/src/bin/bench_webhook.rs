@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use harness::bench::{bare, handler, load, prometheus, rss, tls};
 use harness::process::{self, Proc, free_addr};
@@ -77,17 +78,24 @@ async fn wait_ok(url: &str) {
 }
 
 fn print_handler_costs(seconds: u64) {
-    let body = handler::sample_review();
+    let (sent, admitted) = (handler::sample_review(), handler::admitted_review());
     let secrets = handler::sample_secrets();
     let time = Duration::from_secs(seconds.clamp(1, 3));
     // Its own thread and runtime: the measurement must not share the load generator's.
-    let measured = body.clone();
-    let c = std::thread::spawn(move || handler::measure(&measured, secrets, time)).join().unwrap();
-    println!("## In-process cost per review, one thread, no TLS ({} bytes)\n", body.len());
+    let (s, a) = (sent.clone(), admitted.clone());
+    let c = std::thread::spawn(move || handler::measure(&s, &a, secrets, time)).join().unwrap();
+    println!(
+        "## In-process cost per review, one thread, no TLS ({} bytes as kubectl sent it, {} after /mutate)\n",
+        sent.len(),
+        admitted.len()
+    );
     println!("| step | µs per review | reviews/s on one core |\n|---|---|---|");
-    for (name, us) in
-        [("reading the review, spec typed", c.parse_us), ("/mutate", c.mutate_us), ("/validate", c.validate_us)]
-    {
+    for (name, us) in [
+        ("reading the review after /mutate, spec typed", c.parse_us),
+        ("/mutate, the review as kubectl sent it", c.mutate_us),
+        ("/validate, the review after /mutate", c.validate_us),
+        ("/validate, the review as kubectl sent it", c.validate_sent_us),
+    ] {
         println!("| {name} | {us:.1} | {:.0} |", 1e6 / us);
     }
     println!();
@@ -165,14 +173,14 @@ async fn main() {
     let bare_proc = Proc::spawn(cmd, &dir.path().join("bare.log"));
     wait_ok(&format!("http://{health_addr}/readyz")).await;
 
-    let body = handler::sample_review();
+    let (sent, admitted) = (handler::sample_review(), handler::admitted_review());
     let client_tls = tls::client(&w.ca_cert).unwrap();
 
     let (idle_rss, _) = rss::rss_kib(webhook.id()).unwrap_or_default();
     let (bare_idle, _) = rss::rss_kib(bare_proc.id()).unwrap_or_default();
     let closed = load::Shape { connections: cli.connections, duration: Duration::from_secs(cli.seconds), rate: None };
     let open = load::Shape { rate: Some(cli.rate), ..closed };
-    let target = |addr: SocketAddr, path: &str, pid: u32| load::Target {
+    let target = |addr: SocketAddr, path: &str, pid: u32, body: &Bytes| load::Target {
         addr,
         server_pid: Some(pid),
         server_name: "127.0.0.1".into(),
@@ -183,16 +191,19 @@ async fn main() {
     let mut rows = Vec::new();
     let mut server_rows = Vec::new();
     let mut cpu_rows = Vec::new();
-    for (name, addr, path, pid) in [
-        ("webhook /validate", webhook_addr, "/validate", webhook.id()),
-        ("webhook /mutate", webhook_addr, "/mutate", webhook.id()),
-        ("bare server", bare_addr, "/validate", bare_proc.id()),
+    // Each endpoint gets the review the apiserver sends it, and the bare server gets
+    // each of the two in turn: a ratio compares the same bytes.
+    for (name, addr, path, pid, body) in [
+        ("webhook /validate", webhook_addr, "/validate", webhook.id(), &admitted),
+        ("webhook /mutate", webhook_addr, "/mutate", webhook.id(), &sent),
+        ("bare server, /validate's review", bare_addr, "/validate", bare_proc.id(), &admitted),
+        ("bare server, /mutate's review", bare_addr, "/mutate", bare_proc.id(), &sent),
     ] {
-        let max = load::run(target(addr, path, pid), client_tls.clone(), closed).await;
+        let max = load::run(target(addr, path, pid, body), client_tls.clone(), closed).await;
         rows.push(row(&format!("{name}, {} connections, max", cli.connections), &max));
         cpu_rows.push(cpu_row(&format!("{name}, max"), &max));
         let before = scrape(health_addr);
-        let fixed = load::run(target(addr, path, pid), client_tls.clone(), open).await;
+        let fixed = load::run(target(addr, path, pid, body), client_tls.clone(), open).await;
         rows.push(row(&format!("{name}, {} req/s", cli.rate), &fixed));
         cpu_rows.push(cpu_row(&format!("{name}, {} req/s", cli.rate), &fixed));
         if addr == webhook_addr {
@@ -202,7 +213,12 @@ async fn main() {
     let (_, webhook_peak) = rss::rss_kib(webhook.id()).unwrap_or_default();
     let (_, bare_peak) = rss::rss_kib(bare_proc.id()).unwrap_or_default();
 
-    println!("## Webhook over TLS on loopback ({} bytes per review, {} s per run)\n", body.len(), cli.seconds);
+    println!(
+        "## Webhook over TLS on loopback ({} bytes per /validate review, {} per /mutate review, {} s per run)\n",
+        admitted.len(),
+        sent.len(),
+        cli.seconds
+    );
     println!("| run | req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors |\n|---|---|---|---|---|---|---|");
     rows.iter().for_each(|r| println!("{r}"));
     println!(
