@@ -4,10 +4,13 @@
 //!
 //! 0. In-process, one thread: the microseconds the webhook's own code spends per
 //!    review (`bench-webhook handler` prints only this, without a cluster).
-//! 1. Over TLS keep-alive on loopback, many HTTP/1.1 connections post a CREATE
-//!    review of the full sample (~5 KB) to `/validate` and `/mutate`, with the
-//!    Secret lookups and access reviews going to a real apiserver, as in production.
-//! 2. The same load against the bare server (constant "allowed"): the limit.
+//! 1. Over TLS keep-alive on loopback, many HTTP/1.1 connections post the reviews
+//!    of a `kubectl apply` of the full sample: to `/mutate` the object as kubectl
+//!    creates it, to `/validate` the object after `/mutate` (as the apiserver sends
+//!    them), with the Secret lookups and access reviews going to a real apiserver, as
+//!    in production.
+//! 2. The same load against the bare server (constant "allowed"), once with each
+//!    endpoint's review: the limit.
 //! 3. Through the apiserver: `kubectl apply` of N projects, then the apiserver's
 //!    `apiserver_admission_webhook_admission_duration_seconds` histogram.
 #![forbid(unsafe_code)]
