@@ -3,7 +3,7 @@
 // A panic is how a test reports failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crds::Component;
 use harness::deployments;
@@ -45,6 +45,19 @@ async fn only_the_leader_writes_and_a_standby_takes_over_when_it_dies() {
 
     // The leader dies without releasing the Lease; the standby waits for it to expire.
     a.kill().await;
+    let killed = Instant::now();
+    rec::eventually("replica-b takes the Lease", Duration::from_secs(20), || async {
+        if holder(&env).await.as_deref() == Some("replica-b") { Ok(()) } else { Err("not yet".to_string()) }
+    })
+    .await;
+    // Its last renewal was at most a retry period before it died, and the standby asks
+    // every retry period: the Lease changes hands within the lease duration and a retry
+    // period of the death. The margin is for a busy test machine; a standby that waited
+    // a second lease duration would miss it.
+    let (took, config) = (killed.elapsed(), rec::lease(&env, "replica-b"));
+    let bound = config.lease_duration + config.retry_period + Duration::from_secs(2);
+    eprintln!("replica-b took the Lease {} ms after replica-a died", took.as_millis());
+    assert!(took <= bound, "replica-b took the Lease {took:?} after replica-a died; expected within {bound:?}");
     deployments::mark_ready(&env.api(), "demo-kong").await.unwrap();
     rec::wait_deployment(&env, "demo", Component::Auth).await;
     assert_eq!(holder(&env).await.as_deref(), Some("replica-b"));
