@@ -30,6 +30,13 @@ pub(super) struct Upstream {
     pub files: BTreeMap<String, String>,
 }
 
+impl Upstream {
+    /// `repo@commit`, shortened, for messages.
+    pub fn cite(&self) -> String {
+        format!("{}@{}", self.repo, &self.commit[..self.commit.len().min(12)])
+    }
+}
+
 /// The image: whom it runs as, what it runs, what it writes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -168,6 +175,11 @@ pub(super) fn check_env(items: &[EnvItem], conditions: &BTreeSet<&str>, rendered
             )),
             (None, Expect::Absent(_)) => {}
             (None, _) if !applies => {}
+            (None, _) if item.upstream.is_none() => f.add(format!(
+                "env {}: the contract has the operator render it ({}), not rendered",
+                item.name,
+                item.why.as_deref().unwrap_or_default()
+            )),
             (None, _) => f.add(format!("env {}: upstream sets it ({upstream}), not rendered", item.name)),
             (Some(v), Expect::Literal(want)) => {
                 if v.value.as_deref() != Some(want) || v.value_from.is_some() {
@@ -204,6 +216,8 @@ pub(super) fn expand(text: &str, vars: &BTreeMap<String, String>, what: &str, f:
         let name = &after[..len];
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
             out.push('$');
+            rest = after;
+            continue;
         } else if let Some(value) = vars.get(name) {
             out.push_str(value);
         } else {
@@ -215,6 +229,17 @@ pub(super) fn expand(text: &str, vars: &BTreeMap<String, String>, what: &str, f:
     }
     out.push_str(rest);
     out
+}
+
+/// Whether `text` names `path` itself, not a longer path ending in it
+/// (`/docker-entrypoint.sh` does not name `/entrypoint.sh`).
+fn names_path(text: &str, path: &str) -> bool {
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "_.-/".contains(c);
+    text.match_indices(path).any(|(at, _)| {
+        let before = text[..at].chars().next_back().is_none_or(|c| !path_char(c));
+        let after = text[at + path.len()..].chars().next().is_none_or(|c| !path_char(c));
+        before && after
+    })
 }
 
 /// Whether `path` lies on a writable volume of the container.
@@ -242,9 +267,8 @@ pub(super) fn check_image(image: &Image, pod: &PodSpec, script: Option<&str>, f:
         f.add(format!("image: runs as uid {uid:?}, the image's user is {} ({from})", image.user));
     }
     if let Some(command) = &c.command {
-        let mut text = command.join(" ");
-        text.push_str(script.unwrap_or_default());
-        if !text.contains(&image.entrypoint) {
+        let text = format!("{} {}", command.join(" "), script.unwrap_or_default());
+        if !names_path(&text, &image.entrypoint) {
             f.add(format!("image: the command {command:?} never runs the image's entrypoint {}", image.entrypoint));
         }
     }
@@ -265,5 +289,28 @@ pub(super) fn check_image(image: &Image, pod: &PodSpec, script: Option<&str>, f:
                 f.add(format!("image: writes {resolved} ({path}), which is on the read-only root"));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_named_only_whole() {
+        assert!(names_path("entrypoint=/entrypoint.sh\n", "/entrypoint.sh"));
+        assert!(names_path("exec /entrypoint.sh kong", "/entrypoint.sh"));
+        assert!(!names_path("entrypoint=/docker-entrypoint.sh\n", "/entrypoint.sh"));
+        assert!(!names_path("/entrypoint.sh.bak", "/entrypoint.sh"));
+    }
+
+    #[test]
+    fn expand_fills_names_and_reports_unknown_ones() {
+        let vars = BTreeMap::from([("A".to_string(), "x".to_string())]);
+        let mut f = Findings::default();
+        assert_eq!(expand("$A-$(q) $1 $", &vars, "t", &mut f), "x-$(q) $1 $");
+        assert!(f.0.is_empty(), "{:?}", f.0);
+        assert_eq!(expand("p $B", &vars, "t", &mut f), "p $B");
+        assert!(f.mention("t: $B has no value"), "{:?}", f.0);
     }
 }

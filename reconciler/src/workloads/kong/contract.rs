@@ -211,13 +211,13 @@ fn check_plugins(want: &Route, service: &Json, vars: &BTreeMap<String, String>, 
         }
     }
     let hide = |name: &str, want: &Option<HideCredentials>, f: &mut Findings| {
-        if let (Some(w), Some(got)) = (want, config(name)) {
-            if got["hide_credentials"].as_bool() != Some(w.hide_credentials) {
-                f.add(format!(
-                    "route {r}: {name} hide_credentials {}, upstream {}",
-                    got["hide_credentials"], w.hide_credentials
-                ));
-            }
+        if let (Some(w), Some(got)) = (want, config(name))
+            && got["hide_credentials"].as_bool() != Some(w.hide_credentials)
+        {
+            f.add(format!(
+                "route {r}: {name} hide_credentials {}, upstream {}",
+                got["hide_credentials"], w.hide_credentials
+            ));
         }
     };
     hide("key-auth", &want.key_auth, f);
@@ -230,10 +230,10 @@ fn check_plugins(want: &Route, service: &Json, vars: &BTreeMap<String, String>, 
             f.add(format!("route {r}: acl hide_groups_header differs"));
         }
     }
-    if let (Some(w), Some(got)) = (&want.terminate, config("request-termination")) {
-        if got["status_code"].as_i64() != Some(w.status_code) || got["message"].as_str() != Some(&w.message) {
-            f.add(format!("route {r}: request-termination {got}, upstream {} {:?}", w.status_code, w.message));
-        }
+    if let (Some(w), Some(got)) = (&want.terminate, config("request-termination"))
+        && (got["status_code"].as_i64() != Some(w.status_code) || got["message"].as_str() != Some(&w.message))
+    {
+        f.add(format!("route {r}: request-termination {got}, upstream {} {:?}", w.status_code, w.message));
     }
     if let Some(got) = config("request-transformer") {
         let empty = Transformer::default();
@@ -305,11 +305,8 @@ fn check_routes(c: &KongContract, case: &Case, config: &Json, vars: &BTreeMap<St
             (None, Some(_)) => continue,
             (None, None) if !applies => continue,
             (None, None) => {
-                f.add(format!(
-                    "route {r} ({:?}{}): upstream has it, not rendered",
-                    want.paths,
-                    want.expression.as_deref().unwrap_or_default()
-                ));
+                let matcher = want.expression.clone().unwrap_or_else(|| want.paths.join(", "));
+                f.add(format!("route {r} ({matcher}): upstream has it, not rendered"));
                 continue;
             }
             (Some(got), None) => got,
@@ -324,15 +321,15 @@ fn check_routes(c: &KongContract, case: &Case, config: &Json, vars: &BTreeMap<St
                 f.add(format!("route {r}: url {}, expected {ours:?} for upstream's {}", service["url"], want.url));
             }
         }
-        if let Some(protocol) = want.protocol.as_deref().filter(|_| !skip("protocol")) {
-            if service["protocol"].as_str() != Some(protocol) {
-                f.add(format!("route {r}: service protocol {}, upstream {protocol}", service["protocol"]));
-            }
+        if let Some(protocol) = want.protocol.as_deref().filter(|_| !skip("protocol"))
+            && service["protocol"].as_str() != Some(protocol)
+        {
+            f.add(format!("route {r}: service protocol {}, upstream {protocol}", service["protocol"]));
         }
-        if let Some(timeout) = want.read_timeout.filter(|_| !skip("read_timeout")) {
-            if service["read_timeout"].as_i64() != Some(timeout) {
-                f.add(format!("route {r}: read_timeout {}, upstream {timeout}", service["read_timeout"]));
-            }
+        if let Some(timeout) = want.read_timeout.filter(|_| !skip("read_timeout"))
+            && service["read_timeout"].as_i64() != Some(timeout)
+        {
+            f.add(format!("route {r}: read_timeout {}, upstream {timeout}", service["read_timeout"]));
         }
         if !skip("paths") {
             let paths: Vec<String> =
@@ -417,6 +414,15 @@ fn check_consumers(c: &KongContract, case: &Case, config: &Json, env: &[EnvVar],
     for name in consumers.keys() {
         f.add(format!("consumer {name}: rendered, but not in the contract"));
     }
+    let known: BTreeSet<&str> =
+        config["consumers"].as_array().into_iter().flatten().filter_map(|c| c["username"].as_str()).collect();
+    for list in ["acls", "basicauth_credentials"] {
+        for entry in config[list].as_array().into_iter().flatten() {
+            if !entry["consumer"].as_str().is_some_and(|c| known.contains(c)) {
+                f.add(format!("{list}: {} names no rendered consumer", entry["consumer"]));
+            }
+        }
+    }
 }
 
 /// Everything the contract says against one rendering.
@@ -490,6 +496,13 @@ fn check_table(c: &KongContract) -> Findings {
     f
 }
 
+/// New projects get upstream's image; stored ones keep theirs until their spec changes.
+#[test]
+fn the_catalog_pins_upstreams_image() {
+    let c: KongContract = contract::load("kong");
+    assert_eq!(Component::Kong.entry().image, c.upstream.image, "pinned by {}", c.upstream.cite());
+}
+
 #[test]
 fn the_contract_table_is_well_formed() {
     let c: KongContract = contract::load("kong");
@@ -500,14 +513,16 @@ fn the_contract_table_is_well_formed() {
 fn a_default_project_renders_upstreams_kong() {
     let c: KongContract = contract::load("kong");
     let case = default_case();
-    check(&c, &case, &render(&case.project)).assert_none("Kong, default project");
+    check(&c, &case, &render(&case.project))
+        .assert_none(&format!("Kong, default project, against {}", c.upstream.cite()));
 }
 
 #[test]
 fn a_project_with_the_dashboard_renders_upstreams_kong() {
     let c: KongContract = contract::load("kong");
     let case = dashboard_case();
-    check(&c, &case, &render(&case.project)).assert_none("Kong, with the dashboard");
+    check(&c, &case, &render(&case.project))
+        .assert_none(&format!("Kong with the dashboard, against {}", c.upstream.cite()));
 }
 
 /// The checker fails, naming the item, on each kind of difference.
