@@ -97,7 +97,8 @@ pub(super) fn well_known_oauth_path(issuer: &str) -> Result<String, Error> {
     // Kong refuses a route path outside RFC 3986's characters (kong/db/schema/typedefs.lua,
     // validate_path) and then loads no config at all: refuse it here, with the reason.
     let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~/%:@!$&'()*+,;=".contains(c);
-    if !path.chars().all(allowed) {
+    let encoded = path.split('%').skip(1).all(|p| p.len() >= 2 && p.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if !path.chars().all(allowed) || !encoded {
         return Err(Error::Render(format!("kong: the path of apiExternalUrl is not a valid route path: {path:?}")));
     }
     Ok(path)
@@ -529,6 +530,8 @@ mod tests {
         );
         assert_eq!(path("ftp://example.com"), None);
         assert_eq!(path("https://example.com/a b"), None, "Kong would refuse the whole config");
+        assert_eq!(path("https://example.com/a%zz"), None, "nor may a percent escape be malformed");
+        assert_eq!(path("https://example.com/a%20b").as_deref(), Some("/.well-known/oauth-authorization-server/a%20b"));
         // The route carries it.
         let mut p = minimal();
         p.spec.api_external_url = "https://example.com/auth/v1".into();
