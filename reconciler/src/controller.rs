@@ -25,6 +25,7 @@ use crate::Error;
 use crate::backoff::WatchBackoff;
 use crate::cache::{self, Writers};
 use crate::context::Context;
+use crate::key;
 use crate::metrics::Outcome;
 use crate::reconcile;
 
@@ -90,7 +91,7 @@ pub async fn run(
                 Ok((o, _)) => tracing::debug!(project = %o.name, namespace = ?o.namespace, "reconciled"),
                 Err(kube::runtime::controller::Error::ObjectNotFound(o)) => {
                     // A deleted project: forget its backoff state.
-                    let key = format!("{}/{}", o.namespace.as_deref().unwrap_or_default(), o.name);
+                    let key = key::of_ref(&o);
                     forget.succeeded(&key);
                     forget.memo.forget(&key);
                     tracing::debug!(object = %o, "gone before its reconcile")
@@ -100,11 +101,6 @@ pub async fn run(
             std::future::ready(())
         })
         .await;
-}
-
-/// The backoff bookkeeping key of a project.
-pub(crate) fn key(p: &SupabaseProject) -> String {
-    format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any())
 }
 
 async fn reconcile(project: Arc<SupabaseProject>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -134,7 +130,7 @@ fn error_policy(project: Arc<SupabaseProject>, error: &Error, ctx: Arc<Context>)
     if matches!(error, Error::NotLeader | Error::LostLeadership(_)) {
         return Action::await_change();
     }
-    let wait = ctx.failed(&key(&project));
-    tracing::warn!(project = %key(&project), error = %error, retry_in = ?wait, "reconcile error");
+    let wait = ctx.failed(&key::of(&project));
+    tracing::warn!(project = %key::of(&project), error = %error, retry_in = ?wait, "reconcile error");
     Action::requeue(wait)
 }

@@ -3,12 +3,9 @@
 //!
 //! Every Secret is watched by metadata only (see `controller`), so the data of Secrets
 //! nobody references is never held. A referenced Secret's data is read from the
-//! apiserver once per resourceVersion and kept in [`UserSecrets`]; a reconcile uses it
+//! apiserver once per resourceVersion and kept in `UserSecrets`; a reconcile uses it
 //! while the watched resourceVersion is the same. Both move only forward, so a
 //! project never goes back to older data (which would roll its pods twice).
-
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
 
 use crds::SupabaseProject;
 use crds::names;
@@ -20,39 +17,7 @@ use kube::api::Api;
 use crate::Error;
 use crate::cache;
 use crate::context::Context;
-use crate::secrets::SecretData;
-
-type Data = BTreeMap<String, Vec<u8>>;
-
-/// The data of referenced user Secrets, by namespace/name, with the resourceVersion read.
-#[derive(Default)]
-pub struct UserSecrets {
-    data: Mutex<HashMap<String, (String, Data)>>,
-}
-
-impl std::fmt::Debug for UserSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the data.
-        let n = self.data.lock().map(|d| d.len()).unwrap_or(0);
-        f.debug_struct("UserSecrets").field("secrets", &n).finish()
-    }
-}
-
-impl UserSecrets {
-    fn get(&self, key: &str, version: &str) -> Option<Data> {
-        let data = self.data.lock().ok()?;
-        data.get(key).filter(|(v, _)| v == version).map(|(_, d)| d.clone())
-    }
-
-    fn put(&self, key: String, read: Option<(String, Data)>) {
-        if let Ok(mut data) = self.data.lock() {
-            match read {
-                Some(r) => data.insert(key, r),
-                None => data.remove(&key),
-            };
-        }
-    }
-}
+use crate::secret_data::{Data, SecretData};
 
 /// Reads every user Secret the spec references; absent ones are left out.
 pub async fn user_secrets(ctx: &Context, api: &Api<Secret>, project: &SupabaseProject) -> Result<SecretData, Error> {
@@ -105,6 +70,8 @@ pub fn problems(project: &SupabaseProject, user: &SecretData) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn project(yaml: &str) -> SupabaseProject {
