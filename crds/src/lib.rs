@@ -7,6 +7,7 @@ pub mod catalog;
 mod component_decode;
 pub mod conditions;
 pub mod crd;
+pub mod defaulted;
 pub mod defaults;
 mod error;
 pub mod jwt;
@@ -17,6 +18,7 @@ pub mod refs;
 pub mod status;
 
 pub use catalog::{CATALOG, Component};
+pub use defaulted::Defaulted;
 pub use defaults::defaults;
 pub use error::Error;
 pub use project::{SupabaseProject, SupabaseProjectSpec};

@@ -26,7 +26,8 @@ pub async fn step(ctx: &Context, project: &SupabaseProject) -> Result<(DbInit, b
     if let Some(g) = recorded {
         return Ok((DbInit::Done(g), false));
     }
-    if !project.spec.database.initialize.unwrap_or(false) {
+    let spec = crds::Defaulted::of(&project.spec).map_err(|e| Error::Render(e.to_string()))?;
+    if !spec.database.initialize {
         return Ok((DbInit::NotRequested, false));
     }
     let name = crds::names::db_init_job(&project.name_any());
