@@ -15,6 +15,7 @@ pub mod names;
 pub mod project;
 pub mod quantity;
 pub mod refs;
+pub mod rules;
 pub mod status;
 
 pub use catalog::{CATALOG, Component};
