@@ -1,5 +1,5 @@
 //! The `kube::runtime::Controller` on SupabaseProject: what it watches, and the
-//! wrapper around each reconcile (metrics, failure events, backoff).
+//! wrapper around each reconcile (a tracing span, metrics, failure events, backoff).
 //!
 //! Each owned kind has one label-selected watch that fills its cache (see `cache`)
 //! and triggers the owner's reconcile. Every Secret is watched by metadata only, to
@@ -20,6 +20,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::Error;
 use crate::backoff::WatchBackoff;
@@ -103,7 +104,14 @@ pub async fn run(
         .await;
 }
 
+/// One reconcile, inside a span naming the project and generation, so every log line
+/// of it (the API client's included) says which project it is about.
 async fn reconcile(project: Arc<SupabaseProject>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let span = tracing::info_span!("reconcile", project = %key::of(&project), generation = project.metadata.generation);
+    measured(project, ctx).instrument(span).await
+}
+
+async fn measured(project: Arc<SupabaseProject>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let result = reconcile::reconcile_project(&project, &ctx).await;
     let outcome = match &result {
@@ -115,6 +123,7 @@ async fn reconcile(project: Arc<SupabaseProject>, ctx: Arc<Context>) -> Result<A
     match result {
         Ok((action, _)) => Ok(action),
         Err(e) => {
+            ctx.metrics.reconcile_failed(e.metric_label());
             if !matches!(e, Error::NotLeader) {
                 let note = e.to_string();
                 ctx.events
@@ -131,6 +140,13 @@ fn error_policy(project: Arc<SupabaseProject>, error: &Error, ctx: Arc<Context>)
         return Action::await_change();
     }
     let wait = ctx.failed(&key::of(&project));
-    tracing::warn!(project = %key::of(&project), error = %error, retry_in = ?wait, "reconcile error");
+    tracing::warn!(
+        project = %key::of(&project),
+        generation = project.metadata.generation,
+        error = %error,
+        kind = error.metric_label(),
+        retry_in = ?wait,
+        "reconcile error"
+    );
     Action::requeue(wait)
 }
