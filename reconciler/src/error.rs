@@ -44,6 +44,9 @@ pub enum Error {
     /// The Kubernetes client could not be configured.
     #[error("kubernetes client configuration: {0}")]
     Config(String),
+    /// The flags contradict each other.
+    #[error("flags: {0}")]
+    Flags(String),
 }
 
 impl Error {
@@ -57,7 +60,7 @@ impl Error {
             Error::Sign(_) => "sign",
             Error::NotLeader | Error::LostLeadership(_) => "leadership",
             Error::Health { .. } => "health_server",
-            Error::Config(_) => "config",
+            Error::Config(_) | Error::Flags(_) => "config",
         }
     }
 }

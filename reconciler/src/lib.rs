@@ -7,6 +7,7 @@
 mod apply;
 mod backoff;
 mod cache;
+pub mod config;
 mod context;
 mod controller;
 mod dbinit;
@@ -39,6 +40,7 @@ use kube::Client;
 use kube::api::Api;
 use tokio_util::sync::CancellationToken;
 
+pub use config::Settings;
 pub use error::Error;
 pub use leader::LeaseConfig;
 pub use metrics::{Metrics, Outcome};
