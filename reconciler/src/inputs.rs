@@ -23,7 +23,8 @@ use crate::secret_data::{Data, SecretData};
 pub async fn user_secrets(ctx: &Context, api: &Api<Secret>, project: &SupabaseProject) -> Result<SecretData, Error> {
     let namespace = project.namespace().unwrap_or_default();
     let mut out = SecretData::new();
-    for name in refs::referenced_secrets(&project.spec) {
+    // A reference without a name is a problem for `problems`, not a request to send.
+    for name in refs::referenced_secrets(&project.spec).into_iter().filter(|n| !n.is_empty()) {
         let key = format!("{namespace}/{name}");
         let watched = cache::get(&ctx.caches.all_secrets, &namespace, &name).and_then(|m| m.resource_version());
         if let Some(data) = watched.and_then(|v| ctx.user_secrets.get(&key, &v)) {
@@ -98,6 +99,12 @@ mod tests {
         user.insert("db".into(), data);
         let found = problems(&p, &user);
         assert_eq!(found, ["spec.database.secretRef.passwordKey: Secret \"db\" has no non-empty key \"password\""]);
+    }
+
+    #[test]
+    fn a_reference_without_a_name_is_refused() {
+        let p = project("apiExternalUrl: https://x\ndatabase: {secretRef: {name: ''}}\n");
+        assert_eq!(problems(&p, &SecretData::new()), ["spec.database.secretRef.name: names no Secret"]);
     }
 
     #[test]
