@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use crate::catalog::{Component, DEFAULT_REPLICAS, Resources};
 use crate::project::*;
 use crate::quantity;
+use crate::refs::default_keys as keys;
 
 /// Default libpq sslmode.
 pub const DEFAULT_SSL_MODE: SslMode = SslMode::Prefer;
@@ -52,15 +53,15 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
     let r = &mut db.secret_ref;
     // Literal values replace the Secret's keys, so only default the keys still read.
     if db.host.is_none() {
-        fill_str(&mut r.host_key, "host");
+        fill_str(&mut r.host_key, keys::HOST);
     }
     if db.port.is_none() {
-        fill_str(&mut r.port_key, "port");
+        fill_str(&mut r.port_key, keys::PORT);
     }
     if db.name.is_none() {
-        fill_str(&mut r.database_key, "database");
+        fill_str(&mut r.database_key, keys::DATABASE);
     }
-    fill_str(&mut r.password_key, "password");
+    fill_str(&mut r.password_key, keys::PASSWORD);
 
     let storage = spec.storage.get_or_insert_with(Default::default);
     fill(&mut storage.backend, || StorageBackend::File);
@@ -68,16 +69,16 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
     if let Some(s3) = storage.s3.as_mut() {
         let has_endpoint = s3.endpoint.is_some();
         fill(&mut s3.force_path_style, || has_endpoint);
-        fill_str(&mut s3.secret_ref.access_key_id_key, "accessKeyId");
-        fill_str(&mut s3.secret_ref.secret_access_key_key, "secretAccessKey");
+        fill_str(&mut s3.secret_ref.access_key_id_key, keys::ACCESS_KEY_ID);
+        fill_str(&mut s3.secret_ref.secret_access_key_key, keys::SECRET_ACCESS_KEY);
     }
 
     let jwt = spec.jwt.get_or_insert_with(Default::default);
     fill(&mut jwt.expiry_seconds, || DEFAULT_JWT_EXPIRY_SECONDS);
     if let Some(r) = jwt.secret_ref.as_mut() {
-        fill_str(&mut r.secret_key, "secret");
-        fill_str(&mut r.anon_key_key, "anonKey");
-        fill_str(&mut r.service_key_key, "serviceKey");
+        fill_str(&mut r.secret_key, keys::SECRET);
+        fill_str(&mut r.anon_key_key, keys::ANON_KEY);
+        fill_str(&mut r.service_key_key, keys::SERVICE_KEY);
     }
 
     if let Some(smtp) = spec.smtp.as_mut() {
@@ -108,8 +109,8 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
     let realtime = c.realtime.get_or_insert_with(Default::default);
     workload(&mut realtime.workload, Component::Realtime);
     if let Some(r) = realtime.secret_ref.as_mut() {
-        fill_str(&mut r.secret_key_base_key, "secretKeyBase");
-        fill_str(&mut r.db_enc_key_key, "dbEncKey");
+        fill_str(&mut r.secret_key_base_key, keys::SECRET_KEY_BASE);
+        fill_str(&mut r.db_enc_key_key, keys::DB_ENC_KEY);
     }
 
     workload(&mut c.storage.get_or_insert_with(Default::default).workload, Component::Storage);
@@ -117,7 +118,7 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
     let meta = c.meta.get_or_insert_with(Default::default);
     workload(&mut meta.workload, Component::Meta);
     if let Some(r) = meta.secret_ref.as_mut() {
-        fill_str(&mut r.crypto_key_key, "cryptoKey");
+        fill_str(&mut r.crypto_key_key, keys::CRYPTO_KEY);
     }
 
     let studio = c.studio.get_or_insert_with(Default::default);
@@ -130,8 +131,8 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
 }
 
 fn credentials(r: &mut CredentialsSecretRef) {
-    fill_str(&mut r.username_key, "username");
-    fill_str(&mut r.password_key, "password");
+    fill_str(&mut r.username_key, keys::USERNAME);
+    fill_str(&mut r.password_key, keys::PASSWORD);
 }
 
 fn below(a: &Quantity, b: &Quantity) -> bool {

@@ -12,6 +12,9 @@ pub enum Error {
     /// Converting the CRD failed.
     #[error("cannot convert the CRD: {0}")]
     Convert(#[from] serde_json::Error),
+    /// A spec given as defaulted lacks a value `defaults` fills (see `defaulted`).
+    #[error("{0} has no value: the spec was not defaulted")]
+    NotDefaulted(String),
     /// Serializing the CRD failed.
     #[error("cannot render the CRD: {0}")]
     Render(#[from] serde_yaml::Error),

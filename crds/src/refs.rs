@@ -74,6 +74,37 @@ pub struct KeyRef {
     pub path: &'static str,
 }
 
+/// The key a Secret reference reads when the spec names no other: what `defaults`
+/// writes into the spec, and what [`referenced`] assumes of a spec not defaulted yet.
+pub mod default_keys {
+    /// Database host.
+    pub const HOST: &str = "host";
+    /// Database port.
+    pub const PORT: &str = "port";
+    /// Database name.
+    pub const DATABASE: &str = "database";
+    /// A password (database, SMTP, dashboard).
+    pub const PASSWORD: &str = "password";
+    /// A user name (SMTP, dashboard).
+    pub const USERNAME: &str = "username";
+    /// JWT signing secret.
+    pub const SECRET: &str = "secret";
+    /// The anon key.
+    pub const ANON_KEY: &str = "anonKey";
+    /// The service_role key.
+    pub const SERVICE_KEY: &str = "serviceKey";
+    /// S3 access key id.
+    pub const ACCESS_KEY_ID: &str = "accessKeyId";
+    /// S3 secret access key.
+    pub const SECRET_ACCESS_KEY: &str = "secretAccessKey";
+    /// Realtime `SECRET_KEY_BASE`.
+    pub const SECRET_KEY_BASE: &str = "secretKeyBase";
+    /// Realtime `DB_ENC_KEY`.
+    pub const DB_ENC_KEY: &str = "dbEncKey";
+    /// postgres-meta `CRYPTO_KEY`.
+    pub const CRYPTO_KEY: &str = "cryptoKey";
+}
+
 fn user(value: Value, secret: &str, key: Option<&String>, default: &str, path: &'static str) -> KeyRef {
     KeyRef { value, secret: secret.to_string(), key: key.cloned().unwrap_or_else(|| default.to_string()), path }
 }
@@ -85,17 +116,29 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
     let db = &spec.database;
     let r = &db.secret_ref;
     if db.host.is_none() {
-        refs.push(user(Value::DbHost, &r.name, r.host_key.as_ref(), "host", "spec.database.secretRef.hostKey"));
+        refs.push(user(
+            Value::DbHost,
+            &r.name,
+            r.host_key.as_ref(),
+            default_keys::HOST,
+            "spec.database.secretRef.hostKey",
+        ));
     }
     if db.port.is_none() {
-        refs.push(user(Value::DbPort, &r.name, r.port_key.as_ref(), "port", "spec.database.secretRef.portKey"));
+        refs.push(user(
+            Value::DbPort,
+            &r.name,
+            r.port_key.as_ref(),
+            default_keys::PORT,
+            "spec.database.secretRef.portKey",
+        ));
     }
     if db.name.is_none() {
         refs.push(user(
             Value::DbName,
             &r.name,
             r.database_key.as_ref(),
-            "database",
+            default_keys::DATABASE,
             "spec.database.secretRef.databaseKey",
         ));
     }
@@ -103,18 +146,30 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
         Value::DbPassword,
         &r.name,
         r.password_key.as_ref(),
-        "password",
+        default_keys::PASSWORD,
         "spec.database.secretRef.passwordKey",
     ));
 
     if let Some(r) = spec.jwt.as_ref().and_then(|j| j.secret_ref.as_ref()) {
-        refs.push(user(Value::JwtSecret, &r.name, r.secret_key.as_ref(), "secret", "spec.jwt.secretRef.secretKey"));
-        refs.push(user(Value::AnonKey, &r.name, r.anon_key_key.as_ref(), "anonKey", "spec.jwt.secretRef.anonKeyKey"));
+        refs.push(user(
+            Value::JwtSecret,
+            &r.name,
+            r.secret_key.as_ref(),
+            default_keys::SECRET,
+            "spec.jwt.secretRef.secretKey",
+        ));
+        refs.push(user(
+            Value::AnonKey,
+            &r.name,
+            r.anon_key_key.as_ref(),
+            default_keys::ANON_KEY,
+            "spec.jwt.secretRef.anonKeyKey",
+        ));
         refs.push(user(
             Value::ServiceKey,
             &r.name,
             r.service_key_key.as_ref(),
-            "serviceKey",
+            default_keys::SERVICE_KEY,
             "spec.jwt.secretRef.serviceKeyKey",
         ));
     }
@@ -129,14 +184,14 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             Value::S3AccessKeyId,
             &r.name,
             r.access_key_id_key.as_ref(),
-            "accessKeyId",
+            default_keys::ACCESS_KEY_ID,
             "spec.storage.s3.secretRef.accessKeyIdKey",
         ));
         refs.push(user(
             Value::S3SecretAccessKey,
             &r.name,
             r.secret_access_key_key.as_ref(),
-            "secretAccessKey",
+            default_keys::SECRET_ACCESS_KEY,
             "spec.storage.s3.secretRef.secretAccessKeyKey",
         ));
     }
@@ -146,14 +201,14 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             Value::SmtpUsername,
             &r.name,
             r.username_key.as_ref(),
-            "username",
+            default_keys::USERNAME,
             "spec.smtp.secretRef.usernameKey",
         ));
         refs.push(user(
             Value::SmtpPassword,
             &r.name,
             r.password_key.as_ref(),
-            "password",
+            default_keys::PASSWORD,
             "spec.smtp.secretRef.passwordKey",
         ));
     }
@@ -163,14 +218,14 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             Value::DashboardUsername,
             &r.name,
             r.username_key.as_ref(),
-            "username",
+            default_keys::USERNAME,
             "spec.dashboard.secretRef.usernameKey",
         ));
         refs.push(user(
             Value::DashboardPassword,
             &r.name,
             r.password_key.as_ref(),
-            "password",
+            default_keys::PASSWORD,
             "spec.dashboard.secretRef.passwordKey",
         ));
     }
@@ -180,14 +235,14 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             Value::RealtimeSecretKeyBase,
             &r.name,
             r.secret_key_base_key.as_ref(),
-            "secretKeyBase",
+            default_keys::SECRET_KEY_BASE,
             "spec.components.realtime.secretRef.secretKeyBaseKey",
         ));
         refs.push(user(
             Value::RealtimeDbEncKey,
             &r.name,
             r.db_enc_key_key.as_ref(),
-            "dbEncKey",
+            default_keys::DB_ENC_KEY,
             "spec.components.realtime.secretRef.dbEncKeyKey",
         ));
     }
@@ -196,7 +251,7 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             Value::MetaCryptoKey,
             &r.name,
             r.crypto_key_key.as_ref(),
-            "cryptoKey",
+            default_keys::CRYPTO_KEY,
             "spec.components.meta.secretRef.cryptoKeyKey",
         ));
     }

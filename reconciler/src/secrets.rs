@@ -23,6 +23,7 @@ use serde_json::json;
 
 use crate::Error;
 use crate::context::Context;
+use crate::secret_data::SecretData;
 
 /// Length of the generated JWT signing secret (the issue asks for at least 40).
 pub const JWT_SECRET_LEN: usize = 48;
@@ -34,9 +35,6 @@ pub const DB_ENC_KEY_LEN: usize = 16;
 pub const CRYPTO_KEY_LEN: usize = 48;
 /// Lifetime of the generated API keys: five years.
 pub const KEY_LIFETIME_SECS: i64 = 5 * 365 * 24 * 3600 + 24 * 3600;
-
-/// Data of the generated Secrets, by Secret name and key.
-pub type SecretData = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
 
 /// What [`ensure`] did.
 #[derive(Debug, Default)]

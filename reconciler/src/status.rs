@@ -10,10 +10,9 @@ use crds::{CATALOG, Component, Phase, SupabaseProjectStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::events::EventType;
 
-use crate::dbinit::DbInit;
 use crate::deployment_view::DeploymentView;
+use crate::observation::{DbInit, Observation, Observed};
 use crate::readiness;
-use crate::rollout::Observed;
 
 /// Component phases written in `status.components.<name>.phase`.
 pub mod component_phase {
@@ -25,27 +24,6 @@ pub mod component_phase {
     pub const READY: &str = "Ready";
     /// Was ready, is not, and no rollout explains it.
     pub const DEGRADED: &str = "Degraded";
-}
-
-/// Everything one reconcile learned.
-#[derive(Clone, Debug)]
-pub struct Observation {
-    /// Project name, namespace and generation.
-    pub name: String,
-    /// Namespace.
-    pub namespace: String,
-    /// `metadata.generation`.
-    pub generation: Option<i64>,
-    /// `spec.apiExternalUrl`.
-    pub api_url: String,
-    /// Why the reconciler cannot act (phase Failed); empty when it can.
-    pub problems: Vec<String>,
-    /// Whether every Secret the components consume exists.
-    pub secrets_ready: bool,
-    /// Database initialization, when it was reached.
-    pub db: Option<DbInit>,
-    /// The enabled components, in order.
-    pub components: Vec<Observed>,
 }
 
 fn previously_up(prev: &SupabaseProjectStatus, c: Component) -> bool {

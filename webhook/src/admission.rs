@@ -195,7 +195,7 @@ impl Admission {
                     request,
                     422,
                     "Invalid",
-                    &format!("{} {shown:?} is invalid: spec: does not match the schema: {e}", review::KIND),
+                    &format!("{} {shown:?} is invalid: spec: does not match the schema: {e}", review::kind()),
                 );
             }
         };

@@ -76,7 +76,7 @@ impl<'a> Env<'a> {
     }
 
     fn source(&self, value: Value) -> Option<Source> {
-        crds::refs::source(&self.ctx.name, self.ctx.spec(), value)
+        crds::refs::source(&self.ctx.name, self.ctx.spec.spec(), value)
     }
 
     fn push_source(&mut self, name: &str, source: Source) {
@@ -120,8 +120,7 @@ impl<'a> Env<'a> {
         };
         let port = if port_ref { port } else { encode(&port) };
         let db = if db_ref { db } else { encode(&db) };
-        let mode = self.ctx.spec().database.ssl_mode.unwrap_or(crds::defaults::DEFAULT_SSL_MODE);
-        let query = match (client, mode.as_str()) {
+        let query = match (client, self.ctx.spec.database.ssl_mode.as_str()) {
             (UrlClient::NodePostgres, "allow" | "prefer") => String::new(),
             (UrlClient::NodePostgres, m) => format!("?uselibpqcompat=true&sslmode={m}"),
             (UrlClient::Libpq, m) => format!("?sslmode={m}"),
@@ -134,8 +133,7 @@ impl<'a> Env<'a> {
     /// Whether the spec's `sslMode` asks for TLS at all (`require` and stricter); `allow` and
     /// `prefer` accept a plain connection, which is what clients without a fallback get.
     pub(super) fn tls_required(&self) -> bool {
-        let mode = self.ctx.spec().database.ssl_mode.unwrap_or(crds::defaults::DEFAULT_SSL_MODE);
-        !matches!(mode.as_str(), "disable" | "allow" | "prefer")
+        !matches!(self.ctx.spec.database.ssl_mode.as_str(), "disable" | "allow" | "prefer")
     }
 
     /// The operator's variables, in order.

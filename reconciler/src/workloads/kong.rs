@@ -107,7 +107,7 @@ pub(super) fn well_known_oauth_path(issuer: &str) -> Result<String, Error> {
 /// Whether Kong routes `/` to Studio: only when Studio runs and basic-auth credentials exist,
 /// so Studio is never exposed through the gateway without a password.
 pub(super) fn routes_dashboard(ctx: &Ctx<'_>) -> bool {
-    ctx.spec().enabled(Component::Studio) && ctx.spec().dashboard.is_some()
+    ctx.spec.enabled(Component::Studio) && ctx.spec.dashboard.is_some()
 }
 
 /// The components whose in-namespace URL the templates name as `{{<component>}}`.

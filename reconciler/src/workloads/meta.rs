@@ -21,8 +21,7 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         .from("PG_META_DB_PASSWORD", Value::DbPassword)?;
     // postgres-meta puts this into a node-postgres URL: no plain-text fallback there, and
     // `require` verifies the certificate (stricter than libpq). `allow`/`prefer` connect plain.
-    let mode = ctx.spec().database.ssl_mode.unwrap_or(crds::defaults::DEFAULT_SSL_MODE);
-    let mode = if env.tls_required() { mode.as_str() } else { "disable" };
+    let mode = if env.tls_required() { ctx.spec.database.ssl_mode.as_str() } else { "disable" };
     env.lit("PG_META_DB_SSL_MODE", mode).from("CRYPTO_KEY", Value::MetaCryptoKey)?;
     Ok(Rendered { env: env.finish(), ..Default::default() })
 }

@@ -28,7 +28,7 @@ mod tests;
 use std::collections::BTreeMap;
 
 use crds::refs::Value;
-use crds::{Component, SupabaseProject};
+use crds::{Component, Defaulted, SupabaseProject};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -136,9 +136,10 @@ struct Rendered {
     read_only_root: bool,
 }
 
-/// A project reduced to what every renderer needs, checked once.
+/// A project reduced to what every renderer needs, checked once: its defaulted spec
+/// with every default resolved, so no renderer falls back to a value of its own.
 struct Ctx<'a> {
-    project: &'a SupabaseProject,
+    spec: Defaulted<'a>,
     name: String,
     namespace: String,
     owner: k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
@@ -155,11 +156,8 @@ impl<'a> Ctx<'a> {
         let owner = project
             .controller_owner_ref(&())
             .ok_or_else(|| Error::Render(format!("project {name}: it has no uid for an owner reference")))?;
-        Ok(Ctx { project, name, namespace, owner })
-    }
-
-    fn spec(&self) -> &crds::SupabaseProjectSpec {
-        &self.project.spec
+        let spec = Defaulted::of(&project.spec).map_err(|e| Error::Render(format!("project {name}: {e}")))?;
+        Ok(Ctx { spec, name, namespace, owner })
     }
 
     /// Metadata of an owned object: namespace, labels, owner reference.

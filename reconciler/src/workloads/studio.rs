@@ -9,14 +9,7 @@ use super::{Ctx, Rendered};
 use crate::Error;
 
 pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
-    let spec = ctx.spec();
-    let studio = spec.components.as_ref().and_then(|c| c.studio.clone()).unwrap_or_default();
-    let schemas = spec
-        .components
-        .as_ref()
-        .and_then(|c| c.rest.as_ref())
-        .and_then(|r| r.schemas.clone())
-        .unwrap_or_else(|| crds::defaults::DEFAULT_REST_SCHEMAS.iter().map(|s| s.to_string()).collect());
+    let spec = &ctx.spec;
 
     let mut env = Env::new(ctx);
     // Next.js binds to $HOSTNAME, which the runtime sets to the pod name otherwise.
@@ -27,11 +20,11 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         .from("POSTGRES_DB", Value::DbName)?
         .from("POSTGRES_PASSWORD", Value::DbPassword)?
         .from("PG_META_CRYPTO_KEY", Value::MetaCryptoKey)?
-        .lit("PGRST_DB_SCHEMAS", schemas.join(","))
-        .lit("DEFAULT_ORGANIZATION_NAME", studio.organization.unwrap_or_else(|| "Default Organization".into()))
-        .lit("DEFAULT_PROJECT_NAME", studio.project.unwrap_or_else(|| "Default Project".into()))
+        .lit("PGRST_DB_SCHEMAS", spec.rest.schemas.join(","))
+        .lit("DEFAULT_ORGANIZATION_NAME", spec.studio.organization)
+        .lit("DEFAULT_PROJECT_NAME", spec.studio.project)
         .lit("SUPABASE_URL", ctx.url(Component::Kong))
-        .lit("SUPABASE_PUBLIC_URL", spec.api_external_url.clone())
+        .lit("SUPABASE_PUBLIC_URL", spec.api_external_url)
         .from("SUPABASE_ANON_KEY", Value::AnonKey)?
         .from("SUPABASE_SERVICE_KEY", Value::ServiceKey)?
         .from("AUTH_JWT_SECRET", Value::JwtSecret)?

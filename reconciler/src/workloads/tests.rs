@@ -578,12 +578,15 @@ fn workload_settings_come_from_the_spec() {
     let env = c.env.clone().unwrap_or_default();
     assert_eq!(env.last().map(|v| v.name.as_str()), Some("KONG_LOG_LEVEL"), "user env comes last");
 
-    // Defaults from the catalog when the spec leaves them out.
-    let mut p = minimal();
-    p.spec.components = None;
-    let o = render(&p, Component::Auth);
+    // The catalog's values arrive through `defaults`, never through a fallback in a
+    // builder: a spec whose defaults are gone is refused, naming what it lacks.
+    let o = render(&minimal(), Component::Auth);
     assert_eq!(container(&o).image.as_deref(), Some(Component::Auth.entry().image));
     assert_eq!(o.deployment.spec.as_ref().and_then(|s| s.replicas), Some(1));
+    let mut p = minimal();
+    p.spec.components = None;
+    let refused = component(&p, Component::Auth, "h").expect_err("a spec that was not defaulted");
+    assert!(refused.to_string().contains("spec.components has no value"), "{refused}");
 }
 
 #[test]

@@ -45,6 +45,12 @@ impl std::fmt::Debug for SecretData {
     }
 }
 
+impl crds::rules::SecretKeys for SecretData {
+    fn value(&self, key: &str) -> Option<&[u8]> {
+        self.get(key)
+    }
+}
+
 impl SecretData {
     /// The Secret as read.
     pub fn new(secret: Arc<Secret>) -> SecretData {
