@@ -117,7 +117,7 @@ const LINKED: [Component; 6] =
 /// The render-time placeholders and their values.
 fn placeholders(ctx: &Ctx<'_>) -> Result<Vec<(String, String)>, Error> {
     let mut out: Vec<(String, String)> = LINKED.iter().map(|c| (c.name().to_string(), ctx.url(*c))).collect();
-    out.push(("well_known_oauth_path".into(), well_known_oauth_path(&ctx.spec().api_external_url)?));
+    out.push(("well_known_oauth_path".into(), well_known_oauth_path(ctx.spec.api_external_url)?));
     Ok(out)
 }
 
