@@ -220,7 +220,8 @@ mod tests {
     #[test]
     fn series_differing_only_in_code_or_group_add_up() {
         let c = parse(BEFORE);
-        let apply = Series { verb: "APPLY".into(), resource: "deployments".into(), subresource: "".into(), dry_run: false };
+        let apply =
+            Series { verb: "APPLY".into(), resource: "deployments".into(), subresource: "".into(), dry_run: false };
         assert_eq!(c.get(&apply), Some(&15.0));
         let events = parse(AFTER);
         let post = Series { verb: "POST".into(), resource: "events".into(), subresource: "".into(), dry_run: false };

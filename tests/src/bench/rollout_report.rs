@@ -181,10 +181,7 @@ mod tests {
     fn the_writes_table_has_a_column_for_each_kind_some_run_wrote() {
         let t = writes(&runs(), 2);
         let header = t.lines().next().unwrap_or_default();
-        assert_eq!(
-            header,
-            "| run | Deployments | Secrets | status | events | total | dry runs | stand-in kubelet |"
-        );
+        assert_eq!(header, "| run | Deployments | Secrets | status | events | total | dry runs | stand-in kubelet |");
         assert!(t.contains("| reconciler | 10 | 0 | 7 | 2 | 19 | 0 | 10 |"), "{t}");
         assert!(t.contains("| unordered | 10 | 2.50 | 0 | 0 | 12.50 | 0 | 0 |"), "{t}");
         assert_eq!(t.lines().nth(1).map(|l| l.matches("---").count()), Some(8));

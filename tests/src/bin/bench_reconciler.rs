@@ -152,9 +152,13 @@ async fn reconciles(health: std::net::SocketAddr) -> f64 {
         .sum()
 }
 
-
 /// Starts the reconciler on namespace `bench`, under `wrap` if given.
-fn start_reconciler(plane: &ControlPlane, dir: &std::path::Path, health: std::net::SocketAddr, wrap: Option<&str>) -> Proc {
+fn start_reconciler(
+    plane: &ControlPlane,
+    dir: &std::path::Path,
+    health: std::net::SocketAddr,
+    wrap: Option<&str>,
+) -> Proc {
     let reconciler_bin = harness::process::binary("reconciler");
     let mut cmd = match wrap.map(|w| w.split_whitespace().collect::<Vec<_>>()) {
         Some(words) if !words.is_empty() => {
