@@ -102,6 +102,18 @@ async fn a_ready_component_losing_its_pods_degrades_the_project_until_it_recover
 
     deployments::mark_ready(&api, "demo-rest").await.unwrap();
     rec::wait_phase(&env, "demo", Phase::Running).await;
+    // The recovery is an event (it closes the warning); the first rollout's readiness was not.
+    let ready = rec::eventually("the recovery's event", Duration::from_secs(10), || async {
+        let out = env
+            .kubectl()
+            .args(["get", "events", "--field-selector", "reason=ComponentReady", "-o", "custom-columns=M:.message"])
+            .args(["--no-headers"])
+            .ok()
+            .await;
+        if out.trim().is_empty() { Err("none yet".to_string()) } else { Ok(out) }
+    })
+    .await;
+    assert_eq!(ready.lines().map(str::trim).collect::<Vec<_>>(), ["rest is ready again"], "{ready}");
     reconciler.stop().await;
 }
 
