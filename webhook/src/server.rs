@@ -319,7 +319,7 @@ pub async fn start(settings: Settings, client: Client) -> Result<Running, Error>
     tokio::spawn(files.watch(settings.reload_interval(), metrics.clone(), background.clone()));
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(resolver.clone())?));
 
-    let secrets = Secrets::new(settings.secret_lookup, client.clone(), background.clone());
+    let secrets = Secrets::new(settings.secret_lookup, client.clone(), background.clone(), metrics.clone());
     let access = settings.check_secret_access.then(|| {
         AccessChecker::new(
             client.clone(),
