@@ -10,6 +10,7 @@ pub mod crd;
 pub mod defaults;
 mod error;
 pub mod jwt;
+pub mod keys;
 pub mod names;
 pub mod project;
 pub mod quantity;
