@@ -18,7 +18,7 @@ pub mod refs;
 pub mod status;
 
 pub use catalog::{CATALOG, Component};
-pub use defaults::defaults;
+pub use defaults::{Admitted, defaults, defaults_as};
 pub use error::Error;
 pub use project::{SupabaseProject, SupabaseProjectSpec};
 pub use status::{Phase, SupabaseProjectStatus};
