@@ -222,6 +222,17 @@ impl PrivateSet {
         }
     }
 
+    /// The `kid` of the key that signs (see [`PrivateSet::signer`]).
+    pub fn signer_kid(&self, named: Option<&str>) -> Option<String> {
+        self.signer(named).and_then(|k| k.kid.clone())
+    }
+
+    /// The public parts of the asymmetric keys: all that verifying a token needs, and
+    /// nothing secret (no private part, no oct key), so it may be kept.
+    pub fn verifying(&self) -> PrivateSet {
+        PrivateSet { keys: self.keys.iter().filter(|k| k.is_asymmetric()).map(Jwk::public_part).collect() }
+    }
+
     /// The private set as JSON text (an array), as `GOTRUE_JWT_KEYS` takes it.
     pub fn to_json(&self) -> String {
         serde_json::to_string(&self.keys).unwrap_or_else(|_| "[]".into())

@@ -8,20 +8,23 @@
 //! project on the legacy keys only. Messages name Secrets, keys and key ids, never
 //! key material.
 
+use std::sync::Arc;
+
 use crds::jwt::{self, Role};
 use crds::keys::api_keys::{self, ApiKeyKind};
-use crds::keys::internal_jwt;
-use crds::keys::set::{self, Expect, PrivateSet, Problem, SetProblem};
+use crds::keys::internal_jwt::Verified;
+use crds::keys::set::{Expect, PrivateSet, Problem, SetProblem};
 use crds::project::{JwtSpec, KeyScheme};
 use crds::refs::{KeyRef, Value};
 
 use super::field::{Cause, Rule, quoted};
 use super::jwt::EXPIRY_WARNING_SECONDS;
+use super::keys_memo::{self, Checked};
 use super::{Input, Report, secret_value};
 
 const SIGNING_KEY_ID: &str = "spec.jwt.signingKeyId";
 
-fn reference<'r>(refs: &'r [KeyRef], value: Value) -> Option<&'r KeyRef> {
+fn reference(refs: &[KeyRef], value: Value) -> Option<&KeyRef> {
     refs.iter().find(|r| r.value == value)
 }
 
@@ -37,15 +40,16 @@ fn invalid(r: &KeyRef, detail: String) -> Cause {
 }
 
 pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], report: &mut Report) {
-    let jwt = input.spec.jwt.clone().unwrap_or_default();
+    let none = JwtSpec::default();
+    let jwt = input.spec.jwt.as_ref().unwrap_or(&none);
     let scheme = jwt.keys.unwrap_or(KeyScheme::Legacy);
-    references(&jwt, scheme, &mut report.causes);
-    let set = signing_keys(input, refs, &jwt, report);
+    references(jwt, scheme, &mut report.causes);
+    let keys = signing_keys(input, refs, jwt, report);
     api_keys(input, refs, report);
-    if let Some(set) = &set {
-        internal_jwts(input, refs, &jwt, set, report);
+    if let Some(keys) = &keys {
+        internal_jwts(input, refs, keys, report);
     }
-    warnings(input, &jwt, scheme, set.as_ref(), &mut report.warnings);
+    warnings(input, jwt, scheme, keys.as_ref().map(|k| &k.checked.verifying), &mut report.warnings);
 }
 
 /// The rules on the spec alone.
@@ -102,25 +106,32 @@ fn is_signer_problem(p: &SetProblem) -> bool {
     matches!(p.problem, Problem::SignerNotFound(_) | Problem::SignerSymmetric | Problem::SignerPublicOnly)
 }
 
-/// The private and public sets. Returns the private set when it has no problem, for
+/// A referenced private set, as checked.
+struct Keys<'i> {
+    /// The set's text, which keys the memo of its tokens.
+    text: &'i str,
+    checked: Arc<Checked>,
+}
+
+/// The private and public sets. Returns the checked set when its keys are sound, for
 /// the checks that build on it.
-fn signing_keys(input: &Input<'_>, refs: &[KeyRef], jwt: &JwtSpec, report: &mut Report) -> Option<PrivateSet> {
+fn signing_keys<'i>(input: &'i Input<'_>, refs: &[KeyRef], jwt: &JwtSpec, report: &mut Report) -> Option<Keys<'i>> {
     let (text, r) = value(input, refs, Value::SigningKeys)?;
     let secret = value(input, refs, Value::JwtSecret).map(|(s, _)| s);
     let named = jwt.signing_key_id.as_deref().filter(|k| !k.trim().is_empty());
-    let (set, problems) = set::check_private(text, &Expect { signer: named, jwt_secret: secret });
-    let clean = problems.is_empty();
-    for p in problems {
+    let public = value(input, refs, Value::PublicKeys);
+    let checked = keys_memo::check(text, &Expect { signer: named, jwt_secret: secret }, public.as_ref().map(|p| p.0));
+    for p in &checked.problems {
         let detail = format!("the signing keys in Secret {:?} (key {:?}): {p}", r.secret, r.key);
         match named {
             // A problem with the signer the spec names is a problem of that field.
-            Some(kid) if is_signer_problem(&p) => {
+            Some(kid) if is_signer_problem(p) => {
                 report.causes.push(Cause::invalid(Rule::Keys, SIGNING_KEY_ID, quoted(kid), detail))
             }
             _ => report.causes.push(invalid(&r, detail)),
         }
     }
-    if set.oct().is_some() && reference(refs, Value::JwtSecret).is_none() {
+    if checked.oct && reference(refs, Value::JwtSecret).is_none() {
         report.causes.push(invalid(
             &r,
             format!(
@@ -132,15 +143,17 @@ fn signing_keys(input: &Input<'_>, refs: &[KeyRef], jwt: &JwtSpec, report: &mut 
         ));
         return None;
     }
-    if !clean {
+    // Which key signs does not change what the keys verify: the public set and the
+    // internal JWTs are still worth checking against them.
+    if !checked.problems.iter().all(is_signer_problem) {
         return None;
     }
-    if let Some((public, p)) = value(input, refs, Value::PublicKeys) {
-        for problem in set::check_public(&set, public) {
-            report.causes.push(invalid(&p, format!("the public set in Secret {:?}: {problem}", p.secret)));
+    if let (Some((_, p)), Some(problems)) = (&public, &checked.public) {
+        for problem in problems {
+            report.causes.push(invalid(p, format!("the public set in Secret {:?}: {problem}", p.secret)));
         }
     }
-    Some(set)
+    Some(Keys { text, checked })
 }
 
 /// Surrounding whitespace, most often the newline of `kubectl create secret --from-file`:
@@ -184,8 +197,8 @@ fn api_keys(input: &Input<'_>, refs: &[KeyRef], report: &mut Report) {
     }
 }
 
-fn internal_jwts(input: &Input<'_>, refs: &[KeyRef], jwt: &JwtSpec, set: &PrivateSet, report: &mut Report) {
-    let signer = set.signer(jwt.signing_key_id.as_deref()).and_then(|k| k.kid.clone());
+fn internal_jwts(input: &Input<'_>, refs: &[KeyRef], keys: &Keys<'_>, report: &mut Report) {
+    let signer = keys.checked.signer.as_deref();
     for (v, role, label) in
         [(Value::AnonJwt, Role::Anon, "anon"), (Value::ServiceJwt, Role::ServiceRole, "service_role")]
     {
@@ -197,20 +210,20 @@ fn internal_jwts(input: &Input<'_>, refs: &[KeyRef], jwt: &JwtSpec, set: &Privat
             ));
             continue;
         }
-        match internal_jwt::verify(set, token, role, input.now) {
+        let checked = keys_memo::verify(keys.text, &keys.checked.verifying, token, role).and_then(|v| {
+            let claims = jwt::unexpired(v.claims, input.now)?;
+            Ok(Verified { claims, ..v })
+        });
+        match checked {
             Err(problem) => {
                 report.causes.push(invalid(&r, format!("the internal {label} JWT in Secret {:?} {problem}", r.secret)))
             }
             Ok(verified) => {
-                if signer.as_deref().is_some_and(|s| s != verified.kid) {
+                if let Some(signer) = signer.filter(|s| *s != verified.kid) {
                     report.warnings.push(format!(
                         "{}: the internal {label} JWT in Secret {:?} is signed by key {:?}, not by the signing key \
-                         {:?}; sign it again before key {:?} leaves the set",
-                        r.path,
-                        r.secret,
-                        verified.kid,
-                        signer.as_deref().unwrap_or_default(),
-                        verified.kid
+                         {signer:?}; sign it again before key {:?} leaves the set",
+                        r.path, r.secret, verified.kid, verified.kid
                     ));
                 }
                 if let Some(exp) = verified.claims.exp

@@ -9,6 +9,7 @@ pub mod field;
 mod images;
 mod jwt;
 mod keys;
+mod keys_memo;
 mod names;
 mod s3;
 mod secrets;
