@@ -142,12 +142,12 @@ async fn broken_keys_are_refused_naming_every_field_and_never_the_keys() {
     let out = s.env.kubectl().args(["apply", "-f", "-"]).stdin(project.clone()).run().await;
     assert!(!out.success, "accepted");
     for expected in [
-        &format!(
+        format!(
             "spec.jwt.signingKeysRef.keysKey: Invalid value: \"keys\": the signing keys in Secret \"demo-signing\" (key \"keys\"): key 0 (kid \"{KID}\"): d does not belong to x and y"
         ),
-        "spec.jwt.apiKeysRef.publishableKeyKey: Invalid value: \"publishableKey\": the publishable key in Secret \"demo-api\" has 24 characters, must have 46",
+        "spec.jwt.apiKeysRef.publishableKeyKey: Invalid value: \"publishableKey\": the publishable key in Secret \"demo-api\" has 24 characters, must have 46".to_string(),
     ] {
-        assert!(out.stderr.contains(expected.as_str()), "{expected:?} not in:\n{}", out.stderr);
+        assert!(out.stderr.contains(&expected), "{expected:?} not in:\n{}", out.stderr);
     }
     for value in [foreign_d.as_str(), SECRET_API_KEY, &service, JWT_SECRET] {
         assert!(!out.stderr.contains(value) && !out.stdout.contains(value), "a key leaked: {}", out.stderr);
