@@ -40,9 +40,34 @@ fn pairs(r: Resources) -> [(&'static str, &'static str); 2] {
     [("cpu", r.cpu), ("memory", r.memory)]
 }
 
+/// What the spec being defaulted is, for the one default that depends on it:
+/// `spec.jwt.keys`.
+///
+/// Upstream's generator now makes the legacy and the new keys together, so a new
+/// project gets `both`. A project stored before `keys` existed has the legacy keys
+/// only, and its rendered configuration must not change until its owner asks: for it,
+/// an omitted `keys` means `legacy`. Only the mutating webhook knows which case it has
+/// (the review's operation); everyone else defaults a stored object, so the safe
+/// reading is the plain [`defaults`]: an omitted `keys` never becomes `both` there, and
+/// the reconciler, which defaults every object it reads, cannot turn the new keys on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admitted {
+    /// A CREATE: an omitted `keys` becomes `both`.
+    Created,
+    /// An UPDATE, or an object read back: an omitted `keys` keeps the stored value
+    /// (when a client replaced the object without the field), else `legacy`.
+    Stored(Option<KeyScheme>),
+}
+
 /// Returns the spec with every omitted field filled from the catalog and the
-/// constants above. Fields the user set are never changed.
-pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
+/// constants above, as for a stored object (an omitted `spec.jwt.keys` is `legacy`; see
+/// [`Admitted`]). Fields the user set are never changed.
+pub fn defaults(spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
+    defaults_as(spec, Admitted::Stored(None))
+}
+
+/// [`defaults`] for a spec admitted as `admitted`.
+pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> SupabaseProjectSpec {
     if spec.site_url.is_none() {
         spec.site_url = Some(spec.api_external_url.clone());
     }
@@ -79,6 +104,19 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
         fill_str(&mut r.secret_key, keys::SECRET);
         fill_str(&mut r.anon_key_key, keys::ANON_KEY);
         fill_str(&mut r.service_key_key, keys::SERVICE_KEY);
+    }
+    fill(&mut jwt.keys, || match admitted {
+        Admitted::Created => KeyScheme::Both,
+        Admitted::Stored(previous) => previous.unwrap_or(KeyScheme::Legacy),
+    });
+    // The public set and the internal JWTs are optional in these Secrets (the operator
+    // derives or signs them), so their key names have no default.
+    if let Some(r) = jwt.signing_keys_ref.as_mut() {
+        fill_str(&mut r.keys_key, crate::refs::jwt_keys::SIGNING_KEYS);
+    }
+    if let Some(r) = jwt.api_keys_ref.as_mut() {
+        fill_str(&mut r.publishable_key_key, crate::refs::jwt_keys::PUBLISHABLE_KEY);
+        fill_str(&mut r.secret_key_key, crate::refs::jwt_keys::SECRET_KEY);
     }
 
     if let Some(smtp) = spec.smtp.as_mut() {
@@ -191,6 +229,9 @@ mod tests {
         "spec.smtp",
         "spec.dashboard",
         "spec.jwt.secretRef",
+        "spec.jwt.signingKeyId",
+        "spec.jwt.signingKeysRef",
+        "spec.jwt.apiKeysRef",
         "spec.storage.s3",
         "spec.database.host",
         "spec.database.port",
@@ -315,6 +356,46 @@ mod tests {
         let requests = r.requests.unwrap_or_default();
         assert_eq!(requests.get("memory"), Some(&Quantity("32Mi".into())));
         assert_eq!(requests.get("cpu"), Some(&Quantity(Component::Meta.entry().requests.cpu.into())));
+    }
+
+    #[test]
+    fn a_new_project_gets_both_key_schemes_and_a_stored_one_keeps_its_own() {
+        let scheme = |spec: &SupabaseProjectSpec| spec.jwt.as_ref().and_then(|j| j.keys);
+        assert_eq!(scheme(&defaults_as(minimal(), Admitted::Created)), Some(KeyScheme::Both));
+        // Stored before the field existed: legacy, whoever defaults it (the reconciler
+        // calls `defaults` on every object it reads).
+        assert_eq!(scheme(&defaults(minimal())), Some(KeyScheme::Legacy));
+        assert_eq!(scheme(&defaults_as(minimal(), Admitted::Stored(None))), Some(KeyScheme::Legacy));
+        // Replaced without the field: the stored value stays.
+        assert_eq!(scheme(&defaults_as(minimal(), Admitted::Stored(Some(KeyScheme::Both)))), Some(KeyScheme::Both));
+        // What the user wrote wins in every case.
+        let mut legacy = minimal();
+        legacy.jwt = Some(JwtSpec { keys: Some(KeyScheme::Legacy), ..Default::default() });
+        assert_eq!(scheme(&defaults_as(legacy.clone(), Admitted::Created)), Some(KeyScheme::Legacy));
+        let mut both = minimal();
+        both.jwt = Some(JwtSpec { keys: Some(KeyScheme::Both), ..Default::default() });
+        assert_eq!(scheme(&defaults(both)), Some(KeyScheme::Both));
+        // A new project's defaults are idempotent under the stored reading too, so the
+        // reconciler's own `defaults` changes nothing of what the webhook stored.
+        let created = defaults_as(minimal(), Admitted::Created);
+        assert_eq!(defaults(created.clone()), created);
+    }
+
+    #[test]
+    fn key_reference_names_are_defaulted_except_the_optional_ones() {
+        let mut spec = minimal();
+        spec.jwt = Some(JwtSpec {
+            signing_keys_ref: Some(SigningKeysSecretRef { name: "keys".into(), ..Default::default() }),
+            api_keys_ref: Some(ApiKeysSecretRef { name: "api".into(), ..Default::default() }),
+            ..Default::default()
+        });
+        let jwt = defaults(spec).jwt.unwrap_or_default();
+        let signing = jwt.signing_keys_ref.unwrap_or_default();
+        assert_eq!((signing.keys_key.as_deref(), signing.jwks_key), (Some("keys"), None));
+        let api = jwt.api_keys_ref.unwrap_or_default();
+        assert_eq!(api.publishable_key_key.as_deref(), Some("publishableKey"));
+        assert_eq!(api.secret_key_key.as_deref(), Some("secretKey"));
+        assert_eq!((api.anon_jwt_key, api.service_jwt_key), (None, None));
     }
 
     #[test]

@@ -9,6 +9,9 @@ pub enum Error {
     /// Signing a JWT failed.
     #[error("cannot sign JWT: {0}")]
     Sign(#[from] jsonwebtoken::errors::Error),
+    /// Making or using a signing key failed; the message names no key material.
+    #[error("signing keys: {0}")]
+    Keys(String),
     /// Converting the CRD failed.
     #[error("cannot convert the CRD: {0}")]
     Convert(#[from] serde_json::Error),

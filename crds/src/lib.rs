@@ -11,6 +11,7 @@ pub mod defaulted;
 pub mod defaults;
 mod error;
 pub mod jwt;
+pub mod keys;
 pub mod names;
 pub mod project;
 pub mod quantity;
@@ -20,7 +21,7 @@ pub mod status;
 
 pub use catalog::{CATALOG, Component};
 pub use defaulted::Defaulted;
-pub use defaults::defaults;
+pub use defaults::{Admitted, defaults, defaults_as};
 pub use error::Error;
 pub use project::{SupabaseProject, SupabaseProjectSpec};
 pub use status::{Phase, SupabaseProjectStatus};

@@ -23,6 +23,18 @@ pub enum Value {
     AnonKey,
     /// The `service_role` API key.
     ServiceKey,
+    /// The private signing key set (a JSON array of JWKs; upstream's `JWT_KEYS`).
+    SigningKeys,
+    /// The public key set (`{"keys": [...]}`; upstream's `JWT_JWKS`).
+    PublicKeys,
+    /// The `sb_publishable_` API key.
+    PublishableKey,
+    /// The `sb_secret_` API key.
+    SecretApiKey,
+    /// The internal ES256 anon JWT the gateway sends for the publishable key.
+    AnonJwt,
+    /// The internal ES256 service_role JWT the gateway sends for the secret key.
+    ServiceJwt,
     /// S3 access key id.
     S3AccessKeyId,
     /// S3 secret access key.
@@ -173,6 +185,43 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             "spec.jwt.secretRef.serviceKeyKey",
         ));
     }
+    let jwt = spec.jwt.as_ref();
+    if let Some(r) = jwt.and_then(|j| j.signing_keys_ref.as_ref()) {
+        refs.push(user(
+            Value::SigningKeys,
+            &r.name,
+            r.keys_key.as_ref(),
+            jwt_keys::SIGNING_KEYS,
+            "spec.jwt.signingKeysRef.keysKey",
+        ));
+        // Optional: without a key name the operator derives the public set.
+        if let Some(key) = &r.jwks_key {
+            refs.push(user(Value::PublicKeys, &r.name, Some(key), "", "spec.jwt.signingKeysRef.jwksKey"));
+        }
+    }
+    if let Some(r) = jwt.and_then(|j| j.api_keys_ref.as_ref()) {
+        refs.push(user(
+            Value::PublishableKey,
+            &r.name,
+            r.publishable_key_key.as_ref(),
+            jwt_keys::PUBLISHABLE_KEY,
+            "spec.jwt.apiKeysRef.publishableKeyKey",
+        ));
+        refs.push(user(
+            Value::SecretApiKey,
+            &r.name,
+            r.secret_key_key.as_ref(),
+            jwt_keys::SECRET_KEY,
+            "spec.jwt.apiKeysRef.secretKeyKey",
+        ));
+        // Optional: without key names the operator signs them.
+        if let Some(key) = &r.anon_jwt_key {
+            refs.push(user(Value::AnonJwt, &r.name, Some(key), "", "spec.jwt.apiKeysRef.anonJwtKey"));
+        }
+        if let Some(key) = &r.service_jwt_key {
+            refs.push(user(Value::ServiceJwt, &r.name, Some(key), "", "spec.jwt.apiKeysRef.serviceJwtKey"));
+        }
+    }
     let s3 = spec
         .storage
         .as_ref()
@@ -266,7 +315,9 @@ pub fn referenced_secrets(spec: &SupabaseProjectSpec) -> Vec<String> {
     names
 }
 
-/// Keys of the generated `<project>-jwt` Secret.
+/// Keys of the generated `<project>-jwt` Secret, and the default key names of the
+/// user's signing keys and API keys Secrets (the same names, so a user can start from
+/// a copy of the generated Secret).
 pub mod jwt_keys {
     /// The signing secret.
     pub const SECRET: &str = "secret";
@@ -274,6 +325,18 @@ pub mod jwt_keys {
     pub const ANON: &str = "anonKey";
     /// The service_role key.
     pub const SERVICE: &str = "serviceKey";
+    /// The private signing key set.
+    pub const SIGNING_KEYS: &str = "keys";
+    /// The public key set.
+    pub const PUBLIC_KEYS: &str = "jwks";
+    /// The publishable API key.
+    pub const PUBLISHABLE_KEY: &str = "publishableKey";
+    /// The secret API key.
+    pub const SECRET_KEY: &str = "secretKey";
+    /// The internal anon JWT.
+    pub const ANON_JWT: &str = "anonJwt";
+    /// The internal service_role JWT.
+    pub const SERVICE_JWT: &str = "serviceJwt";
 }
 
 /// Keys of the generated `<project>-internal` Secret.
@@ -307,6 +370,14 @@ pub fn source(project: &str, spec: &SupabaseProjectSpec, value: Value) -> Option
         Value::JwtSecret => generated(names::jwt_secret(project), jwt_keys::SECRET),
         Value::AnonKey => generated(names::jwt_secret(project), jwt_keys::ANON),
         Value::ServiceKey => generated(names::jwt_secret(project), jwt_keys::SERVICE),
+        // The new keys: generated, or (public set, internal JWTs) derived from the
+        // user's signing keys, into the same Secret.
+        Value::SigningKeys => generated(names::jwt_secret(project), jwt_keys::SIGNING_KEYS),
+        Value::PublicKeys => generated(names::jwt_secret(project), jwt_keys::PUBLIC_KEYS),
+        Value::PublishableKey => generated(names::jwt_secret(project), jwt_keys::PUBLISHABLE_KEY),
+        Value::SecretApiKey => generated(names::jwt_secret(project), jwt_keys::SECRET_KEY),
+        Value::AnonJwt => generated(names::jwt_secret(project), jwt_keys::ANON_JWT),
+        Value::ServiceJwt => generated(names::jwt_secret(project), jwt_keys::SERVICE_JWT),
         Value::RealtimeSecretKeyBase => generated(names::internal_secret(project), internal_keys::SECRET_KEY_BASE),
         Value::RealtimeDbEncKey => generated(names::internal_secret(project), internal_keys::DB_ENC_KEY),
         Value::MetaCryptoKey => generated(names::internal_secret(project), internal_keys::CRYPTO_KEY),
@@ -351,6 +422,32 @@ mod tests {
             paths,
             ["spec.database.secretRef.databaseKey=dbname", "spec.database.secretRef.passwordKey=password"]
         );
+    }
+
+    #[test]
+    fn new_key_references_list_only_the_keys_the_user_supplies() {
+        let s = spec(
+            "apiExternalUrl: https://x\ndatabase: {secretRef: {name: db}}\njwt:\n  keys: both\n  \
+             signingKeysRef: {name: sk}\n  apiKeysRef: {name: ak, anonJwtKey: anon, serviceJwtKey: service}\n",
+        );
+        let paths: Vec<String> =
+            referenced(&s).into_iter().filter(|r| r.secret != "db").map(|r| format!("{}={}", r.path, r.key)).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.jwt.signingKeysRef.keysKey=keys",
+                "spec.jwt.apiKeysRef.publishableKeyKey=publishableKey",
+                "spec.jwt.apiKeysRef.secretKeyKey=secretKey",
+                "spec.jwt.apiKeysRef.anonJwtKey=anon",
+                "spec.jwt.apiKeysRef.serviceJwtKey=service",
+            ]
+        );
+        // Without a key name, the public set is derived into the generated Secret.
+        assert_eq!(
+            source("p", &s, Value::PublicKeys),
+            Some(Source::Secret { name: "p-jwt".into(), key: "jwks".into(), generated: true })
+        );
+        assert_eq!(referenced_secrets(&s), ["ak", "db", "sk"]);
     }
 
     #[test]

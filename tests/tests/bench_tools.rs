@@ -53,8 +53,15 @@ fn the_validate_review_is_the_object_after_mutate() {
         v["request"]["object"]["spec"].clone()
     };
     let (sent, admitted) = (spec(&handler::sample_review()), spec(&handler::admitted_review()));
-    assert!(webhook::mutate::patch(&sent).unwrap().is_some(), "kubectl's review has defaults to fill");
-    assert_eq!(webhook::mutate::patch(&admitted).unwrap(), None, "the admitted review is fully defaulted");
+    assert!(
+        webhook::mutate::patch(&sent, crds::Admitted::Created).unwrap().is_some(),
+        "kubectl's review has defaults to fill"
+    );
+    assert_eq!(
+        webhook::mutate::patch(&admitted, crds::Admitted::Created).unwrap(),
+        None,
+        "the admitted review is fully defaulted"
+    );
     let typed = |v: &serde_json::Value| serde_json::from_value::<crds::SupabaseProjectSpec>(v.clone()).unwrap();
     assert_eq!(typed(&admitted), crds::defaults(typed(&sent)));
 }
