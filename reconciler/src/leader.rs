@@ -262,7 +262,12 @@ pub async fn run(api: Api<Lease>, config: LeaseConfig, leadership: Arc<Leadershi
 impl Leadership {
     /// A replica holding the Lease, for unit tests of code that writes.
     pub(crate) fn leading() -> Arc<Leadership> {
-        let l = Leadership::new(Duration::from_secs(600));
+        Leadership::renewed_now(Duration::from_secs(600))
+    }
+
+    /// A replica that renewed the Lease just now, with `renew_deadline`.
+    pub(crate) fn renewed_now(renew_deadline: Duration) -> Arc<Leadership> {
+        let l = Leadership::new(renew_deadline);
         l.renewed();
         l
     }

@@ -66,7 +66,7 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
         Some(addr) => Some(health::bind(addr).await?),
         None => None,
     };
-    let events = events::Events::new(client.clone(), &config.lease.identity).await;
+    let events = events::Events::new(client.clone(), &config.lease.identity, leadership.clone());
     let (caches, writers) = cache::new();
     let ctx =
         Arc::new(context::Context::new(client.clone(), caches, events, config.metrics.clone(), leadership.clone()));
