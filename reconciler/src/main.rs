@@ -96,7 +96,7 @@ async fn client(kubeconfig: Option<&PathBuf>) -> Result<kube::Client, Error> {
         }
         None => kube::Config::infer().await.map_err(|e| Error::Config(e.to_string()))?,
     };
-    kube::Client::try_from(config).map_err(Error::Kube)
+    kube::Client::try_from(reconciler::leader::client_config(config)).map_err(Error::Kube)
 }
 
 fn identity(arg: Option<String>) -> String {
