@@ -345,11 +345,14 @@ mod tests {
 
     #[test]
     fn leadership_lapses_at_the_renew_deadline_without_renewals() {
-        let l = Leadership::new(Duration::from_millis(50));
+        // Long enough that a busy machine does not stall between a renewal and the check
+        // right after it for the whole deadline.
+        let deadline = Duration::from_secs(1);
+        let l = Leadership::new(deadline);
         assert!(!l.is_leader());
         l.renewed();
         assert!(l.is_leader());
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(deadline);
         assert!(!l.is_leader(), "still acting after the renew deadline");
         l.renewed();
         assert!(l.is_leader());
