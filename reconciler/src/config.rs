@@ -94,7 +94,7 @@ impl Settings {
             }
             None => kube::Config::infer().await.map_err(|e| Error::Config(e.to_string()))?,
         };
-        Client::try_from(config).map_err(Error::Kube)
+        Client::try_from(crate::leader::client_config(config)).map_err(Error::Kube)
     }
 
     /// The run configuration; the Lease lives in the client's namespace unless a flag says.

@@ -103,6 +103,16 @@ impl Leadership {
     }
 }
 
+/// The client configuration the reconciler's writes need: `config` without kube's default
+/// retry layer. That layer resends a request answered 429, 503 or 504 up to 15 times with
+/// a backoff growing to minutes, below the caller: a write checked against the renew
+/// deadline could leave long after it. Failed requests fail the reconcile instead, which
+/// is retried with its own backoff and checks leadership again.
+pub fn client_config(mut config: kube::Config) -> kube::Config {
+    config.default_retry = false;
+    config
+}
+
 /// The part of a Lease record whose change means its holder is alive.
 #[derive(Clone, Debug, PartialEq)]
 struct Record {
@@ -262,7 +272,12 @@ pub async fn run(api: Api<Lease>, config: LeaseConfig, leadership: Arc<Leadershi
 impl Leadership {
     /// A replica holding the Lease, for unit tests of code that writes.
     pub(crate) fn leading() -> Arc<Leadership> {
-        let l = Leadership::new(Duration::from_secs(600));
+        Leadership::renewed_now(Duration::from_secs(600))
+    }
+
+    /// A replica that renewed the Lease just now, with `renew_deadline`.
+    pub(crate) fn renewed_now(renew_deadline: Duration) -> Arc<Leadership> {
+        let l = Leadership::new(renew_deadline);
         l.renewed();
         l
     }
@@ -270,15 +285,74 @@ impl Leadership {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
+
+    /// An apiserver that answers every request 503 with `Retry-After: 0`; returns its
+    /// URL and how many requests it got.
+    async fn unavailable() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let seen = seen.clone();
+                let service = hyper::service::service_fn(move |_req| {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    let body = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":503}"#;
+                    let answer = hyper::Response::builder()
+                        .status(503)
+                        .header("Retry-After", "0")
+                        .body(http_body_util::Full::new(bytes::Bytes::from_static(body.as_bytes())));
+                    async move { answer }
+                });
+                let io = hyper_util::rt::TokioIo::new(tcp);
+                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(io, service));
+            }
+        });
+        (url, count)
+    }
+
+    async fn writes_sent(config: impl Fn(kube::Config) -> kube::Config) -> usize {
+        let (url, count) = unavailable().await;
+        let client = kube::Client::try_from(config(kube::Config::new(url.parse().unwrap()))).unwrap();
+        let api: Api<Lease> = Api::namespaced(client, "ns");
+        let lease = Lease { metadata: ObjectMeta { name: Some("l".into()), ..Default::default() }, spec: None };
+        // kube's default retries go on for minutes: stop at the first resend.
+        let resent = async {
+            while count.load(Ordering::SeqCst) < 2 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        let pp = PostParams::default();
+        tokio::select! {
+            sent = api.create(&pp, &lease) => assert!(sent.is_err()),
+            () = resent => {}
+        }
+        count.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_write_leaves_once_however_the_apiserver_answers() {
+        // The reason for `client_config`: kube's default stack sends the same write again.
+        assert!(writes_sent(|c| c).await > 1, "kube no longer retries by default; client_config may go");
+        assert_eq!(writes_sent(client_config).await, 1);
+    }
 
     #[test]
     fn leadership_lapses_at_the_renew_deadline_without_renewals() {
-        let l = Leadership::new(Duration::from_millis(50));
+        // Long enough that a busy machine does not stall between a renewal and the check
+        // right after it for the whole deadline.
+        let deadline = Duration::from_secs(1);
+        let l = Leadership::new(deadline);
         assert!(!l.is_leader());
         l.renewed();
         assert!(l.is_leader());
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(deadline);
         assert!(!l.is_leader(), "still acting after the renew deadline");
         l.renewed();
         assert!(l.is_leader());

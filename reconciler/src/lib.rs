@@ -65,13 +65,15 @@ pub struct Config {
 /// while it holds it runs the controller. Returns [`Error::LostLeadership`] when the
 /// Lease is lost: the process must exit (and restart as a candidate), as client-go's
 /// leader election does, so no state of a former leader survives.
+/// `client` should be built from [`leader::client_config`], so that no write is resent
+/// by the client after its leadership check.
 pub async fn run(config: Config, client: Client, shutdown: CancellationToken) -> Result<(), Error> {
     let leadership = leader::Leadership::new(config.lease.renew_deadline);
     let listener = match config.health_addr {
         Some(addr) => Some(health::bind(addr).await?),
         None => None,
     };
-    let events = events::Events::new(client.clone(), &config.lease.identity).await;
+    let events = events::Events::new(client.clone(), &config.lease.identity, leadership.clone());
     let (caches, writers) = cache::new();
     let ctx =
         Arc::new(context::Context::new(client.clone(), caches, events, config.metrics.clone(), leadership.clone()));

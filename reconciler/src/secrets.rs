@@ -421,12 +421,12 @@ mod tests {
             }));
         }
         caches.all_secrets = store;
-        let events = crate::events::Events::new(client.clone(), "test").await;
         let leadership = if leader {
             crate::leader::Leadership::leading()
         } else {
             crate::leader::Leadership::new(Duration::from_secs(1))
         };
+        let events = crate::events::Events::new(client.clone(), "test", leadership.clone());
         let ctx = Context::new(client.clone(), caches, events, Arc::new(crate::metrics::Metrics::new()), leadership);
         ensure(&ctx, &Api::namespaced(client, "ns"), &project()).await
     }

@@ -14,6 +14,10 @@ use crate::assets;
 /// Bearer token of the `admin` user (group `system:masters`) in every local cluster.
 pub const ADMIN_TOKEN: &str = "supabase-operator-test-admin-token";
 
+/// How long the apiserver may take to become ready: a few seconds when idle, over ten on
+/// a busy 2-core machine (13 s seen in the restart drill), so a minute, times the patience.
+const STARTUP: Duration = Duration::from_secs(60);
+
 /// A running control plane.
 #[derive(Debug)]
 pub struct ControlPlane {
@@ -113,7 +117,7 @@ impl ControlPlane {
         plane.children.push(spawn("kube-apiserver", dir, api)?);
         plane.apiserver = Some((bin.join("kube-apiserver"), api_args));
         write(&plane.kubeconfig, kubeconfig(&plane.server))?;
-        plane.wait_ready(Duration::from_secs(60))?;
+        plane.wait_ready(STARTUP)?;
 
         // envtest's asset folders ship no controller manager; run without one then.
         let Some(kcm_bin) = assets::controller_manager(&bin) else {
@@ -135,7 +139,7 @@ impl ControlPlane {
     }
 
     fn wait_ready(&mut self, timeout: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + crate::patience::scaled(timeout);
         loop {
             for (name, child) in &mut self.children {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -182,7 +186,7 @@ impl ControlPlane {
         api.args(&args);
         let restarted = spawn("kube-apiserver", &self.dir, api)?;
         self.children.push(restarted);
-        self.wait_ready(Duration::from_secs(60))
+        self.wait_ready(STARTUP)
     }
 
     /// The process id of one of its processes by name (`etcd`, `kube-apiserver`), while it runs.

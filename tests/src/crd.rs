@@ -26,7 +26,8 @@ pub async fn install(client: &Client) -> Result<(), Error> {
     let name = crd.metadata.name.clone().unwrap_or_default();
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&crd)).await?;
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let patience = crate::patience::settle();
+    let deadline = Instant::now() + patience;
     loop {
         let current = api.get(&name).await?;
         let established = current
@@ -39,7 +40,7 @@ pub async fn install(client: &Client) -> Result<(), Error> {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(Error::Cluster(format!("CRD {name} not Established after 30 s")));
+            return Err(Error::Cluster(format!("CRD {name} not Established after {patience:?}")));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -75,13 +75,17 @@ impl std::fmt::Debug for TestEnv {
     }
 }
 
+/// The client configuration of the cluster behind `kubeconfig`.
+pub async fn config(kubeconfig: &Path) -> Result<Config, Error> {
+    let kc = Kubeconfig::read_from(kubeconfig).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+    Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| Error::Kubeconfig(e.to_string()))
+}
+
 /// A client for the cluster behind `kubeconfig`.
 pub async fn client(kubeconfig: &Path) -> Result<Client, Error> {
-    let kc = Kubeconfig::read_from(kubeconfig).map_err(|e| Error::Kubeconfig(e.to_string()))?;
-    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-    Ok(Client::try_from(config)?)
+    Ok(Client::try_from(config(kubeconfig).await?)?)
 }
 
 impl TestEnv {

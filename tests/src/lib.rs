@@ -15,13 +15,16 @@ mod error;
 pub mod fixtures;
 pub mod kubectl;
 pub mod kubelet;
+pub mod patience;
 pub mod process;
 pub mod reconciler;
+pub mod supervisor;
 pub mod webhook;
 pub mod webhook_registration;
+pub mod writes;
 
 pub use control_plane::ControlPlane;
-pub use env::{KUBECONFIG_ENV, TestEnv, client};
+pub use env::{KUBECONFIG_ENV, TestEnv, client, config};
 pub use error::Error;
 
 /// Path of a file in the repository, for tests that read samples and manifests.

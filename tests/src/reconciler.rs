@@ -1,5 +1,5 @@
 //! Running the reconciler in-process for a test: scoped to the test's namespace, with
-//! its own Lease there and short election timings, so parallel tests never meet.
+//! its own Lease there, so parallel tests never meet.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,27 +26,48 @@ pub struct Running {
     handle: JoinHandle<Result<(), reconciler::Error>>,
 }
 
-/// Election timings for tests: a dead leader is replaced within ~3 s.
+/// Election timings for tests that do not test a failover: production's defaults. A
+/// reconciler that cannot renew within the renew deadline exits, so a short deadline
+/// would fail tests on a busy machine whose apiserver answers slowly for a moment. A
+/// first leader, or one after a graceful stop (which releases the Lease), takes the Lease
+/// at once whatever the timings.
 pub fn lease(env: &TestEnv, identity: &str) -> LeaseConfig {
     LeaseConfig {
         name: LEASE.into(),
         namespace: env.namespace.clone(),
         identity: identity.into(),
-        lease_duration: Duration::from_secs(3),
-        renew_deadline: Duration::from_secs(2),
-        retry_period: Duration::from_millis(300),
+        lease_duration: Duration::from_secs(15),
+        renew_deadline: Duration::from_secs(10),
+        retry_period: Duration::from_secs(2),
+    }
+}
+
+/// Election timings for failover tests: a dead leader is replaced within ~8.5 s. The
+/// renew deadline leaves a live leader 5 s for a renewal, which a busy machine meets.
+pub fn failover_lease(env: &TestEnv, identity: &str) -> LeaseConfig {
+    LeaseConfig {
+        lease_duration: Duration::from_secs(8),
+        renew_deadline: Duration::from_secs(5),
+        retry_period: Duration::from_millis(500),
+        ..lease(env, identity)
     }
 }
 
 /// Starts a reconciler for the test's namespace, optionally serving health on `health`.
 pub fn start_with(env: &TestEnv, identity: &str, health: Option<std::net::SocketAddr>) -> Running {
+    start_with_lease(env, lease(env, identity), health)
+}
+
+/// Starts a reconciler for the test's namespace with election timings `lease`.
+pub fn start_with_lease(env: &TestEnv, lease: LeaseConfig, health: Option<std::net::SocketAddr>) -> Running {
     // The reconciler's logs go to the test's output (shown when it fails); RUST_LOG filters.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     let metrics = Arc::new(Metrics::new());
+    let identity = lease.identity.clone();
     let config = Config {
-        lease: lease(env, identity),
+        lease,
         health_addr: health,
         namespace: Some(env.namespace.clone()),
         metrics: metrics.clone(),
@@ -54,7 +75,7 @@ pub fn start_with(env: &TestEnv, identity: &str, health: Option<std::net::Socket
     };
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(reconciler::run(config, env.client.clone(), shutdown.clone()));
-    Running { identity: identity.into(), metrics, shutdown, handle }
+    Running { identity, metrics, shutdown, handle }
 }
 
 /// Starts a reconciler for the test's namespace.
@@ -63,10 +84,28 @@ pub fn start(env: &TestEnv, identity: &str) -> Running {
 }
 
 impl Running {
+    /// Reconciles finished so far, whatever their outcome.
+    pub fn reconciles(&self) -> u64 {
+        use reconciler::Outcome;
+        [Outcome::Success, Outcome::Failed, Outcome::Error].iter().map(|o| self.metrics.reconcile_count(*o)).sum()
+    }
+
+    /// Runs `change` and waits until a reconcile has finished after it: what a test
+    /// needs before it looks at what the reconcile of a change did (or did not do).
+    pub async fn reconciled_after<F: Future<Output = ()>>(&self, change: F) {
+        let before = self.reconciles();
+        change.await;
+        eventually("a reconcile after the change", crate::patience::settle(), || async {
+            let now = self.reconciles();
+            if now > before { Ok(()) } else { Err(format!("{now} reconciles")) }
+        })
+        .await;
+    }
+
     /// Graceful stop: finishes in-flight reconciles and releases the Lease.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        match tokio::time::timeout(Duration::from_secs(30), self.handle).await {
+        match tokio::time::timeout(crate::patience::settle(), self.handle).await {
             Ok(Ok(Ok(()))) => {}
             other => panic!("reconciler {} did not stop cleanly: {other:?}", self.identity),
         }
@@ -139,7 +178,7 @@ pub async fn project(env: &TestEnv, name: &str) -> SupabaseProject {
 
 /// Waits until the project's status shows `phase`; returns the project.
 pub async fn wait_phase(env: &TestEnv, name: &str, phase: crds::Phase) -> SupabaseProject {
-    eventually(&format!("phase {phase:?}"), Duration::from_secs(30), || async {
+    eventually(&format!("phase {phase:?}"), crate::patience::settle(), || async {
         let p = project(env, name).await;
         let status = p.status.clone().unwrap_or_default();
         if status.phase == Some(phase) && status.observed_generation == p.metadata.generation {
@@ -158,7 +197,7 @@ pub async fn wait_deployment(
     component: crds::Component,
 ) -> k8s_openapi::api::apps::v1::Deployment {
     let name = crds::names::component(project, component);
-    eventually(&format!("Deployment {name}"), Duration::from_secs(30), || async {
+    eventually(&format!("Deployment {name}"), crate::patience::settle(), || async {
         env.api().get_opt(&name).await.expect("get").ok_or_else(|| "absent".to_string())
     })
     .await

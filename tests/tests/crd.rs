@@ -79,10 +79,8 @@ async fn kubectl_explain_shows_the_field_docs() {
     let env = env("explain").await;
     // The apiserver publishes a new CRD's OpenAPI a few seconds after it is Established.
     let mut out = env.kubectl().args(["explain", "supabaseproject.spec"]).run().await;
-    for _ in 0..60 {
-        if out.success {
-            break;
-        }
+    let deadline = std::time::Instant::now() + harness::patience::settle();
+    while !out.success && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         out = env.kubectl().args(["explain", "supabaseproject.spec"]).run().await;
     }

@@ -7,14 +7,13 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::process::Command;
-use std::time::Duration;
 
 use base64::Engine;
 use crds::{Phase, SupabaseProject};
-use harness::TestEnv;
 use harness::fixtures::{self, JWT_SECRET, SECRET_VALUES};
 use harness::process::{Proc, binary, free_addr};
 use harness::reconciler::eventually;
+use harness::{TestEnv, patience};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use tokio_util::sync::CancellationToken;
@@ -118,7 +117,8 @@ async fn no_secret_value_leaks_into_logs_events_status_or_messages() {
 
     let projects: Api<SupabaseProject> = env.api();
     for name in ["acme", "demo"] {
-        eventually(&format!("{name} Running"), Duration::from_secs(120), || async {
+        // Two processes start and roll a project out each: twice the usual patience.
+        eventually(&format!("{name} Running"), patience::settle() * 2, || async {
             let p = projects.get(name).await.map_err(|e| e.to_string())?;
             let phase = p.status.as_ref().and_then(|s| s.phase);
             if phase == Some(Phase::Running) { Ok(()) } else { Err(format!("{phase:?}")) }

@@ -6,8 +6,8 @@
 //! new connection every few requests, so handshakes happen across each swap.
 //!
 //! 1. A new pair from the same CA: no request fails, and a fresh connection is served the
-//!    new certificate (the time it took is printed against the poll interval; a hard
-//!    bound is asserted).
+//!    new certificate (the time it took is printed against the poll interval; a bound of
+//!    the poll interval and a margin for a busy machine is asserted).
 //! 2. A pair from a new CA, the client trusting a bundle of the old and new CA (the
 //!    caBundle is updated before the Secret): no request fails, and the new leaf is
 //!    served and verifies against the new CA alone.
@@ -21,14 +21,30 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use drill_load::{Control, Tally};
-use harness::webhook;
+use harness::{patience, webhook};
 
 const RELOAD_MS: u64 = 200;
 const WORKERS: usize = 4;
 /// Requests per connection before a worker reconnects (a new handshake).
 const PER_CONNECTION: usize = 20;
-/// Hard bound for the new certificate to be served; the goal is one poll interval.
-const SERVED_WITHIN: Duration = Duration::from_secs(10);
+
+/// Bound for the new certificate to be served; the goal is one poll interval.
+fn served_within() -> Duration {
+    patience::after(Duration::from_millis(RELOAD_MS))
+}
+
+/// Waits until every worker opened a connection and was answered on it since now: load
+/// runs across whatever happens next, however slow the machine.
+async fn each_worker_reconnects(tally: &Tally) {
+    let (connections, ok) = (tally.connections.load(Ordering::SeqCst), tally.ok.load(Ordering::SeqCst));
+    let deadline = Instant::now() + patience::settle();
+    while tally.connections.load(Ordering::SeqCst) < connections + WORKERS as u64
+        || tally.ok.load(Ordering::SeqCst) < ok + (WORKERS * PER_CONNECTION) as u64
+    {
+        assert!(Instant::now() < deadline, "the load stalled: {}", tally.summary());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 fn names() -> Vec<String> {
     vec!["localhost".into(), "127.0.0.1".into()]
@@ -66,7 +82,8 @@ async fn until_served(addr: std::net::SocketAddr, ca_pem: &str, want: &[u8], sin
         {
             return since.elapsed();
         }
-        assert!(since.elapsed() < SERVED_WITHIN, "the new certificate was not served within {SERVED_WITHIN:?}");
+        let bound = served_within();
+        assert!(since.elapsed() < bound, "the new certificate was not served within {bound:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -111,7 +128,7 @@ async fn rotation_under_load_fails_no_request() {
             ))
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    each_worker_reconnects(&tally).await;
 
     // 1. Same CA, new pair.
     let second = certs::write_all(&gen_a, &names(), 30, 365, false).unwrap();
@@ -120,7 +137,7 @@ async fn rotation_under_load_fails_no_request() {
     let swapped = Instant::now();
     publish(&mount, &gen_a, "v2");
     let same_ca_after = until_served(addr, &old_ca, &want, swapped).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    each_worker_reconnects(&tally).await;
     let after_same_ca = (tally.ok.load(Ordering::SeqCst), tally.failed.load(Ordering::SeqCst));
 
     // 2. New CA; the clients trust old and new first.
@@ -128,16 +145,17 @@ async fn rotation_under_load_fails_no_request() {
     assert!(third.new_ca);
     let new_ca = std::fs::read_to_string(&third.ca_cert).unwrap();
     *trusted.lock().unwrap() = format!("{old_ca}{new_ca}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Connections opened from now on trust both; some open before the swap.
+    each_worker_reconnects(&tally).await;
     let want = leaf_der(&gen_b.join("tls.crt"));
     let swapped = Instant::now();
     publish(&mount, &gen_b, "v3");
     let new_ca_after = until_served(addr, &new_ca, &want, swapped).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    each_worker_reconnects(&tally).await;
 
     control.stop.store(true, Ordering::SeqCst);
     for w in workers {
-        tokio::time::timeout(Duration::from_secs(10), w).await.expect("worker ends").unwrap();
+        tokio::time::timeout(patience::settle(), w).await.expect("worker ends").unwrap();
     }
     println!(
         "drill rotation: {} ; after the same-CA swap: ok={} failed={}; new certificate served {:.0} ms after the \
@@ -149,6 +167,5 @@ async fn rotation_under_load_fails_no_request() {
         new_ca_after.as_secs_f64() * 1000.0
     );
     assert_eq!(tally.failed.load(Ordering::SeqCst), 0, "{}", tally.summary());
-    assert!(tally.connections.load(Ordering::SeqCst) > 3 * WORKERS as u64, "too few handshakes: {}", tally.summary());
     running.shutdown().await;
 }

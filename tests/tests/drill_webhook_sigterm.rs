@@ -29,20 +29,25 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use drill_load::{Control, Tally};
-use harness::webhook;
+use harness::{patience, webhook};
 
-const DELAY_MS: u64 = 1000;
-const GRACE_MS: u64 = 3000;
+// The timeline after SIGTERM, in the test's clock: clients stop sending new requests at
+// ENDPOINT_GONE_MS, slow requests go out at SLOW_SENT_MS, the server stops accepting at
+// DELAY_MS (counted from when it handled the signal, so a little later) and answers the
+// slow ones at SLOW_SENT_MS + SLOW_MS. Each gap is 1.5 s or more, so a test process
+// descheduled for a while on a busy machine still sends everything in its window.
+const DELAY_MS: u64 = 3000;
+const GRACE_MS: u64 = 5000;
 const WORKERS: usize = 6;
 /// How long the stand-in apiserver takes to answer a Secret read, so that `/validate`
 /// requests are in flight when the server stops accepting.
-const SLOW_MS: u64 = 1000;
+const SLOW_MS: u64 = 3000;
 /// When, after SIGTERM, the clients stop sending new requests: the endpoint removal the
 /// shutdown delay waits for, as the apiserver would see it.
-const ENDPOINT_GONE_MS: u64 = 700;
+const ENDPOINT_GONE_MS: u64 = 1500;
 /// Slow `/validate` requests sent this long after SIGTERM, each on its own idle
 /// keep-alive connection: they are in flight when the server stops accepting.
-const SLOW_SENT_MS: u64 = 300;
+const SLOW_SENT_MS: u64 = 500;
 const SLOW_REQUESTS: usize = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +67,7 @@ async fn sigterm_under_load_fails_no_request_and_exits_in_time() {
         .args(["--kubeconfig", kubeconfig.to_str().unwrap(), "--log-format", "text", "--secret-lookup", "direct"])
         .args(["--shutdown-delay-ms", &DELAY_MS.to_string(), "--shutdown-grace-ms", &GRACE_MS.to_string()]);
     let mut child = harness::process::Proc::spawn(cmd, &dir.path().join("webhook.log"));
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + patience::settle();
     while !(tokio::net::TcpStream::connect(health).await.is_ok()
         && webhook::health_get(health, "/readyz").await.status == 200)
     {
@@ -88,9 +93,14 @@ async fn sigterm_under_load_fails_no_request_and_exits_in_time() {
             ))
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Load before the signal: every worker answered a few times.
+    let deadline = Instant::now() + patience::settle();
+    while tally.ok.load(Ordering::SeqCst) < 10 * WORKERS as u64 {
+        assert!(Instant::now() < deadline, "the load never got going: {}", tally.summary());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let before = tally.ok.load(Ordering::SeqCst);
-    assert!(before > 0 && tally.failed.load(Ordering::SeqCst) == 0, "load before SIGTERM: {}", tally.summary());
+    assert!(tally.failed.load(Ordering::SeqCst) == 0, "load before SIGTERM: {}", tally.summary());
 
     // Idle keep-alive connections that will carry slow requests across the stop.
     let mut slow = Vec::new();
@@ -122,7 +132,7 @@ async fn sigterm_under_load_fails_no_request_and_exits_in_time() {
     // Requests already sent (the slow /validate ones) are answered after the server
     // stopped accepting; then the workers end.
     for w in workers {
-        tokio::time::timeout(Duration::from_secs(10), w).await.expect("worker ends").unwrap();
+        tokio::time::timeout(patience::settle(), w).await.expect("worker ends").unwrap();
     }
     let stopped = signalled + Duration::from_millis(DELAY_MS);
     for s in slow {
@@ -137,8 +147,8 @@ async fn sigterm_under_load_fails_no_request_and_exits_in_time() {
             other => tally.failed_with(format!("slow request: {other:?}")),
         }
     }
-    let bound = Duration::from_millis(DELAY_MS + GRACE_MS + 2000);
-    let (status, exited) = tokio::time::timeout(bound, exit).await.expect("exited within delay + grace").unwrap();
+    let bound = patience::after(Duration::from_millis(DELAY_MS + GRACE_MS));
+    let (status, exited) = tokio::time::timeout(bound, exit).await.expect("exited").unwrap();
     let exit_after = exited - signalled;
     println!(
         "drill sigterm: {} ; answered in the first {ENDPOINT_GONE_MS} ms after SIGTERM: {served_in_delay_window}; exited {:.0} ms after SIGTERM \

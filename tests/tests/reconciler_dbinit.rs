@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crds::{Component, Phase, conditions};
+use harness::patience;
 use harness::reconciler::{self as rec, MINIMAL_SPEC};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
@@ -41,7 +42,7 @@ async fn init_job_runs_once_before_the_components_and_never_again() {
     env.kubectl().args(["apply", "-f", "-"]).stdin(rec::admitted("demo", &changed)).ok().await;
     reconciler.stop().await;
     let again = rec::start(&env, "again");
-    rec::eventually("kong scaled to 2", Duration::from_secs(30), || async {
+    rec::eventually("kong scaled to 2", patience::settle(), || async {
         let d: Deployment = env.api().get("demo-kong").await.unwrap();
         let r = d.spec.and_then(|s| s.replicas);
         if r == Some(2) { Ok(()) } else { Err(format!("{r:?}")) }
@@ -75,7 +76,7 @@ async fn a_failed_init_job_fails_the_project_until_it_is_deleted_and_rerun() {
     // Deleting the failed Job is the retry: a fresh one is created.
     let old_uid = jobs.get("demo-db-init").await.unwrap().metadata.uid;
     jobs.delete("demo-db-init", &DeleteParams::background()).await.unwrap();
-    rec::eventually("a new init Job", Duration::from_secs(30), || async {
+    rec::eventually("a new init Job", patience::settle(), || async {
         match jobs.get_opt("demo-db-init").await.unwrap() {
             Some(j) if j.metadata.uid != old_uid && j.metadata.deletion_timestamp.is_none() => Ok(()),
             other => Err(format!("{:?}", other.map(|j| j.metadata.uid))),

@@ -3,8 +3,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
+use harness::patience;
 use harness::reconciler::{self as rec, MINIMAL_SPEC};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -26,14 +26,14 @@ async fn healthz_readyz_and_metrics_answer() {
     };
     let r = rec::start_with(&env, "only", Some(addr));
     rec::wait_deployment(&env, "demo", crds::Component::Kong).await;
-    rec::eventually("/readyz", Duration::from_secs(10), || async {
+    rec::eventually("/readyz", patience::settle(), || async {
         let (code, body) = get(addr, "/readyz").await;
         if code == 200 { Ok(()) } else { Err(body) }
     })
     .await;
     assert_eq!(get(addr, "/healthz").await.0, 200);
     assert_eq!(get(addr, "/nope").await.0, 404);
-    let metrics = rec::eventually("a phase in the metrics", Duration::from_secs(10), || async {
+    let metrics = rec::eventually("a phase in the metrics", patience::settle(), || async {
         let (_, body) = get(addr, "/metrics").await;
         // The phase shows once the status is written; the reconcile counts when it returns.
         let phase = body.contains("supabase_reconciler_projects{phase=\"DeployingComponents\"} 1");

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crds::SupabaseProject;
-use harness::TestEnv;
 use harness::reconciler::{self as rec, MINIMAL_SPEC};
+use harness::{TestEnv, patience};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::ResourceExt;
@@ -50,7 +50,7 @@ async fn restart_with_nothing_changed_writes_nothing() {
     assert!(before.len() >= 1 + 6 * 2 + 2, "{before:?}");
 
     let second = rec::start(&env, "second");
-    rec::eventually("a full reconcile by the new reconciler", Duration::from_secs(30), || async {
+    rec::eventually("a full reconcile by the new reconciler", patience::settle(), || async {
         let n = second.metrics.reconcile_count(Outcome::Success);
         if n >= 1 { Ok(()) } else { Err(format!("{n} reconciles")) }
     })
@@ -82,7 +82,7 @@ async fn drift_in_owned_fields_is_reverted_and_foreign_changes_are_left_alone() 
     let key = cm_data.as_ref().and_then(|d| d.keys().next().cloned()).expect("the ConfigMap has data");
     let garbage = serde_json::json!({"data": {key: "garbage"}});
     maps.patch(&cm_name, &someone, &Patch::Merge(&garbage)).await.unwrap();
-    rec::eventually("drift reverted", Duration::from_secs(30), || async {
+    rec::eventually("drift reverted", patience::settle(), || async {
         let d = deployments.get("demo-kong").await.unwrap();
         let m = maps.get(&cm_name).await.unwrap();
         if image(&d) == want && m.data == cm_data { Ok(()) } else { Err(format!("image {}", image(&d))) }
@@ -109,7 +109,7 @@ async fn deleting_the_project_removes_every_owned_object() {
     assert!(versions(&env).await.len() > 10);
 
     env.kubectl().args(["delete", "sbp", "demo", "--wait=false"]).ok().await;
-    rec::eventually("garbage collection", Duration::from_secs(60), || async {
+    rec::eventually("garbage collection", patience::settle(), || async {
         let lp = ListParams::default().labels("app.kubernetes.io/instance=demo");
         let left = env.api::<Deployment>().list(&lp).await.unwrap().items.len()
             + env.api::<Service>().list(&lp).await.unwrap().items.len()

@@ -10,7 +10,7 @@ use crds::conditions;
 use crds::jwt::{self, Role};
 use crds::{CATALOG, Component, Phase};
 use harness::reconciler::{self as rec, MINIMAL_SPEC};
-use harness::{TestEnv, deployments};
+use harness::{TestEnv, deployments, patience};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::ResourceExt;
@@ -48,18 +48,20 @@ async fn components_roll_out_one_at_a_time_in_catalog_order_then_run() {
 
     for (i, c) in enabled.iter().enumerate() {
         rec::wait_deployment(&env, "demo", *c).await;
-        // Give the reconciler a moment to (wrongly) go further before looking.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        for later in &enabled[i + 1..] {
-            assert_nothing_of(&env, *later).await;
-        }
-        // The status follows at the end of the reconcile that applied the component.
+        // The status follows at the end of the reconcile that applied the component: once
+        // it shows, that reconcile is over, and whatever it applied is there to see.
         let expected = format!("waiting for {}: 0/1 ready", c.name());
-        let status = rec::eventually(&expected, Duration::from_secs(10), || async {
+        let status = rec::eventually(&expected, patience::settle(), || async {
             let status = rec::project(&env, "demo").await.status.unwrap_or_default();
             if status.message.as_deref() == Some(expected.as_str()) { Ok(status) } else { Err(format!("{status:?}")) }
         })
         .await;
+        // And a moment for a later reconcile (its own writes' echoes trigger one) to
+        // (wrongly) go further before looking.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for later in &enabled[i + 1..] {
+            assert_nothing_of(&env, *later).await;
+        }
         assert_eq!(status.phase, Some(Phase::DeployingComponents));
         assert_eq!(status.ready_components, Some(format!("{i}/{}", enabled.len())));
         assert!(!names_of::<Service>(&env, c.name()).await.is_empty(), "{c} has no Service");
@@ -145,8 +147,12 @@ async fn generated_keys_verify_the_upstream_way_and_survive_reconciles() {
     assert!(text(&internal, "cryptoKey").len() >= 32);
 
     // Another reconcile (an annotation change triggers one) and a restart keep every key.
-    env.kubectl().args(["annotate", "sbp", "demo", "touched=1"]).ok().await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    rec::wait_phase(&env, "demo", Phase::DeployingComponents).await;
+    reconciler
+        .reconciled_after(async {
+            env.kubectl().args(["annotate", "sbp", "demo", "touched=1"]).ok().await;
+        })
+        .await;
     reconciler.stop().await;
     let again = rec::start(&env, "second");
     deployments::mark_ready(&env.api(), "demo-kong").await.expect("mark ready");
@@ -194,8 +200,12 @@ async fn generated_secrets_made_beforehand_keep_their_values_and_gain_the_missin
     assert!(!events.contains("generated Secret"), "{events}");
 
     // Later reconciles change nothing.
-    env.kubectl().args(["annotate", "sbp", "demo", "touched=1"]).ok().await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    rec::wait_phase(&env, "demo", Phase::DeployingComponents).await;
+    reconciler
+        .reconciled_after(async {
+            env.kubectl().args(["annotate", "sbp", "demo", "touched=1"]).ok().await;
+        })
+        .await;
     assert_eq!(secrets.get("demo-jwt").await.unwrap().data, jwt_secret.data);
     assert_eq!(secrets.get("demo-internal").await.unwrap().data, internal.data);
     reconciler.stop().await;

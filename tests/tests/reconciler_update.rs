@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use crds::Phase;
-use harness::deployments;
 use harness::reconciler::{self as rec, MINIMAL_SPEC};
+use harness::{deployments, patience};
 use k8s_openapi::api::apps::v1::Deployment;
 use reconciler::workloads::CONFIG_HASH_ANNOTATION;
 
@@ -46,7 +46,7 @@ async fn spec_change_updates_in_order_and_returns_to_running() {
     assert_eq!(image(&api.get("demo-storage").await.unwrap()), "supabase/storage-api:v1.60.4", "storage went early");
 
     deployments::mark_ready(&api, "demo-auth").await.unwrap();
-    rec::eventually("storage updated", Duration::from_secs(30), || async {
+    rec::eventually("storage updated", patience::settle(), || async {
         let s = api.get("demo-storage").await.unwrap();
         if image(&s) == "supabase/storage-api:v1.61.0" { Ok(()) } else { Err(image(&s)) }
     })
@@ -70,7 +70,7 @@ async fn rotated_secret_changes_the_pod_template_hash_of_its_consumers_only() {
 
     // The database password changes: Auth (first consumer in order) rolls; Kong does not read it.
     env.kubectl().args(["apply", "-f", "-"]).stdin(rec::db_secret("db", "rotated")).ok().await;
-    let auth_after = rec::eventually("auth's hash changes", Duration::from_secs(30), || async {
+    let auth_after = rec::eventually("auth's hash changes", patience::settle(), || async {
         let h = hash(&api.get("demo-auth").await.unwrap());
         if h != auth_before { Ok(h) } else { Err("unchanged".to_string()) }
     })
@@ -134,7 +134,7 @@ async fn studio_rolls_out_last_when_enabled_and_goes_away_when_disabled() {
     assert!(crds::conditions::is_true(&p.status.unwrap().conditions, "StudioReady"));
 
     env.kubectl().args(["apply", "-f", "-"]).stdin(rec::admitted("demo", MINIMAL_SPEC)).ok().await;
-    rec::eventually("Studio removed", Duration::from_secs(30), || async {
+    rec::eventually("Studio removed", patience::settle(), || async {
         let d = api.get_opt("demo-studio").await.unwrap();
         let s = env.api::<k8s_openapi::api::core::v1::Service>().get_opt("demo-studio").await.unwrap();
         if d.is_none() && s.is_none() { Ok(()) } else { Err("still there".to_string()) }

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use harness::patience;
 use harness::webhook::{self, review};
 use serde_json::json;
 
@@ -42,14 +43,14 @@ async fn the_policy_file_is_enforced_and_reloaded_and_a_broken_one_is_ignored() 
     );
 
     std::fs::write(&path, "maxReplicas: 5\n").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + patience::after(webhook::RELOAD_INTERVAL);
     while !fields(&server, 4).await.is_empty() {
         assert!(Instant::now() < deadline, "the new policy never took effect");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     std::fs::write(&path, "maxReplicas: [oops\n").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + patience::after(webhook::RELOAD_INTERVAL);
     let metrics = || webhook::health_get(server.running.health_addr, "/metrics");
     while !metrics().await.text().contains(r#"supabase_webhook_policy_reloads_total{result="error"} 1"#) {
         assert!(Instant::now() < deadline, "the broken policy was never noticed");

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use harness::patience;
 use harness::webhook::{self, Conn, Pair, TestCa, review};
 use serde_json::json;
 
@@ -24,7 +25,7 @@ async fn served_leaf(addr: SocketAddr, ca: &TestCa) -> Vec<u8> {
 }
 
 async fn wait_for_leaf(addr: SocketAddr, ca: &TestCa, pair: &Pair) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + patience::after(webhook::RELOAD_INTERVAL);
     while served_leaf(addr, ca).await != pair.der() {
         assert!(Instant::now() < deadline, "the new certificate was never served");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -133,7 +134,7 @@ async fn a_broken_pair_keeps_the_last_good_one() {
     let key = server.dir.path().join("tls.key");
 
     std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + patience::after(webhook::RELOAD_INTERVAL);
     while !metric(health, r#"supabase_webhook_certificate_reloads_total{result="error"} 1"#).await {
         assert!(Instant::now() < deadline, "the broken certificate was never noticed");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -144,7 +145,7 @@ async fn a_broken_pair_keeps_the_last_good_one() {
     let other = server.ca.leaf("other");
     std::fs::write(&cert, &other.cert).unwrap();
     std::fs::write(&key, &server.pair.key).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + patience::after(webhook::RELOAD_INTERVAL);
     while !metric(health, r#"supabase_webhook_certificate_reloads_total{result="error"} 2"#).await {
         assert!(Instant::now() < deadline, "the mismatched pair was never noticed");
         tokio::time::sleep(Duration::from_millis(50)).await;
