@@ -87,7 +87,9 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Kong,
         name: "kong",
         condition_prefix: "Kong",
-        image: "kong/kong:3.9.1",
+        // Upstream's Kong gateway: supabase/supabase docker/docker-compose.kong.yml @ 1f37f2a9d82d
+        // (the override that pins the self-hosted image set; Envoy is upstream's default there).
+        image: "kong/kong:3.9.3",
         port: 8000,
         readiness: Probe::Exec(&["kong", "health"]),
         limits: Resources { memory: "2.5Gi", cpu: "500m" },

@@ -60,7 +60,7 @@ mod tests {
         assert_eq!(spec["database"]["secretRef"]["passwordKey"], "password");
         assert_eq!(spec["database"]["sslMode"], "prefer");
         assert_eq!(spec["storage"]["backend"], "file");
-        assert_eq!(spec["components"]["kong"]["image"], "kong/kong:3.9.1");
+        assert_eq!(spec["components"]["kong"]["image"], "kong/kong:3.9.3");
         assert_eq!(spec["components"]["kong"]["replicas"], 1);
         assert_eq!(spec["components"]["studio"]["enabled"], false);
         assert_eq!(object["metadata"], minimal()["metadata"], "metadata untouched");

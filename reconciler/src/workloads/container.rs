@@ -19,9 +19,9 @@ use super::{CONFIG_HASH_ANNOTATION, CONFIG_MAPS_HASH_ANNOTATION, Ctx, Rendered};
 use crate::Error;
 
 /// The user (and group) each component's container runs as. Every one runs as non-root:
-/// - Kong (`USER kong`), Auth (`USER supabase`) and PostgREST (`USER 1000`) declare uid
-///   1000 themselves; it is repeated numerically because `runAsNonRoot` cannot verify a
-///   user given by name.
+/// - Kong's `USER kong` is uid 1001 in `kong/kong` images (see `kong::UID`); Auth
+///   (`USER supabase`) and PostgREST (`USER 1000`) declare uid 1000. It is repeated
+///   numerically because `runAsNonRoot` cannot verify a user given by name.
 /// - Realtime's image starts as root only to drop to `nobody` (`runuser`) for its
 ///   migrations; its `run.sh` runs everything directly when already non-root, and `/app`
 ///   belongs to `nobody`, so it runs as `nobody` (65534) from the start.
@@ -30,6 +30,7 @@ use crate::Error;
 ///   writes objects only to its mounted data volume.
 pub(super) fn run_as(component: Component) -> i64 {
     match component {
+        Component::Kong => super::kong::UID,
         Component::Realtime => 65534,
         _ => 1000,
     }
@@ -137,7 +138,10 @@ pub(super) fn deployment(
         ports: Some(ports),
         readiness_probe: Some(readiness(component)),
         resources: Some(workload.resources.clone()),
-        security_context: Some(security_context(uid)),
+        security_context: Some(SecurityContext {
+            read_only_root_filesystem: rendered.read_only_root.then_some(true),
+            ..security_context(uid)
+        }),
         volume_mounts: (!mounts.is_empty()).then_some(mounts),
         ..Default::default()
     };

@@ -19,6 +19,8 @@ mod storage;
 mod studio;
 
 #[cfg(test)]
+mod contract;
+#[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod tests;
@@ -130,6 +132,8 @@ struct Rendered {
     args: Option<Vec<String>>,
     /// Extra container ports besides the catalog's (PostgREST's admin server).
     extra_ports: Vec<(&'static str, i32)>,
+    /// Whether the root filesystem is read-only (every path the image writes is a volume).
+    read_only_root: bool,
 }
 
 /// A project reduced to what every renderer needs, checked once: its defaulted spec

@@ -93,13 +93,26 @@ fn kong_env_is_upstreams() {
         &full(),
         Component::Kong,
         &[
+            // Upstream's (docker/docker-compose.kong.yml @1f37f2a9).
             ("KONG_DATABASE", lit("off")),
-            ("KONG_DECLARATIVE_CONFIG", lit("/opt/supabase-kong/kong.json")),
-            ("SUPABASE_KONG_TEMPLATE", lit("/etc/supabase-kong/kong.json")),
+            ("KONG_ROUTER_FLAVOR", lit("expressions")),
             ("KONG_DNS_ORDER", lit("LAST,A,CNAME")),
-            ("KONG_PLUGINS", lit("request-transformer,cors,key-auth,acl,basic-auth,post-function")),
+            ("KONG_DNS_NOT_FOUND_TTL", lit("1")),
+            ("KONG_DNS_VALID_TTL", lit("5")),
+            (
+                "KONG_PLUGINS",
+                lit(
+                    "request-transformer,cors,key-auth,acl,basic-auth,request-termination,ip-restriction,post-function",
+                ),
+            ),
             ("KONG_NGINX_PROXY_PROXY_BUFFER_SIZE", lit("160k")),
             ("KONG_NGINX_PROXY_PROXY_BUFFERS", lit("64 160k")),
+            ("KONG_PROXY_ACCESS_LOG", lit("/dev/stdout combined")),
+            // The operator's: the rendered file in its memory emptyDir, the template in the
+            // ConfigMap, Kong's prefix on an emptyDir (read-only root), two workers.
+            ("KONG_DECLARATIVE_CONFIG", lit("/opt/supabase-kong/kong.json")),
+            ("SUPABASE_KONG_TEMPLATE", lit("/etc/supabase-kong/kong.json")),
+            ("KONG_PREFIX", lit("/kong_prefix")),
             ("KONG_NGINX_WORKER_PROCESSES", lit("2")),
             ("SUPABASE_ANON_KEY", sec(JWT, "a")),
             ("SUPABASE_SERVICE_KEY", sec(JWT, "k")),
