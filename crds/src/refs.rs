@@ -41,6 +41,12 @@ pub enum Value {
     RealtimeDbEncKey,
     /// postgres-meta `CRYPTO_KEY`.
     MetaCryptoKey,
+    /// Realtime's Erlang distribution cookie (`RELEASE_COOKIE`), shared by its replicas.
+    RealtimeReleaseCookie,
+    /// Storage's S3-protocol access key id (`S3_PROTOCOL_ACCESS_KEY_ID`).
+    StorageS3ProtocolKeyId,
+    /// Storage's S3-protocol secret (`S3_PROTOCOL_ACCESS_KEY_SECRET`).
+    StorageS3ProtocolKeySecret,
 }
 
 /// Where a value comes from.
@@ -103,6 +109,12 @@ pub mod default_keys {
     pub const DB_ENC_KEY: &str = "dbEncKey";
     /// postgres-meta `CRYPTO_KEY`.
     pub const CRYPTO_KEY: &str = "cryptoKey";
+    /// Realtime `RELEASE_COOKIE`.
+    pub const RELEASE_COOKIE: &str = "releaseCookie";
+    /// Storage `S3_PROTOCOL_ACCESS_KEY_ID`.
+    pub const S3_PROTOCOL_KEY_ID: &str = "s3ProtocolAccessKeyId";
+    /// Storage `S3_PROTOCOL_ACCESS_KEY_SECRET`.
+    pub const S3_PROTOCOL_KEY_SECRET: &str = "s3ProtocolAccessKeySecret";
 }
 
 fn user(value: Value, secret: &str, key: Option<&String>, default: &str, path: &'static str) -> KeyRef {
@@ -284,6 +296,12 @@ pub mod internal_keys {
     pub const DB_ENC_KEY: &str = "dbEncKey";
     /// postgres-meta `CRYPTO_KEY`.
     pub const CRYPTO_KEY: &str = "cryptoKey";
+    /// Realtime `RELEASE_COOKIE`.
+    pub const RELEASE_COOKIE: &str = "releaseCookie";
+    /// Storage `S3_PROTOCOL_ACCESS_KEY_ID`.
+    pub const S3_PROTOCOL_KEY_ID: &str = "s3ProtocolAccessKeyId";
+    /// Storage `S3_PROTOCOL_ACCESS_KEY_SECRET`.
+    pub const S3_PROTOCOL_KEY_SECRET: &str = "s3ProtocolAccessKeySecret";
 }
 
 /// Where `value` comes from for project `project`, or `None` when the spec does not
@@ -310,6 +328,11 @@ pub fn source(project: &str, spec: &SupabaseProjectSpec, value: Value) -> Option
         Value::RealtimeSecretKeyBase => generated(names::internal_secret(project), internal_keys::SECRET_KEY_BASE),
         Value::RealtimeDbEncKey => generated(names::internal_secret(project), internal_keys::DB_ENC_KEY),
         Value::MetaCryptoKey => generated(names::internal_secret(project), internal_keys::CRYPTO_KEY),
+        Value::RealtimeReleaseCookie => generated(names::internal_secret(project), internal_keys::RELEASE_COOKIE),
+        Value::StorageS3ProtocolKeyId => generated(names::internal_secret(project), internal_keys::S3_PROTOCOL_KEY_ID),
+        Value::StorageS3ProtocolKeySecret => {
+            generated(names::internal_secret(project), internal_keys::S3_PROTOCOL_KEY_SECRET)
+        }
         _ => None,
     }
 }
