@@ -90,6 +90,9 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
         credentials(&mut dashboard.secret_ref);
     }
 
+    // Without SMTP no confirmation mail can be sent: confirming addresses would leave every
+    // email sign-up unfinishable (upstream's .env pairs its fake SMTP with autoconfirm off).
+    let autoconfirm = spec.smtp.is_none();
     let c = spec.components.get_or_insert_with(Default::default);
     workload(&mut c.kong.get_or_insert_with(Default::default).workload, Component::Kong);
 
@@ -97,7 +100,7 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
     workload(&mut auth.workload, Component::Auth);
     fill(&mut auth.disable_signup, || false);
     fill(&mut auth.enable_email_signup, || true);
-    fill(&mut auth.enable_email_autoconfirm, || false);
+    fill(&mut auth.enable_email_autoconfirm, || autoconfirm);
     fill(&mut auth.enable_anonymous_users, || false);
     fill(&mut auth.additional_redirect_urls, Vec::new);
 
@@ -294,6 +297,21 @@ mod tests {
         assert_eq!(auth.workload.image.as_deref(), Some("registry.example.com/gotrue:v2"));
         assert_eq!(auth.disable_signup, Some(true));
         assert_eq!(auth.enable_email_signup, Some(true));
+    }
+
+    #[test]
+    fn email_autoconfirm_defaults_on_only_without_smtp() {
+        let autoconfirm =
+            |spec| defaults(spec).components.and_then(|c| c.auth).and_then(|a| a.enable_email_autoconfirm);
+        assert_eq!(autoconfirm(minimal()), Some(true), "no mail could confirm an address");
+        let mut with_smtp = minimal();
+        with_smtp.smtp = Some(
+            serde_json::from_value(serde_json::json!({
+                "host": "smtp.example.com", "sender": "no-reply@example.com", "secretRef": {"name": "smtp"}
+            }))
+            .expect("smtp spec"),
+        );
+        assert_eq!(autoconfirm(with_smtp), Some(false), "confirmation mails can be sent");
     }
 
     #[test]

@@ -377,7 +377,8 @@ pub struct AuthSpec {
     /// Allow sign-up with email and password. Defaults to `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_email_signup: Option<bool>,
-    /// Confirm email addresses without sending a confirmation mail. Defaults to `false`.
+    /// Confirm email addresses without sending a confirmation mail. Defaults to `true`
+    /// without `spec.smtp` (no mail could confirm them) and to `false` with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_email_autoconfirm: Option<bool>,
     /// Allow anonymous sign-ins. Defaults to `false`.
