@@ -21,6 +21,8 @@ mod studio;
 #[cfg(test)]
 mod contract;
 #[cfg(test)]
+mod contracts;
+#[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod tests;
