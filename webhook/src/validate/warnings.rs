@@ -19,6 +19,18 @@ pub(super) fn check(input: &Input<'_>, warnings: &mut Vec<String>) {
                 .to_string(),
         );
     }
+    use crds::project::SslMode;
+    let tls = matches!(input.spec.database.ssl_mode, Some(SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull));
+    if tls && input.spec.enabled(crds::Component::Realtime) {
+        // supabase/realtime priv/repo/seeds.exs (v2.129.8): the seeded tenant has
+        // `ssl_enforced: false`, so its replication connection never uses TLS.
+        warnings.push(
+            "spec.database.sslMode: Realtime connects to its own schema with TLS, but the tenant it seeds connects \
+             without TLS (upstream hard-codes it): a database that refuses plain connections breaks Realtime's \
+             change streams"
+                .to_string(),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -36,6 +48,16 @@ mod tests {
         assert!(report.causes.is_empty());
         assert_eq!(report.warnings.len(), 1);
         assert!(report.warnings[0].starts_with("spec.components.studio.enabled"));
+    }
+
+    #[test]
+    fn realtime_warns_that_its_tenant_connection_is_plain_when_tls_is_required() {
+        use crds::project::SslMode;
+        let case = Case::valid().with(|s| s.database.ssl_mode = Some(SslMode::Prefer));
+        assert!(case.run().warnings.is_empty());
+        let report = case.with(|s| s.database.ssl_mode = Some(SslMode::Require)).run();
+        assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+        assert!(report.warnings[0].starts_with("spec.database.sslMode"));
     }
 
     #[test]
