@@ -127,6 +127,9 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
     let studio = c.studio.get_or_insert_with(Default::default);
     workload(&mut studio.workload, Component::Studio);
     fill(&mut studio.enabled, || Component::Studio.entry().enabled_by_default);
+    if let Some(r) = studio.ai_secret_ref.as_mut() {
+        fill_str(&mut r.openai_api_key_key, keys::OPENAI_API_KEY);
+    }
     fill_str(&mut studio.organization, "Default Organization");
     fill_str(&mut studio.project, "Default Project");
 
@@ -203,6 +206,8 @@ mod tests {
         "spec.components.*.affinity",
         "spec.components.*.secretRef",
         "spec.components.*.resources.claims",
+        // Optional: Studio runs without an AI key.
+        "spec.components.studio.aiSecretRef",
     ];
 
     fn may_stay_omitted(path: &str) -> bool {

@@ -486,6 +486,21 @@ pub struct StudioSpec {
     /// Project name Studio shows. Defaults to `Default Project`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Secret holding an OpenAI API key for Studio's AI assistant (`OPENAI_API_KEY`).
+    /// Omit to run Studio without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_secret_ref: Option<StudioAiSecretRef>,
+}
+
+/// A Secret with Studio's OpenAI API key.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StudioAiSecretRef {
+    /// Name of the Secret in the project's namespace.
+    pub name: String,
+    /// Key holding the API key. Defaults to `openaiApiKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openai_api_key_key: Option<String>,
 }
 
 impl ComponentsSpec {

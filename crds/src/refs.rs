@@ -47,6 +47,8 @@ pub enum Value {
     StorageS3ProtocolKeyId,
     /// Storage's S3-protocol secret (`S3_PROTOCOL_ACCESS_KEY_SECRET`).
     StorageS3ProtocolKeySecret,
+    /// Studio's `OPENAI_API_KEY` (optional; only from the user's Secret).
+    StudioOpenAiKey,
 }
 
 /// Where a value comes from.
@@ -109,12 +111,8 @@ pub mod default_keys {
     pub const DB_ENC_KEY: &str = "dbEncKey";
     /// postgres-meta `CRYPTO_KEY`.
     pub const CRYPTO_KEY: &str = "cryptoKey";
-    /// Realtime `RELEASE_COOKIE`.
-    pub const RELEASE_COOKIE: &str = "releaseCookie";
-    /// Storage `S3_PROTOCOL_ACCESS_KEY_ID`.
-    pub const S3_PROTOCOL_KEY_ID: &str = "s3ProtocolAccessKeyId";
-    /// Storage `S3_PROTOCOL_ACCESS_KEY_SECRET`.
-    pub const S3_PROTOCOL_KEY_SECRET: &str = "s3ProtocolAccessKeySecret";
+    /// Studio `OPENAI_API_KEY`.
+    pub const OPENAI_API_KEY: &str = "openaiApiKey";
 }
 
 fn user(value: Value, secret: &str, key: Option<&String>, default: &str, path: &'static str) -> KeyRef {
@@ -265,6 +263,15 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             r.crypto_key_key.as_ref(),
             default_keys::CRYPTO_KEY,
             "spec.components.meta.secretRef.cryptoKeyKey",
+        ));
+    }
+    if let Some(r) = components.and_then(|c| c.studio.as_ref()).and_then(|s| s.ai_secret_ref.as_ref()) {
+        refs.push(user(
+            Value::StudioOpenAiKey,
+            &r.name,
+            r.openai_api_key_key.as_ref(),
+            default_keys::OPENAI_API_KEY,
+            "spec.components.studio.aiSecretRef.openaiApiKeyKey",
         ));
     }
     refs

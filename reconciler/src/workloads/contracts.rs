@@ -1,7 +1,7 @@
 //! Auth, PostgREST, Realtime, Storage, postgres-meta and Studio against their contracts
 //! (`reconciler/contracts/<component>.toml`, Kong's format; Kong has its own test for its
 //! routes): every variable upstream sets, and the image's user, entrypoint and writable
-//! paths, for a default project and for one with SMTP, S3, TLS and Studio.
+//! paths, for a default project and for one with SMTP, S3, TLS and Studio with its AI key.
 
 use std::collections::BTreeSet;
 
@@ -55,7 +55,7 @@ fn a_default_project_renders_each_component_as_its_contract_says() {
 #[test]
 fn a_project_with_smtp_s3_and_tls_renders_each_component_as_its_contract_says() {
     for (c, file) in COMPONENTS {
-        check(c, file, &full(), &BTreeSet::from(["smtp", "s3"]))
+        check(c, file, &full(), &BTreeSet::from(["smtp", "s3", "ai"]))
             .assert_none(&format!("{c}, full project, reconciler/contracts/{file}.toml"));
     }
 }

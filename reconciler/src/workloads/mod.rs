@@ -116,9 +116,11 @@ pub fn consumed(component: Component) -> Vec<Value> {
         ]
         .concat(),
         Component::Meta => [&db[..], &[Value::MetaCryptoKey]].concat(),
-        Component::Studio => {
-            [&db[..], &[Value::JwtSecret, Value::AnonKey, Value::ServiceKey, Value::MetaCryptoKey]].concat()
-        }
+        Component::Studio => [
+            &db[..],
+            &[Value::JwtSecret, Value::AnonKey, Value::ServiceKey, Value::MetaCryptoKey, Value::StudioOpenAiKey],
+        ]
+        .concat(),
     };
     values.sort();
     values

@@ -46,6 +46,11 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         .lit("NEXT_PUBLIC_ENABLE_LOGS", "false")
         .lit("SNIPPETS_MANAGEMENT_FOLDER", SNIPPETS)
         .lit("EDGE_FUNCTIONS_MANAGEMENT_FOLDER", FUNCTIONS);
+    // The AI assistant's key, only when the spec references one (compose @ 1f37f2a9d82d
+    // sets OPENAI_API_KEY from .env).
+    if spec.spec().components.as_ref().and_then(|c| c.studio.as_ref()).is_some_and(|s| s.ai_secret_ref.is_some()) {
+        env.from("OPENAI_API_KEY", Value::StudioOpenAiKey)?;
+    }
     // Snippets are writable but live as long as the pod; no functions are deployed, so the
     // functions folder is an empty directory.
     Ok(Rendered {

@@ -333,6 +333,7 @@ fn studio_env_is_upstreams() {
             ("NEXT_PUBLIC_ENABLE_LOGS", lit("false")),
             ("SNIPPETS_MANAGEMENT_FOLDER", lit("/app/snippets")),
             ("EDGE_FUNCTIONS_MANAGEMENT_FOLDER", lit("/app/edge-functions")),
+            ("OPENAI_API_KEY", sec("demo-ai", "openaiApiKey")),
         ],
     );
 }
@@ -471,6 +472,7 @@ fn consumed_lists_exactly_the_secret_values_each_component_reads() {
         Value::RealtimeReleaseCookie,
         Value::StorageS3ProtocolKeyId,
         Value::StorageS3ProtocolKeySecret,
+        Value::StudioOpenAiKey,
     ];
     let by_ref: BTreeMap<(String, String), Value> = all
         .iter()
