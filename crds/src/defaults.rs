@@ -128,6 +128,9 @@ pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> Supabas
         credentials(&mut dashboard.secret_ref);
     }
 
+    // Without SMTP no confirmation mail can be sent: confirming addresses would leave every
+    // email sign-up unfinishable (upstream's .env pairs its fake SMTP with autoconfirm off).
+    let autoconfirm = spec.smtp.is_none();
     let c = spec.components.get_or_insert_with(Default::default);
     workload(&mut c.kong.get_or_insert_with(Default::default).workload, Component::Kong);
 
@@ -135,7 +138,7 @@ pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> Supabas
     workload(&mut auth.workload, Component::Auth);
     fill(&mut auth.disable_signup, || false);
     fill(&mut auth.enable_email_signup, || true);
-    fill(&mut auth.enable_email_autoconfirm, || false);
+    fill(&mut auth.enable_email_autoconfirm, || autoconfirm);
     fill(&mut auth.enable_anonymous_users, || false);
     fill(&mut auth.additional_redirect_urls, Vec::new);
 
@@ -162,6 +165,9 @@ pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> Supabas
     let studio = c.studio.get_or_insert_with(Default::default);
     workload(&mut studio.workload, Component::Studio);
     fill(&mut studio.enabled, || Component::Studio.entry().enabled_by_default);
+    if let Some(r) = studio.ai_secret_ref.as_mut() {
+        fill_str(&mut r.openai_api_key_key, keys::OPENAI_API_KEY);
+    }
     fill_str(&mut studio.organization, "Default Organization");
     fill_str(&mut studio.project, "Default Project");
 
@@ -241,6 +247,8 @@ mod tests {
         "spec.components.*.affinity",
         "spec.components.*.secretRef",
         "spec.components.*.resources.claims",
+        // Optional: Studio runs without an AI key.
+        "spec.components.studio.aiSecretRef",
     ];
 
     fn may_stay_omitted(path: &str) -> bool {
@@ -335,6 +343,21 @@ mod tests {
         assert_eq!(auth.workload.image.as_deref(), Some("registry.example.com/gotrue:v2"));
         assert_eq!(auth.disable_signup, Some(true));
         assert_eq!(auth.enable_email_signup, Some(true));
+    }
+
+    #[test]
+    fn email_autoconfirm_defaults_on_only_without_smtp() {
+        let autoconfirm =
+            |spec| defaults(spec).components.and_then(|c| c.auth).and_then(|a| a.enable_email_autoconfirm);
+        assert_eq!(autoconfirm(minimal()), Some(true), "no mail could confirm an address");
+        let mut with_smtp = minimal();
+        with_smtp.smtp = Some(
+            serde_json::from_value(serde_json::json!({
+                "host": "smtp.example.com", "sender": "no-reply@example.com", "secretRef": {"name": "smtp"}
+            }))
+            .expect("smtp spec"),
+        );
+        assert_eq!(autoconfirm(with_smtp), Some(false), "confirmation mails can be sent");
     }
 
     #[test]

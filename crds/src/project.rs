@@ -470,7 +470,8 @@ pub struct AuthSpec {
     /// Allow sign-up with email and password. Defaults to `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_email_signup: Option<bool>,
-    /// Confirm email addresses without sending a confirmation mail. Defaults to `false`.
+    /// Confirm email addresses without sending a confirmation mail. Defaults to `true`
+    /// without `spec.smtp` (no mail could confirm them) and to `false` with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_email_autoconfirm: Option<bool>,
     /// Allow anonymous sign-ins. Defaults to `false`.
@@ -578,6 +579,21 @@ pub struct StudioSpec {
     /// Project name Studio shows. Defaults to `Default Project`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Secret holding an OpenAI API key for Studio's AI assistant (`OPENAI_API_KEY`).
+    /// Omit to run Studio without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_secret_ref: Option<StudioAiSecretRef>,
+}
+
+/// A Secret with Studio's OpenAI API key.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StudioAiSecretRef {
+    /// Name of the Secret in the project's namespace.
+    pub name: String,
+    /// Key holding the API key. Defaults to `openaiApiKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openai_api_key_key: Option<String>,
 }
 
 impl ComponentsSpec {

@@ -53,6 +53,14 @@ pub enum Value {
     RealtimeDbEncKey,
     /// postgres-meta `CRYPTO_KEY`.
     MetaCryptoKey,
+    /// Realtime's Erlang distribution cookie (`RELEASE_COOKIE`), shared by its replicas.
+    RealtimeReleaseCookie,
+    /// Storage's S3-protocol access key id (`S3_PROTOCOL_ACCESS_KEY_ID`).
+    StorageS3ProtocolKeyId,
+    /// Storage's S3-protocol secret (`S3_PROTOCOL_ACCESS_KEY_SECRET`).
+    StorageS3ProtocolKeySecret,
+    /// Studio's `OPENAI_API_KEY` (optional; only from the user's Secret).
+    StudioOpenAiKey,
 }
 
 /// Where a value comes from.
@@ -115,6 +123,8 @@ pub mod default_keys {
     pub const DB_ENC_KEY: &str = "dbEncKey";
     /// postgres-meta `CRYPTO_KEY`.
     pub const CRYPTO_KEY: &str = "cryptoKey";
+    /// Studio `OPENAI_API_KEY`.
+    pub const OPENAI_API_KEY: &str = "openaiApiKey";
 }
 
 fn user(value: Value, secret: &str, key: Option<&String>, default: &str, path: &'static str) -> KeyRef {
@@ -304,6 +314,15 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             "spec.components.meta.secretRef.cryptoKeyKey",
         ));
     }
+    if let Some(r) = components.and_then(|c| c.studio.as_ref()).and_then(|s| s.ai_secret_ref.as_ref()) {
+        refs.push(user(
+            Value::StudioOpenAiKey,
+            &r.name,
+            r.openai_api_key_key.as_ref(),
+            default_keys::OPENAI_API_KEY,
+            "spec.components.studio.aiSecretRef.openaiApiKeyKey",
+        ));
+    }
     refs
 }
 
@@ -347,6 +366,12 @@ pub mod internal_keys {
     pub const DB_ENC_KEY: &str = "dbEncKey";
     /// postgres-meta `CRYPTO_KEY`.
     pub const CRYPTO_KEY: &str = "cryptoKey";
+    /// Realtime `RELEASE_COOKIE`.
+    pub const RELEASE_COOKIE: &str = "releaseCookie";
+    /// Storage `S3_PROTOCOL_ACCESS_KEY_ID`.
+    pub const S3_PROTOCOL_KEY_ID: &str = "s3ProtocolAccessKeyId";
+    /// Storage `S3_PROTOCOL_ACCESS_KEY_SECRET`.
+    pub const S3_PROTOCOL_KEY_SECRET: &str = "s3ProtocolAccessKeySecret";
 }
 
 /// Where `value` comes from for project `project`, or `None` when the spec does not
@@ -381,6 +406,11 @@ pub fn source(project: &str, spec: &SupabaseProjectSpec, value: Value) -> Option
         Value::RealtimeSecretKeyBase => generated(names::internal_secret(project), internal_keys::SECRET_KEY_BASE),
         Value::RealtimeDbEncKey => generated(names::internal_secret(project), internal_keys::DB_ENC_KEY),
         Value::MetaCryptoKey => generated(names::internal_secret(project), internal_keys::CRYPTO_KEY),
+        Value::RealtimeReleaseCookie => generated(names::internal_secret(project), internal_keys::RELEASE_COOKIE),
+        Value::StorageS3ProtocolKeyId => generated(names::internal_secret(project), internal_keys::S3_PROTOCOL_KEY_ID),
+        Value::StorageS3ProtocolKeySecret => {
+            generated(names::internal_secret(project), internal_keys::S3_PROTOCOL_KEY_SECRET)
+        }
         _ => None,
     }
 }

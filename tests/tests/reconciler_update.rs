@@ -43,7 +43,7 @@ async fn spec_change_updates_in_order_and_returns_to_running() {
     let auth = api.get("demo-auth").await.unwrap();
     assert_eq!(image(&auth), "supabase/gotrue:v2.190.0");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(image(&api.get("demo-storage").await.unwrap()), "supabase/storage-api:v1.60.4", "storage went early");
+    assert_eq!(image(&api.get("demo-storage").await.unwrap()), "supabase/storage-api:v1.74.0", "storage went early");
 
     deployments::mark_ready(&api, "demo-auth").await.unwrap();
     rec::eventually("storage updated", patience::settle(), || async {

@@ -8,8 +8,8 @@ use crds::catalog::Probe as CatalogProbe;
 use crds::{Component, names};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, ExecAction, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec,
-    Probe, SeccompProfile, SecurityContext, TCPSocketAction,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -18,22 +18,33 @@ use sha2::{Digest, Sha256};
 use super::{CONFIG_HASH_ANNOTATION, CONFIG_MAPS_HASH_ANNOTATION, Ctx, Rendered};
 use crate::Error;
 
-/// The user (and group) each component's container runs as. Every one runs as non-root:
-/// - Kong's `USER kong` is uid 1001 in `kong/kong` images (see `kong::UID`); Auth
-///   (`USER supabase`) and PostgREST (`USER 1000`) declare uid 1000. It is repeated
-///   numerically because `runAsNonRoot` cannot verify a user given by name.
-/// - Realtime's image starts as root only to drop to `nobody` (`runuser`) for its
-///   migrations; its `run.sh` runs everything directly when already non-root, and `/app`
-///   belongs to `nobody`, so it runs as `nobody` (65534) from the start.
-/// - Storage, postgres-meta and Studio are node images that declare no `USER` (root);
-///   they need no privilege, so they run as the node images' `node` user (1000). Storage
-///   writes objects only to its mounted data volume.
+/// The user (and group) each component's container runs as; every one runs as non-root.
+/// The facts behind each row (the image's `USER`, what its entrypoint does) are recorded,
+/// with their upstream source, in `reconciler/contracts/<component>.toml`, whose tests
+/// check this choice against them; `runAsNonRoot` cannot verify a user given by name, so
+/// each is numeric.
+/// - Kong's `USER kong` is uid 1001 (see `kong::UID`); Auth (`USER supabase`, 1000) and
+///   PostgREST (`USER 1000`) run as their image's user.
+/// - Realtime's image has no `USER` (root) and its `run.sh` drops to `nobody` for the
+///   migrations and seeds; the operator runs the same steps itself as `nobody` (65534),
+///   which owns `/app` in the image (see `realtime::START`).
+/// - Storage, postgres-meta and Studio are node images without a `USER` (root) whose
+///   entrypoints do nothing that needs root; they run as the node images' `node` user (1000).
 pub(super) fn run_as(component: Component) -> i64 {
     match component {
         Component::Kong => super::kong::UID,
         Component::Realtime => 65534,
         _ => 1000,
     }
+}
+
+/// A writable scratch volume (an emptyDir) at `path`, for an image that writes there while
+/// its root filesystem is read-only.
+pub(super) fn scratch(name: &str, path: &str) -> (Volume, VolumeMount) {
+    (
+        Volume { name: name.into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() },
+        VolumeMount { name: name.into(), mount_path: path.into(), ..Default::default() },
+    )
 }
 
 /// Container hardening: no privilege escalation, no capabilities, non-root, the

@@ -56,6 +56,17 @@ pub(super) struct Image {
     pub env: BTreeMap<String, String>,
     /// Whether the container runs with a read-only root filesystem.
     pub read_only_root: bool,
+    /// The uid the operator runs the image as when not `user` (an image without `USER`
+    /// runs as root; one whose entrypoint needs nothing root-only runs non-root here).
+    pub run_as: Option<i64>,
+    /// Why `run_as` differs from `user`.
+    pub run_as_why: Option<String>,
+    /// When the entrypoint switches users: the steps it runs, in order, which a command that
+    /// replaces it must run itself (then as `run_as`, without the switch).
+    #[serde(default)]
+    pub steps: Vec<String>,
+    /// The entrypoint's user switch (`sudo -E -u nobody`), which a replacing command must not use.
+    pub switch: Option<String>,
 }
 
 /// One environment variable: upstream's, or the operator's own.
@@ -71,6 +82,9 @@ pub(super) struct EnvItem {
     pub secret: Option<bool>,
     pub ours: Option<String>,
     pub left_out: Option<String>,
+    /// Rendered with a value that depends on the project, formed as this says (the golden
+    /// tests in `tests.rs` check the values for given projects).
+    pub formed: Option<String>,
     /// A case condition (e.g. "dashboard") outside which the variable must be absent.
     pub when: Option<String>,
     pub why: Option<String>,
@@ -81,24 +95,35 @@ pub(super) struct EnvItem {
 pub(super) enum Expect<'a> {
     Literal(&'a str),
     Secret,
+    Present,
     Absent(&'a str),
 }
 
 impl EnvItem {
     fn expect(&self) -> Result<Expect<'_>, String> {
-        let given = [self.value.is_some(), self.secret == Some(true), self.ours.is_some(), self.left_out.is_some()];
+        let given = [
+            self.value.is_some(),
+            self.secret == Some(true),
+            self.ours.is_some(),
+            self.left_out.is_some(),
+            self.formed.is_some(),
+        ];
         if given.iter().filter(|g| **g).count() != 1 {
-            return Err(format!("env {}: give exactly one of value, secret, ours, left_out", self.name));
+            return Err(format!("env {}: give exactly one of value, secret, ours, left_out, formed", self.name));
         }
         if (self.ours.is_some() || self.when.is_some() || self.upstream.is_none()) && self.why.is_none() {
             return Err(format!("env {}: say `why` it is not as upstream has it", self.name));
         }
-        if self.upstream.is_none() && self.ours.is_none() {
-            return Err(format!("env {}: a variable upstream does not set must be `ours`", self.name));
+        if self.upstream.is_none() && self.left_out.is_some() {
+            return Err(format!(
+                "env {}: a variable upstream does not set is the operator's own, not left out",
+                self.name
+            ));
         }
         Ok(match (&self.value, &self.ours, &self.left_out) {
             (Some(v), _, _) | (_, Some(v), _) => Expect::Literal(v),
             (_, _, Some(reason)) => Expect::Absent(reason),
+            _ if self.formed.is_some() => Expect::Present,
             _ => Expect::Secret,
         })
     }
@@ -190,6 +215,7 @@ pub(super) fn check_env(items: &[EnvItem], conditions: &BTreeSet<&str>, rendered
                     ));
                 }
             }
+            (Some(_), Expect::Present) => {}
             (Some(v), Expect::Secret) => {
                 if v.value.is_some() || v.value_from.as_ref().and_then(|s| s.secret_key_ref.as_ref()).is_none() {
                     f.add(format!("env {}: must come from a secretKeyRef (upstream: {upstream})", item.name));
@@ -259,18 +285,45 @@ pub(super) fn check_image(image: &Image, pod: &PodSpec, script: Option<&str>, f:
     let sc = c.security_context.clone().unwrap_or_default();
     let pod_sc = pod.security_context.clone().unwrap_or_default();
     let uid = sc.run_as_user.or(pod_sc.run_as_user);
-    if image.switches_user {
+    let want = image.run_as.unwrap_or(image.user);
+    if image.run_as.is_some() != image.run_as_why.is_some() {
+        f.add("image: run_as needs run_as_why, and only with run_as");
+    }
+    let replaced = image.switches_user && !image.steps.is_empty();
+    if image.switches_user && !replaced {
         if uid != Some(0) {
             f.add(format!("image: its entrypoint switches users ({from}), which needs root; runs as {uid:?}"));
         }
-    } else if uid != Some(image.user) {
-        f.add(format!("image: runs as uid {uid:?}, the image's user is {} ({from})", image.user));
+    } else if uid != Some(want) {
+        f.add(format!("image: runs as uid {uid:?}, the contract says {want} ({from})"));
     }
-    if let Some(command) = &c.command {
-        let text = format!("{} {}", command.join(" "), script.unwrap_or_default());
-        if !names_path(&text, &image.entrypoint) {
-            f.add(format!("image: the command {command:?} never runs the image's entrypoint {}", image.entrypoint));
+    match &c.command {
+        Some(command) if replaced => {
+            // The command replaces the entrypoint: it must run each of its steps, in order,
+            // itself, and never the user switch that cannot work without root.
+            let text = format!("{} {}", command.join(" "), script.unwrap_or_default());
+            let mut at = 0;
+            for step in &image.steps {
+                match text[at..].find(step.as_str()) {
+                    Some(i) => at += i + step.len(),
+                    None => f.add(format!("image: the command does not run {step:?} where {} does", image.entrypoint)),
+                }
+            }
+            if let Some(switch) = image.switch.as_deref().filter(|s| text.contains(*s)) {
+                f.add(format!("image: the command switches users with {switch:?}, which needs root"));
+            }
         }
+        Some(command) => {
+            let text = format!("{} {}", command.join(" "), script.unwrap_or_default());
+            if !names_path(&text, &image.entrypoint) {
+                f.add(format!("image: the command {command:?} never runs the image's entrypoint {}", image.entrypoint));
+            }
+        }
+        None if replaced => f.add(format!(
+            "image: the entrypoint {} switches users ({from}) and the command does not replace it",
+            image.entrypoint
+        )),
+        None => {}
     }
     let read_only = sc.read_only_root_filesystem == Some(true);
     if read_only != image.read_only_root {

@@ -19,7 +19,7 @@
 //! variables already.
 
 use crds::refs::{Source, Value};
-use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, SecretKeySelector};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::Ctx;
@@ -60,6 +60,19 @@ impl<'a> Env<'a> {
     /// A literal value (never a secret).
     pub(super) fn lit(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
         self.vars.push(EnvVar { name: name.into(), value: Some(value.into()), value_from: None });
+        self
+    }
+
+    /// A value from the pod itself through the downward API (`status.podIP`, ...).
+    pub(super) fn field(&mut self, name: &str, path: &str) -> &mut Self {
+        self.vars.push(EnvVar {
+            name: name.into(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector { field_path: path.into(), api_version: None }),
+                ..Default::default()
+            }),
+        });
         self
     }
 

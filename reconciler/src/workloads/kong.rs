@@ -80,7 +80,7 @@ pub(super) const PLUGINS: &str =
     "request-transformer,cors,key-auth,acl,basic-auth,request-termination,ip-restriction,post-function";
 
 /// The RFC 8414 metadata path of Auth's issuer, as upstream's kong-entrypoint.sh builds it
-/// from `JWT_ISSUER` (= `API_EXTERNAL_URL`, which is Auth's `API_EXTERNAL_URL` here too):
+/// from `JWT_ISSUER` (= `API_EXTERNAL_URL`, Auth's `API_EXTERNAL_URL`: `auth::external_url`):
 /// without terminating slashes, the issuer's path goes after the well-known segment
 /// (RFC 8414 §3.1). A query or fragment is not part of an issuer (§2) and is dropped.
 pub(super) fn well_known_oauth_path(issuer: &str) -> Result<String, Error> {
@@ -117,7 +117,7 @@ const LINKED: [Component; 6] =
 /// The render-time placeholders and their values.
 fn placeholders(ctx: &Ctx<'_>) -> Result<Vec<(String, String)>, Error> {
     let mut out: Vec<(String, String)> = LINKED.iter().map(|c| (c.name().to_string(), ctx.url(*c))).collect();
-    out.push(("well_known_oauth_path".into(), well_known_oauth_path(ctx.spec.api_external_url)?));
+    out.push(("well_known_oauth_path".into(), well_known_oauth_path(&super::auth::external_url(ctx))?));
     Ok(out)
 }
 

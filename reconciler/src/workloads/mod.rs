@@ -21,6 +21,8 @@ mod studio;
 #[cfg(test)]
 mod contract;
 #[cfg(test)]
+mod contracts;
+#[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod tests;
@@ -95,18 +97,30 @@ pub fn consumed(component: Component) -> Vec<Value> {
         }
         Component::Auth => [&db[..], &[Value::JwtSecret, Value::SmtpUsername, Value::SmtpPassword]].concat(),
         Component::Rest => [&db[..], &[Value::JwtSecret]].concat(),
-        Component::Realtime => {
-            [&db[..], &[Value::JwtSecret, Value::RealtimeSecretKeyBase, Value::RealtimeDbEncKey]].concat()
-        }
+        Component::Realtime => [
+            &db[..],
+            &[Value::JwtSecret, Value::RealtimeSecretKeyBase, Value::RealtimeDbEncKey, Value::RealtimeReleaseCookie],
+        ]
+        .concat(),
         Component::Storage => [
             &db[..],
-            &[Value::JwtSecret, Value::AnonKey, Value::ServiceKey, Value::S3AccessKeyId, Value::S3SecretAccessKey],
+            &[
+                Value::JwtSecret,
+                Value::AnonKey,
+                Value::ServiceKey,
+                Value::S3AccessKeyId,
+                Value::S3SecretAccessKey,
+                Value::StorageS3ProtocolKeyId,
+                Value::StorageS3ProtocolKeySecret,
+            ],
         ]
         .concat(),
         Component::Meta => [&db[..], &[Value::MetaCryptoKey]].concat(),
-        Component::Studio => {
-            [&db[..], &[Value::JwtSecret, Value::AnonKey, Value::ServiceKey, Value::MetaCryptoKey]].concat()
-        }
+        Component::Studio => [
+            &db[..],
+            &[Value::JwtSecret, Value::AnonKey, Value::ServiceKey, Value::MetaCryptoKey, Value::StudioOpenAiKey],
+        ]
+        .concat(),
     };
     values.sort();
     values

@@ -96,7 +96,7 @@ pub struct Case {
     pub policy: Policy,
 }
 
-fn found(pairs: &[(&str, &[u8])]) -> Lookup {
+pub fn found(pairs: &[(&str, &[u8])]) -> Lookup {
     Lookup::Found(SecretData::of(pairs.iter().map(|(k, v)| (*k, *v))))
 }
 

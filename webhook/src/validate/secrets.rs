@@ -110,6 +110,23 @@ mod tests {
     }
 
     #[test]
+    fn studios_ai_key_is_checked_like_every_reference() {
+        let case = Case::valid().with(|s| {
+            let studio = s.components.get_or_insert_with(Default::default).studio.get_or_insert_with(Default::default);
+            studio.ai_secret_ref =
+                Some(crds::project::StudioAiSecretRef { name: "ai".into(), openai_api_key_key: Some("key".into()) });
+        });
+        let mut missing = case.clone();
+        missing.secrets.insert("ai".into(), Lookup::Missing);
+        assert_eq!(missing.fields(), ["spec.components.studio.aiSecretRef.name"]);
+        let mut present = case;
+        present.secrets.insert("ai".into(), super::super::fixtures::found(&[("key", b"sk-proj-1")]));
+        assert!(present.fields().is_empty(), "{}", present.messages());
+        present.set_key("ai", "key", None);
+        assert_eq!(present.fields(), ["spec.components.studio.aiSecretRef.openaiApiKeyKey"]);
+    }
+
+    #[test]
     fn an_unreadable_secret_says_the_check_is_worth_retrying() {
         let mut case = Case::valid();
         case.secrets.insert("db".into(), Lookup::Unavailable("timeout".into()));

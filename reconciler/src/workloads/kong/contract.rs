@@ -153,8 +153,8 @@ fn env_of(r: &Rendered) -> Vec<EnvVar> {
 fn default_case() -> Case {
     let per_project = BTreeMap::from([(
         "WELL_KNOWN_OAUTH_PATH".to_string(),
-        // https://api.demo.example.com has no path.
-        "/.well-known/oauth-authorization-server".to_string(),
+        // Auth's issuer https://api.demo.example.com/auth/v1 (the gateway's URL plus /auth/v1).
+        "/.well-known/oauth-authorization-server/auth/v1".to_string(),
     )]);
     Case { name: "default", project: minimal(), conditions: BTreeSet::new(), per_project }
 }
@@ -167,8 +167,9 @@ fn dashboard_case() -> Case {
     );
     let per_project = BTreeMap::from([(
         "WELL_KNOWN_OAUTH_PATH".to_string(),
-        // Issuer https://demo.example.com/supabase/ → without the slash, path "supabase".
-        "/.well-known/oauth-authorization-server/supabase".to_string(),
+        // Issuer https://demo.example.com/supabase/auth/v1 (the gateway's URL without its
+        // slash, plus /auth/v1) → path "supabase/auth/v1".
+        "/.well-known/oauth-authorization-server/supabase/auth/v1".to_string(),
     )]);
     Case { name: "dashboard", project: p, conditions: BTreeSet::from(["dashboard"]), per_project }
 }
