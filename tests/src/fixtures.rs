@@ -106,6 +106,7 @@ pub fn full_sample() -> Vec<Secret> {
         secret("acme-dashboard", &[("username", "supabase"), ("password", DASHBOARD_PASSWORD)]),
         secret("acme-realtime", &[("secretKeyBase", SECRET_KEY_BASE), ("dbEncKey", DB_ENC_KEY)]),
         secret("acme-meta", &[("cryptoKey", CRYPTO_KEY)]),
+        secret("acme-studio-ai", &[("openaiApiKey", "fixture-openai-api-key")]),
         secret("acme-signing-keys", &[("keys", &private), ("jwks", &public)]),
         secret(
             "acme-api-keys",
