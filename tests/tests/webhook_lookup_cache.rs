@@ -36,9 +36,14 @@ fn db(namespace: &str, password: &str) -> Secret {
 }
 
 async fn decide(admission: &Admission, namespace: &str) -> serde_json::Value {
+    decide_with(admission, namespace, "db").await
+}
+
+/// The validating answer for a project whose database Secret is `secret`.
+async fn decide_with(admission: &Admission, namespace: &str, secret: &str) -> serde_json::Value {
     let object = json!({"apiVersion": "supabase-operator.io/v1alpha1", "kind": "SupabaseProject",
         "metadata": {"name": "p", "namespace": namespace},
-        "spec": {"apiExternalUrl": "https://x.example.com", "database": {"secretRef": {"name": "db"}}}});
+        "spec": {"apiExternalUrl": "https://x.example.com", "database": {"secretRef": {"name": secret}}}});
     let mut review = harness::webhook::review("u", "CREATE", object, None);
     review["request"]["namespace"] = json!(namespace);
     let request = webhook::review::parse(&serde_json::to_vec(&review).unwrap()).unwrap();
@@ -161,6 +166,12 @@ async fn a_namespace_is_cached_from_its_first_project_to_its_last_with_the_shipp
         assert_eq!(password(&secrets.get(ns, "db").await).as_deref(), Some(&b"pw"[..]));
         assert_eq!(reads(&metrics).1, before.1 + 1.0, "not read from the apiserver");
     }
+    // A denial on what the apiserver just said is not read again.
+    let admission =
+        Admission { secrets: secrets.clone(), access: None, policy: PolicyHandle::default(), metrics: metrics.clone() };
+    let before = reads(&metrics).1;
+    assert_eq!(decide_with(&admission, ns, "absent").await["allowed"], false);
+    assert_eq!(reads(&metrics).1, before + 1.0, "a denial read its Secret again");
 
     // Its first project: the namespace's Secrets are watched and read from the cache.
     let project: SupabaseProject = serde_json::from_value(json!({

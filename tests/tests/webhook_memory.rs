@@ -39,7 +39,10 @@ async fn unrelated_secrets_leave_the_webhook_memory_flat_and_reviews_cached() {
         "RSS grew by {grew_kib} KiB with {data_kib} KiB of unrelated Secret data; log: {}",
         report.log.display()
     );
-    // Where projects live, reviews read no Secret from the apiserver, before and after.
+    // Where projects live, reviews read no Secret from the apiserver, before and after,
+    // the first one included.
+    assert_eq!(report.before.first_reads, Some(0.0));
+    assert_eq!(report.after.first_reads, Some(0.0));
     assert_eq!(report.before.apiserver_reads, Some(0.0));
     assert_eq!(report.after.apiserver_reads, Some(0.0));
     assert_eq!(report.new_project.apiserver_reads, Some(0.0));

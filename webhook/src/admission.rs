@@ -248,10 +248,11 @@ impl Admission {
                 now,
             })
         };
-        let mut report = run(&secrets);
+        let mut report = run(&secrets.secrets);
         // A cached Secret may be a moment behind an edit the user just made: a denial is
-        // only given on what the apiserver says now.
-        if !report.causes.is_empty() && self.secrets.is_cached() && !names.is_empty() {
+        // only given on what the apiserver says now (which it just said when nothing came
+        // from the cache).
+        if !report.causes.is_empty() && secrets.cached > 0 {
             report = run(&self.secrets.read_all(&namespace, &names).await);
         }
         let mut response = if report.causes.is_empty() {

@@ -50,6 +50,16 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
+/// The Secrets of one review, and how many came from the cache (each of those may be a
+/// moment behind the apiserver).
+#[derive(Debug)]
+pub struct Lookups {
+    /// Each Secret by name.
+    pub secrets: BTreeMap<String, Lookup>,
+    /// How many came from the cache.
+    pub cached: usize,
+}
+
 fn found(secret: Arc<Secret>) -> Lookup {
     Lookup::Found(SecretData::new(secret))
 }
@@ -97,6 +107,10 @@ impl Secrets {
     /// Reads one Secret directly.
     pub async fn read(&self, namespace: &str, name: &str) -> Lookup {
         self.metrics.secret_read(false);
+        self.fetch(namespace, name).await
+    }
+
+    async fn fetch(&self, namespace: &str, name: &str) -> Lookup {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         match tokio::time::timeout(READ_TIMEOUT, api.get_opt(name)).await {
             Ok(Ok(Some(secret))) => found(Arc::new(secret)),
@@ -127,33 +141,29 @@ impl Secrets {
     }
 
     /// Every Secret in `names`, from the cache where possible, the rest read concurrently.
-    pub async fn get_all(&self, namespace: &str, names: &[String]) -> BTreeMap<String, Lookup> {
-        let mut out = BTreeMap::new();
+    pub async fn get_all(&self, namespace: &str, names: &[String]) -> Lookups {
+        let mut secrets = BTreeMap::new();
         let mut misses = Vec::new();
         for name in names {
             match self.cached_copy(namespace, name) {
                 Some(secret) => {
-                    out.insert(name.clone(), found(secret));
+                    secrets.insert(name.clone(), found(secret));
                 }
                 None => misses.push(name.clone()),
             }
         }
+        let cached = secrets.len();
         // Usually none: no futures to build and poll when every Secret is cached.
         if !misses.is_empty() {
-            out.extend(self.read_all(namespace, &misses).await);
+            secrets.extend(self.read_all(namespace, &misses).await);
         }
-        out
+        Lookups { secrets, cached }
     }
 
     /// Every Secret in `names`, read directly, concurrently.
     pub async fn read_all(&self, namespace: &str, names: &[String]) -> BTreeMap<String, Lookup> {
         let reads = names.iter().map(|n| async move { (n.clone(), self.read(namespace, n).await) });
         futures::future::join_all(reads).await.into_iter().collect()
-    }
-
-    /// Whether lookups go through the watch cache.
-    pub fn is_cached(&self) -> bool {
-        self.cache.is_some()
     }
 
     /// Whether lookups work: the projects are listed and the Secrets of the namespaces
@@ -172,7 +182,8 @@ impl Secrets {
                     Err(format!("Secret cache of {} namespace(s) not synced yet", watches.unsynced()))
                 }
             }
-            None => match self.read("default", "supabase-webhook-readiness-probe").await {
+            // Not counted as a Secret read: no project asked for it.
+            None => match self.fetch("default", "supabase-webhook-readiness-probe").await {
                 Lookup::Unavailable(reason) => Err(format!("Secret reads fail: {reason}")),
                 _ => Ok(()),
             },
