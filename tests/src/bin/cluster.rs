@@ -59,36 +59,14 @@ fn alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Whether `name` is one of the variables `cargo run` sets for the program it runs
-/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, ...). They must not reach a cargo run by
-/// CMD: some build scripts (ring's) track them, so a `cargo test` under
-/// `cargo run --bin cluster -- run` would see them changed and rebuild ring and
-/// everything above it (rustls, kube, every crate here), minutes on 2 cores, and the
-/// next plain `cargo build` would rebuild it all again.
-fn set_by_cargo_run(name: &str) -> bool {
-    name.starts_with("CARGO_PKG_")
-        || matches!(
-            name,
-            "CARGO_MANIFEST_DIR"
-                | "CARGO_MANIFEST_PATH"
-                | "CARGO_MANIFEST_LINKS"
-                | "CARGO_CRATE_NAME"
-                | "CARGO_BIN_NAME"
-                | "CARGO_PRIMARY_PACKAGE"
-        )
-}
-
 async fn run(keep: bool, command: Vec<String>) -> Result<ExitCode, String> {
     let dir = tempfile::Builder::new().prefix("supabase-cluster-").tempdir().map_err(|e| e.to_string())?;
     let plane = ControlPlane::start(dir.path()).map_err(|e| e.to_string())?;
     eprintln!("cluster: apiserver at {} (files in {})", plane.server(), dir.path().display());
     let (program, args) = command.split_first().ok_or("no command given")?;
     let mut child = tokio::process::Command::new(program);
-    for (name, _) in std::env::vars_os() {
-        if name.to_str().is_some_and(set_by_cargo_run) {
-            child.env_remove(name);
-        }
-    }
+    // CMD is typically cargo, started from `cargo run --bin cluster`.
+    harness::process::without_cargo_env(child.as_std_mut());
     let mut child = child
         .args(args)
         .env("KUBECONFIG", plane.kubeconfig())
