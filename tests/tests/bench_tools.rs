@@ -68,7 +68,7 @@ fn the_validate_review_is_the_object_after_mutate() {
 }
 
 /// The in-process figures come from an allowed review of the full sample (`measure`
-/// panics on a denial), and each answer costs more than parsing alone.
+/// panics on a denial), and each answer does the work of one.
 #[test]
 fn handler_costs_are_measured_on_an_allowed_review() {
     use harness::bench::handler;
@@ -87,7 +87,12 @@ fn handler_costs_are_measured_on_an_allowed_review() {
         validate_sent_us: least(|c| c.validate_sent_us),
     };
     assert!(c.parse_us > 0.0 && c.parse_us.is_finite(), "{c:?}");
-    assert!(c.mutate_us > c.parse_us && c.validate_us > c.parse_us && c.validate_sent_us > c.parse_us, "{runs:?}");
+    // `/mutate` adds the defaulting and the patch to the parse: well above it even here.
+    assert!(c.mutate_us > c.parse_us, "{runs:?}");
+    // In this unoptimized build parsing is nearly all of a `/validate` answer (within a few
+    // per cent: too close to order on a busy machine), so this only catches an answer that
+    // skips most of its work.
+    assert!(c.validate_us > c.parse_us / 2.0 && c.validate_sent_us > c.parse_us / 2.0, "{runs:?}");
 }
 
 /// `bench-reconciler` runs end to end on a few projects and reports what its
