@@ -52,7 +52,7 @@ bench-webhook: control-plane
 
 .PHONY: bench-reconciler
 
-## bench-reconciler: PROJECTS (default 200) to Running vs a bare server-side-apply client (prints figures)
+## bench-reconciler: PROJECTS (default 200) to Running vs two bare server-side-apply clients, ordered and unordered (prints figures and the README row)
 bench-reconciler: control-plane
 	$(CARGO) build --release -p supabase-reconciler -p supabase-operator-tests
 	target/release/bench-reconciler $(BENCH_ARGS)

@@ -81,13 +81,15 @@ impl Entry {
     }
 }
 
-/// Every component, in rollout order. Images are the community chart's mid-2026 pins.
+/// Every component, in rollout order. Images are upstream's self-hosted set (release 0.8.x).
 pub const CATALOG: [Entry; 7] = [
     Entry {
         component: Component::Kong,
         name: "kong",
         condition_prefix: "Kong",
-        image: "kong/kong:3.9.1",
+        // Upstream's Kong gateway: supabase/supabase docker/docker-compose.kong.yml @ 1f37f2a9d82d
+        // (the override that pins the self-hosted image set; Envoy is upstream's default there).
+        image: "kong/kong:3.9.3",
         port: 8000,
         readiness: Probe::Exec(&["kong", "health"]),
         limits: Resources { memory: "2.5Gi", cpu: "500m" },
@@ -98,7 +100,8 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Auth,
         name: "auth",
         condition_prefix: "Auth",
-        image: "supabase/gotrue:v2.189.0",
+        // supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d (the self-hosted image set).
+        image: "supabase/gotrue:v2.196.0",
         port: 9999,
         readiness: Probe::Http { path: "/health", port: 9999 },
         limits: Resources { memory: "128Mi", cpu: "100m" },
@@ -109,7 +112,8 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Rest,
         name: "rest",
         condition_prefix: "PostgREST",
-        image: "postgrest/postgrest:v14.12",
+        // supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d (the self-hosted image set).
+        image: "postgrest/postgrest:v14.17",
         port: 3000,
         // PostgREST answers readiness on its admin server, not on the API port.
         readiness: Probe::Http { path: "/ready", port: REST_ADMIN_PORT },
@@ -121,9 +125,14 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Realtime,
         name: "realtime",
         condition_prefix: "Realtime",
-        image: "supabase/realtime:v2.102.3",
+        // supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d (the self-hosted image set).
+        image: "supabase/realtime:v2.134.10",
         port: 4000,
-        readiness: Probe::Tcp { port: 4000 },
+        // Realtime's unauthenticated health route (lib/realtime_web/router.ex, supabase/realtime
+        // @ v2.129.8 2aa99787): the tenant's `/api/tenants/<t>/health`, which upstream's compose
+        // asks, needs a bearer key that a kubelet probe cannot carry without putting it in the
+        // pod spec; `/healthcheck` answers once the endpoint serves.
+        readiness: Probe::Http { path: "/healthcheck", port: 4000 },
         limits: Resources { memory: "256Mi", cpu: "200m" },
         requests: Resources { memory: "128Mi", cpu: "50m" },
         enabled_by_default: true,
@@ -132,7 +141,8 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Storage,
         name: "storage",
         condition_prefix: "Storage",
-        image: "supabase/storage-api:v1.60.4",
+        // supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d (the self-hosted image set).
+        image: "supabase/storage-api:v1.74.0",
         port: 5000,
         readiness: Probe::Http { path: "/status", port: 5000 },
         limits: Resources { memory: "128Mi", cpu: "100m" },
@@ -143,7 +153,8 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Meta,
         name: "meta",
         condition_prefix: "Meta",
-        image: "supabase/postgres-meta:v0.96.6",
+        // supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d (the self-hosted image set).
+        image: "supabase/postgres-meta:v0.99.0",
         port: 8080,
         readiness: Probe::Http { path: "/health", port: 8080 },
         limits: Resources { memory: "128Mi", cpu: "100m" },
@@ -154,7 +165,8 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Studio,
         name: "studio",
         condition_prefix: "Studio",
-        image: "supabase/studio:2026.07.07-sha-a6a04f2",
+        // supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d (the self-hosted image set).
+        image: "supabase/studio:2026.09.07-sha-7996410",
         port: 3000,
         readiness: Probe::Http { path: "/api/platform/profile", port: 3000 },
         limits: Resources { memory: "256Mi", cpu: "100m" },

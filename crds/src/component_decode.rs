@@ -71,7 +71,12 @@ read_inline!(RestSpec { schemas: Option<Vec<String>>, max_rows: Option<i32> });
 read_inline!(RealtimeSpec { secret_ref: Option<crate::project::RealtimeSecretRef> });
 read_inline!(StorageComponentSpec {});
 read_inline!(MetaSpec { secret_ref: Option<crate::project::MetaSecretRef> });
-read_inline!(StudioSpec { enabled: Option<bool>, organization: Option<String>, project: Option<String> });
+read_inline!(StudioSpec {
+    enabled: Option<bool>,
+    organization: Option<String>,
+    project: Option<String>,
+    ai_secret_ref: Option<crate::project::StudioAiSecretRef>,
+});
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use crate::catalog::{Component, DEFAULT_REPLICAS, Resources};
 use crate::project::*;
 use crate::quantity;
+use crate::refs::default_keys as keys;
 
 /// Default libpq sslmode.
 pub const DEFAULT_SSL_MODE: SslMode = SslMode::Prefer;
@@ -39,9 +40,34 @@ fn pairs(r: Resources) -> [(&'static str, &'static str); 2] {
     [("cpu", r.cpu), ("memory", r.memory)]
 }
 
+/// What the spec being defaulted is, for the one default that depends on it:
+/// `spec.jwt.keys`.
+///
+/// Upstream's generator now makes the legacy and the new keys together, so a new
+/// project gets `both`. A project stored before `keys` existed has the legacy keys
+/// only, and its rendered configuration must not change until its owner asks: for it,
+/// an omitted `keys` means `legacy`. Only the mutating webhook knows which case it has
+/// (the review's operation); everyone else defaults a stored object, so the safe
+/// reading is the plain [`defaults`]: an omitted `keys` never becomes `both` there, and
+/// the reconciler, which defaults every object it reads, cannot turn the new keys on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admitted {
+    /// A CREATE: an omitted `keys` becomes `both`.
+    Created,
+    /// An UPDATE, or an object read back: an omitted `keys` keeps the stored value
+    /// (when a client replaced the object without the field), else `legacy`.
+    Stored(Option<KeyScheme>),
+}
+
 /// Returns the spec with every omitted field filled from the catalog and the
-/// constants above. Fields the user set are never changed.
-pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
+/// constants above, as for a stored object (an omitted `spec.jwt.keys` is `legacy`; see
+/// [`Admitted`]). Fields the user set are never changed.
+pub fn defaults(spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
+    defaults_as(spec, Admitted::Stored(None))
+}
+
+/// [`defaults`] for a spec admitted as `admitted`.
+pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> SupabaseProjectSpec {
     if spec.site_url.is_none() {
         spec.site_url = Some(spec.api_external_url.clone());
     }
@@ -52,15 +78,15 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
     let r = &mut db.secret_ref;
     // Literal values replace the Secret's keys, so only default the keys still read.
     if db.host.is_none() {
-        fill_str(&mut r.host_key, "host");
+        fill_str(&mut r.host_key, keys::HOST);
     }
     if db.port.is_none() {
-        fill_str(&mut r.port_key, "port");
+        fill_str(&mut r.port_key, keys::PORT);
     }
     if db.name.is_none() {
-        fill_str(&mut r.database_key, "database");
+        fill_str(&mut r.database_key, keys::DATABASE);
     }
-    fill_str(&mut r.password_key, "password");
+    fill_str(&mut r.password_key, keys::PASSWORD);
 
     let storage = spec.storage.get_or_insert_with(Default::default);
     fill(&mut storage.backend, || StorageBackend::File);
@@ -68,16 +94,29 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
     if let Some(s3) = storage.s3.as_mut() {
         let has_endpoint = s3.endpoint.is_some();
         fill(&mut s3.force_path_style, || has_endpoint);
-        fill_str(&mut s3.secret_ref.access_key_id_key, "accessKeyId");
-        fill_str(&mut s3.secret_ref.secret_access_key_key, "secretAccessKey");
+        fill_str(&mut s3.secret_ref.access_key_id_key, keys::ACCESS_KEY_ID);
+        fill_str(&mut s3.secret_ref.secret_access_key_key, keys::SECRET_ACCESS_KEY);
     }
 
     let jwt = spec.jwt.get_or_insert_with(Default::default);
     fill(&mut jwt.expiry_seconds, || DEFAULT_JWT_EXPIRY_SECONDS);
     if let Some(r) = jwt.secret_ref.as_mut() {
-        fill_str(&mut r.secret_key, "secret");
-        fill_str(&mut r.anon_key_key, "anonKey");
-        fill_str(&mut r.service_key_key, "serviceKey");
+        fill_str(&mut r.secret_key, keys::SECRET);
+        fill_str(&mut r.anon_key_key, keys::ANON_KEY);
+        fill_str(&mut r.service_key_key, keys::SERVICE_KEY);
+    }
+    fill(&mut jwt.keys, || match admitted {
+        Admitted::Created => KeyScheme::Both,
+        Admitted::Stored(previous) => previous.unwrap_or(KeyScheme::Legacy),
+    });
+    // The public set and the internal JWTs are optional in these Secrets (the operator
+    // derives or signs them), so their key names have no default.
+    if let Some(r) = jwt.signing_keys_ref.as_mut() {
+        fill_str(&mut r.keys_key, crate::refs::jwt_keys::SIGNING_KEYS);
+    }
+    if let Some(r) = jwt.api_keys_ref.as_mut() {
+        fill_str(&mut r.publishable_key_key, crate::refs::jwt_keys::PUBLISHABLE_KEY);
+        fill_str(&mut r.secret_key_key, crate::refs::jwt_keys::SECRET_KEY);
     }
 
     if let Some(smtp) = spec.smtp.as_mut() {
@@ -89,6 +128,9 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
         credentials(&mut dashboard.secret_ref);
     }
 
+    // Without SMTP no confirmation mail can be sent: confirming addresses would leave every
+    // email sign-up unfinishable (upstream's .env pairs its fake SMTP with autoconfirm off).
+    let autoconfirm = spec.smtp.is_none();
     let c = spec.components.get_or_insert_with(Default::default);
     workload(&mut c.kong.get_or_insert_with(Default::default).workload, Component::Kong);
 
@@ -96,7 +138,7 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
     workload(&mut auth.workload, Component::Auth);
     fill(&mut auth.disable_signup, || false);
     fill(&mut auth.enable_email_signup, || true);
-    fill(&mut auth.enable_email_autoconfirm, || false);
+    fill(&mut auth.enable_email_autoconfirm, || autoconfirm);
     fill(&mut auth.enable_anonymous_users, || false);
     fill(&mut auth.additional_redirect_urls, Vec::new);
 
@@ -108,8 +150,8 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
     let realtime = c.realtime.get_or_insert_with(Default::default);
     workload(&mut realtime.workload, Component::Realtime);
     if let Some(r) = realtime.secret_ref.as_mut() {
-        fill_str(&mut r.secret_key_base_key, "secretKeyBase");
-        fill_str(&mut r.db_enc_key_key, "dbEncKey");
+        fill_str(&mut r.secret_key_base_key, keys::SECRET_KEY_BASE);
+        fill_str(&mut r.db_enc_key_key, keys::DB_ENC_KEY);
     }
 
     workload(&mut c.storage.get_or_insert_with(Default::default).workload, Component::Storage);
@@ -117,12 +159,15 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
     let meta = c.meta.get_or_insert_with(Default::default);
     workload(&mut meta.workload, Component::Meta);
     if let Some(r) = meta.secret_ref.as_mut() {
-        fill_str(&mut r.crypto_key_key, "cryptoKey");
+        fill_str(&mut r.crypto_key_key, keys::CRYPTO_KEY);
     }
 
     let studio = c.studio.get_or_insert_with(Default::default);
     workload(&mut studio.workload, Component::Studio);
     fill(&mut studio.enabled, || Component::Studio.entry().enabled_by_default);
+    if let Some(r) = studio.ai_secret_ref.as_mut() {
+        fill_str(&mut r.openai_api_key_key, keys::OPENAI_API_KEY);
+    }
     fill_str(&mut studio.organization, "Default Organization");
     fill_str(&mut studio.project, "Default Project");
 
@@ -130,8 +175,8 @@ pub fn defaults(mut spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
 }
 
 fn credentials(r: &mut CredentialsSecretRef) {
-    fill_str(&mut r.username_key, "username");
-    fill_str(&mut r.password_key, "password");
+    fill_str(&mut r.username_key, keys::USERNAME);
+    fill_str(&mut r.password_key, keys::PASSWORD);
 }
 
 fn below(a: &Quantity, b: &Quantity) -> bool {
@@ -190,6 +235,9 @@ mod tests {
         "spec.smtp",
         "spec.dashboard",
         "spec.jwt.secretRef",
+        "spec.jwt.signingKeyId",
+        "spec.jwt.signingKeysRef",
+        "spec.jwt.apiKeysRef",
         "spec.storage.s3",
         "spec.database.host",
         "spec.database.port",
@@ -199,6 +247,8 @@ mod tests {
         "spec.components.*.affinity",
         "spec.components.*.secretRef",
         "spec.components.*.resources.claims",
+        // Optional: Studio runs without an AI key.
+        "spec.components.studio.aiSecretRef",
     ];
 
     fn may_stay_omitted(path: &str) -> bool {
@@ -296,6 +346,21 @@ mod tests {
     }
 
     #[test]
+    fn email_autoconfirm_defaults_on_only_without_smtp() {
+        let autoconfirm =
+            |spec| defaults(spec).components.and_then(|c| c.auth).and_then(|a| a.enable_email_autoconfirm);
+        assert_eq!(autoconfirm(minimal()), Some(true), "no mail could confirm an address");
+        let mut with_smtp = minimal();
+        with_smtp.smtp = Some(
+            serde_json::from_value(serde_json::json!({
+                "host": "smtp.example.com", "sender": "no-reply@example.com", "secretRef": {"name": "smtp"}
+            }))
+            .expect("smtp spec"),
+        );
+        assert_eq!(autoconfirm(with_smtp), Some(false), "confirmation mails can be sent");
+    }
+
+    #[test]
     fn a_low_user_limit_lowers_the_defaulted_request() {
         let mut spec = minimal();
         let limits = BTreeMap::from([("memory".to_string(), Quantity("32Mi".into()))]);
@@ -314,6 +379,46 @@ mod tests {
         let requests = r.requests.unwrap_or_default();
         assert_eq!(requests.get("memory"), Some(&Quantity("32Mi".into())));
         assert_eq!(requests.get("cpu"), Some(&Quantity(Component::Meta.entry().requests.cpu.into())));
+    }
+
+    #[test]
+    fn a_new_project_gets_both_key_schemes_and_a_stored_one_keeps_its_own() {
+        let scheme = |spec: &SupabaseProjectSpec| spec.jwt.as_ref().and_then(|j| j.keys);
+        assert_eq!(scheme(&defaults_as(minimal(), Admitted::Created)), Some(KeyScheme::Both));
+        // Stored before the field existed: legacy, whoever defaults it (the reconciler
+        // calls `defaults` on every object it reads).
+        assert_eq!(scheme(&defaults(minimal())), Some(KeyScheme::Legacy));
+        assert_eq!(scheme(&defaults_as(minimal(), Admitted::Stored(None))), Some(KeyScheme::Legacy));
+        // Replaced without the field: the stored value stays.
+        assert_eq!(scheme(&defaults_as(minimal(), Admitted::Stored(Some(KeyScheme::Both)))), Some(KeyScheme::Both));
+        // What the user wrote wins in every case.
+        let mut legacy = minimal();
+        legacy.jwt = Some(JwtSpec { keys: Some(KeyScheme::Legacy), ..Default::default() });
+        assert_eq!(scheme(&defaults_as(legacy.clone(), Admitted::Created)), Some(KeyScheme::Legacy));
+        let mut both = minimal();
+        both.jwt = Some(JwtSpec { keys: Some(KeyScheme::Both), ..Default::default() });
+        assert_eq!(scheme(&defaults(both)), Some(KeyScheme::Both));
+        // A new project's defaults are idempotent under the stored reading too, so the
+        // reconciler's own `defaults` changes nothing of what the webhook stored.
+        let created = defaults_as(minimal(), Admitted::Created);
+        assert_eq!(defaults(created.clone()), created);
+    }
+
+    #[test]
+    fn key_reference_names_are_defaulted_except_the_optional_ones() {
+        let mut spec = minimal();
+        spec.jwt = Some(JwtSpec {
+            signing_keys_ref: Some(SigningKeysSecretRef { name: "keys".into(), ..Default::default() }),
+            api_keys_ref: Some(ApiKeysSecretRef { name: "api".into(), ..Default::default() }),
+            ..Default::default()
+        });
+        let jwt = defaults(spec).jwt.unwrap_or_default();
+        let signing = jwt.signing_keys_ref.unwrap_or_default();
+        assert_eq!((signing.keys_key.as_deref(), signing.jwks_key), (Some("keys"), None));
+        let api = jwt.api_keys_ref.unwrap_or_default();
+        assert_eq!(api.publishable_key_key.as_deref(), Some("publishableKey"));
+        assert_eq!(api.secret_key_key.as_deref(), Some("secretKey"));
+        assert_eq!((api.anon_jwt_key, api.service_jwt_key), (None, None));
     }
 
     #[test]

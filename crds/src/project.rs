@@ -53,8 +53,9 @@ pub struct SupabaseProjectSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageSpec>,
 
-    /// JWT signing secret and API keys. When `secretRef` is omitted the reconciler generates
-    /// a Secret `<name>-jwt` once and never rotates it by itself.
+    /// JWT signing secret and API keys: the legacy ones and, with `keys: both`, Supabase's
+    /// new ones. What is not referenced the reconciler generates into a Secret
+    /// `<name>-jwt` once and never rotates by itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwt: Option<JwtSpec>,
 
@@ -228,7 +229,7 @@ pub struct S3SecretRef {
     pub secret_access_key_key: Option<String>,
 }
 
-/// JWT signing secret and the two API keys signed with it.
+/// JWT signing secret and the two API keys signed with it, and Supabase's new keys.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JwtSpec {
@@ -240,6 +241,98 @@ pub struct JwtSpec {
     /// Lifetime in seconds of the access tokens Auth issues. Defaults to 3600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_seconds: Option<i64>,
+    /// Which keys the project uses. `legacy`: the HS256 JWT secret and the `anon` and
+    /// `service_role` JWTs signed with it, nothing else. `both`: those, still valid, plus
+    /// Supabase's new keys: an asymmetric signing key (EC P-256, ES256; its public part
+    /// published as a JWKS) with which Auth signs sessions, and the opaque API keys
+    /// `sb_publishable_...` and `sb_secret_...`, which the gateway swaps for internal ES256
+    /// JWTs. Defaults to `both` for a project created with this operator version; a
+    /// project stored before keeps `legacy`, and its configuration, until its owner sets
+    /// `both`. Going back to `legacy` stops the new keys and the sessions they signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<KeyScheme>,
+    /// `kid` of the key in `signingKeysRef` that signs Auth's tokens (the others only
+    /// verify). Rotation: add the new key to the signing keys, set this to its kid, and
+    /// remove the old key once the sessions it signed have expired (`expirySeconds`).
+    /// When omitted, the one key whose `key_ops` contains `sign` signs, as Auth requires.
+    /// Only with `signingKeysRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key_id: Option<String>,
+    /// Secret holding the signing keys, in upstream's shapes: the private set (a JSON
+    /// array of JWKs, upstream's `JWT_KEYS`: EC P-256 keys with `alg: ES256` or RSA keys
+    /// with `alg: RS256`, each with a unique `kid`, and optionally the legacy secret as
+    /// an `oct` key, which must then be `secretRef`'s secret) and, optionally, the public
+    /// set. Omit to have the operator generate an EC key into `<name>-jwt` once. Only with
+    /// `keys: both`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_keys_ref: Option<SigningKeysSecretRef>,
+    /// Secret holding the opaque API keys and, optionally, the internal JWTs the gateway
+    /// sends in their place. Omit to have the operator generate them once. Only with
+    /// `keys: both`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_keys_ref: Option<ApiKeysSecretRef>,
+}
+
+// Which keys a project uses. (A plain comment: schemars would let a type doc replace
+// the field doc in the CRD, and `kubectl explain` should show the field's.)
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyScheme {
+    /// The HS256 secret and the anon/service_role JWTs only.
+    Legacy,
+    /// The legacy keys and the new ones: asymmetric signing keys and opaque API keys.
+    Both,
+}
+
+impl KeyScheme {
+    /// The spelling in the spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScheme::Legacy => "legacy",
+            KeyScheme::Both => "both",
+        }
+    }
+}
+
+/// A Secret with signing keys as JWKs.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SigningKeysSecretRef {
+    /// Name of the Secret in the project's namespace.
+    pub name: String,
+    /// Key holding the private set: a JSON array of JWKs, as Auth reads
+    /// `GOTRUE_JWT_KEYS` (upstream's `JWT_KEYS`). Defaults to `keys`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys_key: Option<String>,
+    /// Key holding the public set, `{"keys": [...]}` (upstream's `JWT_JWKS`); it must be
+    /// the public part of the private set. Omit to have the operator derive it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_key: Option<String>,
+}
+
+/// A Secret with the opaque API keys, and optionally the internal JWTs behind them.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeysSecretRef {
+    /// Name of the Secret in the project's namespace.
+    pub name: String,
+    /// Key holding the publishable key (`sb_publishable_`, 46 characters); the gateway
+    /// treats it as the anon key. Defaults to `publishableKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publishable_key_key: Option<String>,
+    /// Key holding the secret key (`sb_secret_`, 41 characters); the gateway treats it as
+    /// the service_role key. Defaults to `secretKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_key: Option<String>,
+    /// Key holding the internal anon JWT (upstream's `ANON_KEY_ASYMMETRIC`), signed by a
+    /// key of `signingKeysRef`. Set together with `serviceJwtKey`, and only with
+    /// `signingKeysRef`. Omit to have the operator sign it with the signing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anon_jwt_key: Option<String>,
+    /// Key holding the internal service_role JWT (upstream's
+    /// `SERVICE_ROLE_KEY_ASYMMETRIC`), as `anonJwtKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_jwt_key: Option<String>,
 }
 
 /// A Secret with the JWT signing secret and API keys.
@@ -377,7 +470,8 @@ pub struct AuthSpec {
     /// Allow sign-up with email and password. Defaults to `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_email_signup: Option<bool>,
-    /// Confirm email addresses without sending a confirmation mail. Defaults to `false`.
+    /// Confirm email addresses without sending a confirmation mail. Defaults to `true`
+    /// without `spec.smtp` (no mail could confirm them) and to `false` with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_email_autoconfirm: Option<bool>,
     /// Allow anonymous sign-ins. Defaults to `false`.
@@ -485,6 +579,21 @@ pub struct StudioSpec {
     /// Project name Studio shows. Defaults to `Default Project`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Secret holding an OpenAI API key for Studio's AI assistant (`OPENAI_API_KEY`).
+    /// Omit to run Studio without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_secret_ref: Option<StudioAiSecretRef>,
+}
+
+/// A Secret with Studio's OpenAI API key.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StudioAiSecretRef {
+    /// Name of the Secret in the project's namespace.
+    pub name: String,
+    /// Key holding the API key. Defaults to `openaiApiKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openai_api_key_key: Option<String>,
 }
 
 impl ComponentsSpec {

@@ -23,6 +23,18 @@ pub enum Value {
     AnonKey,
     /// The `service_role` API key.
     ServiceKey,
+    /// The private signing key set (a JSON array of JWKs; upstream's `JWT_KEYS`).
+    SigningKeys,
+    /// The public key set (`{"keys": [...]}`; upstream's `JWT_JWKS`).
+    PublicKeys,
+    /// The `sb_publishable_` API key.
+    PublishableKey,
+    /// The `sb_secret_` API key.
+    SecretApiKey,
+    /// The internal ES256 anon JWT the gateway sends for the publishable key.
+    AnonJwt,
+    /// The internal ES256 service_role JWT the gateway sends for the secret key.
+    ServiceJwt,
     /// S3 access key id.
     S3AccessKeyId,
     /// S3 secret access key.
@@ -41,6 +53,14 @@ pub enum Value {
     RealtimeDbEncKey,
     /// postgres-meta `CRYPTO_KEY`.
     MetaCryptoKey,
+    /// Realtime's Erlang distribution cookie (`RELEASE_COOKIE`), shared by its replicas.
+    RealtimeReleaseCookie,
+    /// Storage's S3-protocol access key id (`S3_PROTOCOL_ACCESS_KEY_ID`).
+    StorageS3ProtocolKeyId,
+    /// Storage's S3-protocol secret (`S3_PROTOCOL_ACCESS_KEY_SECRET`).
+    StorageS3ProtocolKeySecret,
+    /// Studio's `OPENAI_API_KEY` (optional; only from the user's Secret).
+    StudioOpenAiKey,
 }
 
 /// Where a value comes from.
@@ -74,6 +94,39 @@ pub struct KeyRef {
     pub path: &'static str,
 }
 
+/// The key a Secret reference reads when the spec names no other: what `defaults`
+/// writes into the spec, and what [`referenced`] assumes of a spec not defaulted yet.
+pub mod default_keys {
+    /// Database host.
+    pub const HOST: &str = "host";
+    /// Database port.
+    pub const PORT: &str = "port";
+    /// Database name.
+    pub const DATABASE: &str = "database";
+    /// A password (database, SMTP, dashboard).
+    pub const PASSWORD: &str = "password";
+    /// A user name (SMTP, dashboard).
+    pub const USERNAME: &str = "username";
+    /// JWT signing secret.
+    pub const SECRET: &str = "secret";
+    /// The anon key.
+    pub const ANON_KEY: &str = "anonKey";
+    /// The service_role key.
+    pub const SERVICE_KEY: &str = "serviceKey";
+    /// S3 access key id.
+    pub const ACCESS_KEY_ID: &str = "accessKeyId";
+    /// S3 secret access key.
+    pub const SECRET_ACCESS_KEY: &str = "secretAccessKey";
+    /// Realtime `SECRET_KEY_BASE`.
+    pub const SECRET_KEY_BASE: &str = "secretKeyBase";
+    /// Realtime `DB_ENC_KEY`.
+    pub const DB_ENC_KEY: &str = "dbEncKey";
+    /// postgres-meta `CRYPTO_KEY`.
+    pub const CRYPTO_KEY: &str = "cryptoKey";
+    /// Studio `OPENAI_API_KEY`.
+    pub const OPENAI_API_KEY: &str = "openaiApiKey";
+}
+
 fn user(value: Value, secret: &str, key: Option<&String>, default: &str, path: &'static str) -> KeyRef {
     KeyRef { value, secret: secret.to_string(), key: key.cloned().unwrap_or_else(|| default.to_string()), path }
 }
@@ -85,17 +138,29 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
     let db = &spec.database;
     let r = &db.secret_ref;
     if db.host.is_none() {
-        refs.push(user(Value::DbHost, &r.name, r.host_key.as_ref(), "host", "spec.database.secretRef.hostKey"));
+        refs.push(user(
+            Value::DbHost,
+            &r.name,
+            r.host_key.as_ref(),
+            default_keys::HOST,
+            "spec.database.secretRef.hostKey",
+        ));
     }
     if db.port.is_none() {
-        refs.push(user(Value::DbPort, &r.name, r.port_key.as_ref(), "port", "spec.database.secretRef.portKey"));
+        refs.push(user(
+            Value::DbPort,
+            &r.name,
+            r.port_key.as_ref(),
+            default_keys::PORT,
+            "spec.database.secretRef.portKey",
+        ));
     }
     if db.name.is_none() {
         refs.push(user(
             Value::DbName,
             &r.name,
             r.database_key.as_ref(),
-            "database",
+            default_keys::DATABASE,
             "spec.database.secretRef.databaseKey",
         ));
     }
@@ -103,20 +168,69 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
         Value::DbPassword,
         &r.name,
         r.password_key.as_ref(),
-        "password",
+        default_keys::PASSWORD,
         "spec.database.secretRef.passwordKey",
     ));
 
     if let Some(r) = spec.jwt.as_ref().and_then(|j| j.secret_ref.as_ref()) {
-        refs.push(user(Value::JwtSecret, &r.name, r.secret_key.as_ref(), "secret", "spec.jwt.secretRef.secretKey"));
-        refs.push(user(Value::AnonKey, &r.name, r.anon_key_key.as_ref(), "anonKey", "spec.jwt.secretRef.anonKeyKey"));
+        refs.push(user(
+            Value::JwtSecret,
+            &r.name,
+            r.secret_key.as_ref(),
+            default_keys::SECRET,
+            "spec.jwt.secretRef.secretKey",
+        ));
+        refs.push(user(
+            Value::AnonKey,
+            &r.name,
+            r.anon_key_key.as_ref(),
+            default_keys::ANON_KEY,
+            "spec.jwt.secretRef.anonKeyKey",
+        ));
         refs.push(user(
             Value::ServiceKey,
             &r.name,
             r.service_key_key.as_ref(),
-            "serviceKey",
+            default_keys::SERVICE_KEY,
             "spec.jwt.secretRef.serviceKeyKey",
         ));
+    }
+    let jwt = spec.jwt.as_ref();
+    if let Some(r) = jwt.and_then(|j| j.signing_keys_ref.as_ref()) {
+        refs.push(user(
+            Value::SigningKeys,
+            &r.name,
+            r.keys_key.as_ref(),
+            jwt_keys::SIGNING_KEYS,
+            "spec.jwt.signingKeysRef.keysKey",
+        ));
+        // Optional: without a key name the operator derives the public set.
+        if let Some(key) = &r.jwks_key {
+            refs.push(user(Value::PublicKeys, &r.name, Some(key), "", "spec.jwt.signingKeysRef.jwksKey"));
+        }
+    }
+    if let Some(r) = jwt.and_then(|j| j.api_keys_ref.as_ref()) {
+        refs.push(user(
+            Value::PublishableKey,
+            &r.name,
+            r.publishable_key_key.as_ref(),
+            jwt_keys::PUBLISHABLE_KEY,
+            "spec.jwt.apiKeysRef.publishableKeyKey",
+        ));
+        refs.push(user(
+            Value::SecretApiKey,
+            &r.name,
+            r.secret_key_key.as_ref(),
+            jwt_keys::SECRET_KEY,
+            "spec.jwt.apiKeysRef.secretKeyKey",
+        ));
+        // Optional: without key names the operator signs them.
+        if let Some(key) = &r.anon_jwt_key {
+            refs.push(user(Value::AnonJwt, &r.name, Some(key), "", "spec.jwt.apiKeysRef.anonJwtKey"));
+        }
+        if let Some(key) = &r.service_jwt_key {
+            refs.push(user(Value::ServiceJwt, &r.name, Some(key), "", "spec.jwt.apiKeysRef.serviceJwtKey"));
+        }
     }
     let s3 = spec
         .storage
@@ -129,14 +243,14 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             Value::S3AccessKeyId,
             &r.name,
             r.access_key_id_key.as_ref(),
-            "accessKeyId",
+            default_keys::ACCESS_KEY_ID,
             "spec.storage.s3.secretRef.accessKeyIdKey",
         ));
         refs.push(user(
             Value::S3SecretAccessKey,
             &r.name,
             r.secret_access_key_key.as_ref(),
-            "secretAccessKey",
+            default_keys::SECRET_ACCESS_KEY,
             "spec.storage.s3.secretRef.secretAccessKeyKey",
         ));
     }
@@ -146,14 +260,14 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             Value::SmtpUsername,
             &r.name,
             r.username_key.as_ref(),
-            "username",
+            default_keys::USERNAME,
             "spec.smtp.secretRef.usernameKey",
         ));
         refs.push(user(
             Value::SmtpPassword,
             &r.name,
             r.password_key.as_ref(),
-            "password",
+            default_keys::PASSWORD,
             "spec.smtp.secretRef.passwordKey",
         ));
     }
@@ -163,14 +277,14 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             Value::DashboardUsername,
             &r.name,
             r.username_key.as_ref(),
-            "username",
+            default_keys::USERNAME,
             "spec.dashboard.secretRef.usernameKey",
         ));
         refs.push(user(
             Value::DashboardPassword,
             &r.name,
             r.password_key.as_ref(),
-            "password",
+            default_keys::PASSWORD,
             "spec.dashboard.secretRef.passwordKey",
         ));
     }
@@ -180,14 +294,14 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             Value::RealtimeSecretKeyBase,
             &r.name,
             r.secret_key_base_key.as_ref(),
-            "secretKeyBase",
+            default_keys::SECRET_KEY_BASE,
             "spec.components.realtime.secretRef.secretKeyBaseKey",
         ));
         refs.push(user(
             Value::RealtimeDbEncKey,
             &r.name,
             r.db_enc_key_key.as_ref(),
-            "dbEncKey",
+            default_keys::DB_ENC_KEY,
             "spec.components.realtime.secretRef.dbEncKeyKey",
         ));
     }
@@ -196,8 +310,17 @@ pub fn referenced(spec: &SupabaseProjectSpec) -> Vec<KeyRef> {
             Value::MetaCryptoKey,
             &r.name,
             r.crypto_key_key.as_ref(),
-            "cryptoKey",
+            default_keys::CRYPTO_KEY,
             "spec.components.meta.secretRef.cryptoKeyKey",
+        ));
+    }
+    if let Some(r) = components.and_then(|c| c.studio.as_ref()).and_then(|s| s.ai_secret_ref.as_ref()) {
+        refs.push(user(
+            Value::StudioOpenAiKey,
+            &r.name,
+            r.openai_api_key_key.as_ref(),
+            default_keys::OPENAI_API_KEY,
+            "spec.components.studio.aiSecretRef.openaiApiKeyKey",
         ));
     }
     refs
@@ -211,7 +334,9 @@ pub fn referenced_secrets(spec: &SupabaseProjectSpec) -> Vec<String> {
     names
 }
 
-/// Keys of the generated `<project>-jwt` Secret.
+/// Keys of the generated `<project>-jwt` Secret, and the default key names of the
+/// user's signing keys and API keys Secrets (the same names, so a user can start from
+/// a copy of the generated Secret).
 pub mod jwt_keys {
     /// The signing secret.
     pub const SECRET: &str = "secret";
@@ -219,6 +344,18 @@ pub mod jwt_keys {
     pub const ANON: &str = "anonKey";
     /// The service_role key.
     pub const SERVICE: &str = "serviceKey";
+    /// The private signing key set.
+    pub const SIGNING_KEYS: &str = "keys";
+    /// The public key set.
+    pub const PUBLIC_KEYS: &str = "jwks";
+    /// The publishable API key.
+    pub const PUBLISHABLE_KEY: &str = "publishableKey";
+    /// The secret API key.
+    pub const SECRET_KEY: &str = "secretKey";
+    /// The internal anon JWT.
+    pub const ANON_JWT: &str = "anonJwt";
+    /// The internal service_role JWT.
+    pub const SERVICE_JWT: &str = "serviceJwt";
 }
 
 /// Keys of the generated `<project>-internal` Secret.
@@ -229,6 +366,12 @@ pub mod internal_keys {
     pub const DB_ENC_KEY: &str = "dbEncKey";
     /// postgres-meta `CRYPTO_KEY`.
     pub const CRYPTO_KEY: &str = "cryptoKey";
+    /// Realtime `RELEASE_COOKIE`.
+    pub const RELEASE_COOKIE: &str = "releaseCookie";
+    /// Storage `S3_PROTOCOL_ACCESS_KEY_ID`.
+    pub const S3_PROTOCOL_KEY_ID: &str = "s3ProtocolAccessKeyId";
+    /// Storage `S3_PROTOCOL_ACCESS_KEY_SECRET`.
+    pub const S3_PROTOCOL_KEY_SECRET: &str = "s3ProtocolAccessKeySecret";
 }
 
 /// Where `value` comes from for project `project`, or `None` when the spec does not
@@ -252,9 +395,22 @@ pub fn source(project: &str, spec: &SupabaseProjectSpec, value: Value) -> Option
         Value::JwtSecret => generated(names::jwt_secret(project), jwt_keys::SECRET),
         Value::AnonKey => generated(names::jwt_secret(project), jwt_keys::ANON),
         Value::ServiceKey => generated(names::jwt_secret(project), jwt_keys::SERVICE),
+        // The new keys: generated, or (public set, internal JWTs) derived from the
+        // user's signing keys, into the same Secret.
+        Value::SigningKeys => generated(names::jwt_secret(project), jwt_keys::SIGNING_KEYS),
+        Value::PublicKeys => generated(names::jwt_secret(project), jwt_keys::PUBLIC_KEYS),
+        Value::PublishableKey => generated(names::jwt_secret(project), jwt_keys::PUBLISHABLE_KEY),
+        Value::SecretApiKey => generated(names::jwt_secret(project), jwt_keys::SECRET_KEY),
+        Value::AnonJwt => generated(names::jwt_secret(project), jwt_keys::ANON_JWT),
+        Value::ServiceJwt => generated(names::jwt_secret(project), jwt_keys::SERVICE_JWT),
         Value::RealtimeSecretKeyBase => generated(names::internal_secret(project), internal_keys::SECRET_KEY_BASE),
         Value::RealtimeDbEncKey => generated(names::internal_secret(project), internal_keys::DB_ENC_KEY),
         Value::MetaCryptoKey => generated(names::internal_secret(project), internal_keys::CRYPTO_KEY),
+        Value::RealtimeReleaseCookie => generated(names::internal_secret(project), internal_keys::RELEASE_COOKIE),
+        Value::StorageS3ProtocolKeyId => generated(names::internal_secret(project), internal_keys::S3_PROTOCOL_KEY_ID),
+        Value::StorageS3ProtocolKeySecret => {
+            generated(names::internal_secret(project), internal_keys::S3_PROTOCOL_KEY_SECRET)
+        }
         _ => None,
     }
 }
@@ -296,6 +452,32 @@ mod tests {
             paths,
             ["spec.database.secretRef.databaseKey=dbname", "spec.database.secretRef.passwordKey=password"]
         );
+    }
+
+    #[test]
+    fn new_key_references_list_only_the_keys_the_user_supplies() {
+        let s = spec(
+            "apiExternalUrl: https://x\ndatabase: {secretRef: {name: db}}\njwt:\n  keys: both\n  \
+             signingKeysRef: {name: sk}\n  apiKeysRef: {name: ak, anonJwtKey: anon, serviceJwtKey: service}\n",
+        );
+        let paths: Vec<String> =
+            referenced(&s).into_iter().filter(|r| r.secret != "db").map(|r| format!("{}={}", r.path, r.key)).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.jwt.signingKeysRef.keysKey=keys",
+                "spec.jwt.apiKeysRef.publishableKeyKey=publishableKey",
+                "spec.jwt.apiKeysRef.secretKeyKey=secretKey",
+                "spec.jwt.apiKeysRef.anonJwtKey=anon",
+                "spec.jwt.apiKeysRef.serviceJwtKey=service",
+            ]
+        );
+        // Without a key name, the public set is derived into the generated Secret.
+        assert_eq!(
+            source("p", &s, Value::PublicKeys),
+            Some(Source::Secret { name: "p-jwt".into(), key: "jwks".into(), generated: true })
+        );
+        assert_eq!(referenced_secrets(&s), ["ak", "db", "sk"]);
     }
 
     #[test]

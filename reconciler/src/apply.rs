@@ -25,8 +25,8 @@ use serde::de::DeserializeOwned;
 use crate::Error;
 use crate::cache::{self, Caches};
 use crate::context::Context;
-use crate::controller::key;
 use crate::deployment_view::DeploymentView;
+use crate::key;
 use crate::skip::{self, APPLIED_HASH_ANNOTATION, Live, Seen, Step};
 
 /// A kind the reconciler owns, with its cache.
@@ -113,7 +113,7 @@ pub async fn read<K: Owned>(ctx: &Context, project: &SupabaseProject, name: &str
     if let Some(obj) = cache::get(K::store(&ctx.caches), &namespace, name) {
         return Ok(Some(obj.as_ref().clone()));
     }
-    let (pk, uid) = (key(project), project.uid().unwrap_or_default());
+    let (pk, uid) = (key::of(project), project.uid().unwrap_or_default());
     if ctx.memo.seen(&pk, &uid, &memo_key::<K>(name)).is_none() {
         return Ok(None);
     }
@@ -157,7 +157,7 @@ pub async fn apply<K: Owned>(
         .get_or_insert_with(Default::default)
         .insert(APPLIED_HASH_ANNOTATION.into(), hash.clone());
 
-    let (pk, uid, mk) = (key(project), project.uid().unwrap_or_default(), memo_key::<K>(&name));
+    let (pk, uid, mk) = (key::of(project), project.uid().unwrap_or_default(), memo_key::<K>(&name));
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     let seen = ctx.memo.seen(&pk, &uid, &mk);
     // What the cache shows decides; a whole object is read only to confirm or verify.

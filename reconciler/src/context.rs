@@ -11,10 +11,10 @@ use kube::Client;
 use crate::Error;
 use crate::cache::Caches;
 use crate::events::Events;
-use crate::inputs::UserSecrets;
 use crate::leader::Leadership;
 use crate::memo::Memo;
 use crate::metrics::Metrics;
+use crate::secret_data::UserSecrets;
 
 /// Shortest wait after a failure.
 const BACKOFF_MIN: Duration = Duration::from_secs(2);

@@ -1,5 +1,5 @@
 //! The `kube::runtime::Controller` on SupabaseProject: what it watches, and the
-//! wrapper around each reconcile (metrics, failure events, backoff).
+//! wrapper around each reconcile (a tracing span, metrics, failure events, backoff).
 //!
 //! Each owned kind has one label-selected watch that fills its cache (see `cache`)
 //! and triggers the owner's reconcile. Every Secret is watched by metadata only, to
@@ -20,11 +20,13 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::Error;
 use crate::backoff::WatchBackoff;
 use crate::cache::{self, Writers};
 use crate::context::Context;
+use crate::key;
 use crate::metrics::Outcome;
 use crate::reconcile;
 
@@ -90,7 +92,7 @@ pub async fn run(
                 Ok((o, _)) => tracing::debug!(project = %o.name, namespace = ?o.namespace, "reconciled"),
                 Err(kube::runtime::controller::Error::ObjectNotFound(o)) => {
                     // A deleted project: forget its backoff state.
-                    let key = format!("{}/{}", o.namespace.as_deref().unwrap_or_default(), o.name);
+                    let key = key::of_ref(&o);
                     forget.succeeded(&key);
                     forget.memo.forget(&key);
                     tracing::debug!(object = %o, "gone before its reconcile")
@@ -102,12 +104,14 @@ pub async fn run(
         .await;
 }
 
-/// The backoff bookkeeping key of a project.
-pub(crate) fn key(p: &SupabaseProject) -> String {
-    format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any())
+/// One reconcile, inside a span naming the project and generation, so every log line
+/// of it (the API client's included) says which project it is about.
+async fn reconcile(project: Arc<SupabaseProject>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let span = tracing::info_span!("reconcile", project = %key::of(&project), generation = project.metadata.generation);
+    measured(project, ctx).instrument(span).await
 }
 
-async fn reconcile(project: Arc<SupabaseProject>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn measured(project: Arc<SupabaseProject>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let result = reconcile::reconcile_project(&project, &ctx).await;
     let outcome = match &result {
@@ -119,6 +123,7 @@ async fn reconcile(project: Arc<SupabaseProject>, ctx: Arc<Context>) -> Result<A
     match result {
         Ok((action, _)) => Ok(action),
         Err(e) => {
+            ctx.metrics.reconcile_failed(e.metric_label());
             if !matches!(e, Error::NotLeader) {
                 let note = e.to_string();
                 ctx.events
@@ -134,7 +139,14 @@ fn error_policy(project: Arc<SupabaseProject>, error: &Error, ctx: Arc<Context>)
     if matches!(error, Error::NotLeader | Error::LostLeadership(_)) {
         return Action::await_change();
     }
-    let wait = ctx.failed(&key(&project));
-    tracing::warn!(project = %key(&project), error = %error, retry_in = ?wait, "reconcile error");
+    let wait = ctx.failed(&key::of(&project));
+    tracing::warn!(
+        project = %key::of(&project),
+        generation = project.metadata.generation,
+        error = %error,
+        kind = error.metric_label(),
+        retry_in = ?wait,
+        "reconcile error"
+    );
     Action::requeue(wait)
 }

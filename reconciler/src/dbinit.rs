@@ -11,27 +11,8 @@ use kube::ResourceExt;
 use crate::Error;
 use crate::apply::{apply, read};
 use crate::context::Context;
+use crate::observation::DbInit;
 use crate::workloads;
-
-/// Where database initialization stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DbInit {
-    /// `spec.database.initialize` is off and nothing was ever recorded.
-    NotRequested,
-    /// Succeeded for this generation (recorded in status).
-    Done(i64),
-    /// The Job was just created or is still running.
-    Running(String),
-    /// The Job failed; the message says how to retry.
-    Failed(String),
-}
-
-impl DbInit {
-    /// Whether components may roll out.
-    pub fn allows_rollout(&self) -> bool {
-        matches!(self, DbInit::NotRequested | DbInit::Done(_))
-    }
-}
 
 fn condition(job: &Job, type_: &str) -> Option<String> {
     let conditions = job.status.as_ref().and_then(|s| s.conditions.as_ref())?;
@@ -45,7 +26,8 @@ pub async fn step(ctx: &Context, project: &SupabaseProject) -> Result<(DbInit, b
     if let Some(g) = recorded {
         return Ok((DbInit::Done(g), false));
     }
-    if !project.spec.database.initialize.unwrap_or(false) {
+    let spec = crds::Defaulted::of(&project.spec).map_err(|e| Error::Render(e.to_string()))?;
+    if !spec.database.initialize {
         return Ok((DbInit::NotRequested, false));
     }
     let name = crds::names::db_init_job(&project.name_any());

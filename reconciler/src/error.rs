@@ -1,5 +1,7 @@
-//! The reconciler's one error type. No variant carries Secret data: messages name
-//! Secrets and keys, never their values.
+//! The reconciler's one error type (the project keeps one per crate). Each variant is
+//! one concern, and [`Error::metric_label`] names it for the failures counter and the
+//! logs, as kube-rs's controller-rs does. No variant carries Secret data: messages
+//! name Secrets and keys, never their values.
 
 /// Errors of the reconciler.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,25 @@ pub enum Error {
     /// The Kubernetes client could not be configured.
     #[error("kubernetes client configuration: {0}")]
     Config(String),
+    /// The flags contradict each other.
+    #[error("flags: {0}")]
+    Flags(String),
+}
+
+impl Error {
+    /// The concern, as the `error` label of `supabase_reconciler_reconcile_failures_total`:
+    /// a short, fixed set, so the counter's series stay few.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Render(_) => "render",
+            Error::Kube(_) => "kubernetes",
+            Error::SecretWrite { .. } => "secret_write",
+            Error::Sign(_) => "sign",
+            Error::NotLeader | Error::LostLeadership(_) => "leadership",
+            Error::Health { .. } => "health_server",
+            Error::Config(_) | Error::Flags(_) => "config",
+        }
+    }
 }
 
 /// The apiserver's own message and code, without the debug dump of the whole Status

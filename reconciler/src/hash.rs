@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
 use sha2::{Digest, Sha256};
 
-use crate::secrets::SecretData;
+use crate::secret_data::SecretData;
 use crate::workloads;
 
 fn field(h: &mut Sha256, bytes: &[u8]) {

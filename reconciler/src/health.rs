@@ -1,10 +1,11 @@
-//! Plain-HTTP `/healthz`, `/readyz` and `/metrics` on one port.
+//! Plain-HTTP `/healthz`, `/readyz` and `/metrics` on one port, served by the
+//! webhook's plain-HTTP server (`webhook::plain`: header-read timeout, a pause after a
+//! failed accept, graceful close), so both binaries' probe ports behave alike.
 //!
 //! `/healthz` answers while the process serves; `/readyz` once the Lease loop has
 //! talked to the apiserver recently (a standby replica is ready too: it is healthy
 //! and waiting to take over).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +14,9 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use webhook::plain::{self, text};
 
 use crate::Error;
 use crate::leader::Leadership;
@@ -32,24 +33,15 @@ pub struct HealthState {
     pub contact_within: Duration,
 }
 
-fn text(status: StatusCode, body: impl Into<Bytes>, content_type: &str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body.into()));
-    *r.status_mut() = status;
-    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
-        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
-    }
-    r
-}
-
 fn answer(state: &HealthState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     match req.uri().path() {
-        "/healthz" => text(StatusCode::OK, "ok", "text/plain"),
-        "/readyz" if state.leadership.in_contact(state.contact_within) => text(StatusCode::OK, "ok", "text/plain"),
-        "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "no recent contact with the apiserver", "text/plain"),
+        "/healthz" => text(StatusCode::OK, "text/plain", "ok"),
+        "/readyz" if state.leadership.in_contact(state.contact_within) => text(StatusCode::OK, "text/plain", "ok"),
+        "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "no recent contact with the apiserver"),
         "/metrics" => {
-            text(StatusCode::OK, state.metrics.encode(), "application/openmetrics-text; version=1.0.0; charset=utf-8")
+            text(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", state.metrics.encode())
         }
-        _ => text(StatusCode::NOT_FOUND, "not found", "text/plain"),
+        _ => text(StatusCode::NOT_FOUND, "text/plain", "not found"),
     }
 }
 
@@ -60,26 +52,5 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
 
 /// Serves until `shutdown`.
 pub async fn serve(listener: TcpListener, state: HealthState, shutdown: CancellationToken) {
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            a = listener.accept() => a,
-        };
-        let Ok((stream, _)) = accepted else { continue };
-        let state = state.clone();
-        let stop = shutdown.clone();
-        // Each connection is its own task so a slow scraper does not block the others;
-        // it ends with the shutdown token, so nothing outlives `run`.
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let r = answer(&state, &req);
-                async move { Ok::<_, Infallible>(r) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = conn => {}
-                _ = stop.cancelled() => {}
-            }
-        });
-    }
+    plain::serve(listener, move |req| std::future::ready(answer(&state, &req)), shutdown).await;
 }

@@ -1,5 +1,5 @@
-//! Prometheus metrics: reconciles by result, reconcile duration, projects by phase
-//! and whether this replica leads.
+//! Prometheus metrics: reconciles by result, failed reconciles by error, reconcile
+//! duration, projects by phase and whether this replica leads.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,11 +30,17 @@ struct ResultLabel {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ErrorLabel {
+    error: &'static str,
+}
+
 /// The reconciler's metrics and their registry.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ResultLabel, Counter>,
+    failures: Family<ErrorLabel, Counter>,
     duration: Histogram,
     leader: Gauge,
     projects: Arc<ProjectsByPhase>,
@@ -104,6 +110,12 @@ impl Metrics {
             "Reconciles by result (success, failed = spec cannot be acted on, error = retried)",
             reconciles.clone(),
         );
+        let failures = Family::<ErrorLabel, Counter>::default();
+        registry.register(
+            "supabase_reconciler_reconcile_failures",
+            "Reconciles that ended in an error, by its kind (see Error::metric_label)",
+            failures.clone(),
+        );
         // From 1 ms to ~16 s: a reconcile is a handful of API round trips.
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         registry.register("supabase_reconciler_reconcile_duration_seconds", "Reconcile duration", duration.clone());
@@ -111,7 +123,7 @@ impl Metrics {
         registry.register("supabase_reconciler_leader", "1 while this replica holds the leader Lease", leader.clone());
         let projects = Arc::new(ProjectsByPhase::default());
         registry.register_collector(Box::new(projects.clone()));
-        Metrics { registry, reconciles, duration, leader, projects }
+        Metrics { registry, reconciles, failures, duration, leader, projects }
     }
 
     /// Records one reconcile.
@@ -135,6 +147,16 @@ impl Metrics {
         self.reconciles.get_or_create(&ResultLabel { result }).get()
     }
 
+    /// Records a reconcile that ended in an error of kind `error` (a `metric_label`).
+    pub fn reconcile_failed(&self, error: &'static str) {
+        self.failures.get_or_create(&ErrorLabel { error }).inc();
+    }
+
+    /// How many reconciles ended in an error of kind `error` so far.
+    pub fn failure_count(&self, error: &'static str) -> u64 {
+        self.failures.get_or_create(&ErrorLabel { error }).get()
+    }
+
     /// Sets the leader gauge.
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(i64::from(leader));
@@ -154,5 +176,22 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_counted_by_error_kind() {
+        let m = Metrics::new();
+        m.reconcile_failed("kubernetes");
+        m.reconcile_failed("kubernetes");
+        m.reconcile_failed("render");
+        let text = m.encode();
+        assert!(text.contains("supabase_reconciler_reconcile_failures_total{error=\"kubernetes\"} 2"), "{text}");
+        assert!(text.contains("supabase_reconciler_reconcile_failures_total{error=\"render\"} 1"), "{text}");
+        assert_eq!(m.failure_count("kubernetes"), 2);
     }
 }

@@ -16,9 +16,10 @@ use serde_json::json;
 
 use crate::Error;
 use crate::context::Context;
-use crate::controller::key;
-use crate::dbinit::{self, DbInit};
-use crate::status::{self, Observation};
+use crate::dbinit;
+use crate::key;
+use crate::observation::{DbInit, Observation};
+use crate::status;
 use crate::{inputs, rollout, secrets};
 
 /// How often a settled project is looked at again even without a watch event.
@@ -32,7 +33,7 @@ fn now() -> Time {
 pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) -> Result<(Action, bool), Error> {
     if project.meta().deletion_timestamp.is_some() {
         // Owner references and the garbage collector remove everything; nothing to do.
-        ctx.memo.forget(&key(project));
+        ctx.memo.forget(&key::of(project));
         return Ok((Action::await_change(), false));
     }
     // A cache miss means something only once the caches hold their initial lists.
@@ -42,7 +43,7 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
     // would rewrite it and repeat its events. We are the only writer of status, so the
     // status we last wrote is the current one.
     let uid = project.uid().unwrap_or_default();
-    if let Some(s) = ctx.memo.status(&key(&project), &uid) {
+    if let Some(s) = ctx.memo.status(&key::of(&project), &uid) {
         project.status = Some(s);
     }
     // The stored spec is the admitted, defaulted one; defaulting again is a no-op then,
@@ -84,7 +85,7 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
             record_db_init(ctx, project, g).await?;
             let mut recorded = project.status.clone().unwrap_or_default();
             recorded.database_initialized_generation = Some(g);
-            ctx.memo.set_status(&key(project), &uid, Some(recorded));
+            ctx.memo.set_status(&key::of(project), &uid, Some(recorded));
             ctx.events
                 .publish(
                     &reference,
@@ -119,9 +120,9 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
     let next = status::compute(&prev, &obs, &now());
     if next != prev {
         // Until the write is known to have landed, the memo must not vouch for any status.
-        ctx.memo.set_status(&key(project), &uid, None);
+        ctx.memo.set_status(&key::of(project), &uid, None);
         write_status(ctx, project, &next).await?;
-        ctx.memo.set_status(&key(project), &uid, Some(next.clone()));
+        ctx.memo.set_status(&key::of(project), &uid, Some(next.clone()));
         for t in status::transitions(&prev, &next) {
             let related = t.component.map(|c| ObjectReference {
                 api_version: Some("apps/v1".into()),
@@ -137,9 +138,9 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
     if failed {
         // The spec could not have passed admission, or init failed: back off; a fix to
         // the project or a referenced Secret triggers a reconcile at once anyway.
-        return Ok((Action::requeue(ctx.failed(&key(project))), true));
+        return Ok((Action::requeue(ctx.failed(&key::of(project))), true));
     }
-    ctx.succeeded(&key(project));
+    ctx.succeeded(&key::of(project));
     Ok((Action::requeue(RESYNC), false))
 }
 

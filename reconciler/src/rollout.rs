@@ -13,20 +13,11 @@ use kube::api::{Api, DeleteParams, ListParams};
 use crate::Error;
 use crate::apply::{apply, read};
 use crate::context::Context;
-use crate::deployment_view::DeploymentView;
 use crate::hash;
+use crate::observation::Observed;
 use crate::readiness;
-use crate::secrets::SecretData;
+use crate::secret_data::SecretData;
 use crate::workloads;
-
-/// What the cluster shows of one enabled component.
-#[derive(Clone, Debug)]
-pub struct Observed {
-    /// Which component.
-    pub component: Component,
-    /// Its Deployment as the cache holds it, when it exists.
-    pub deployment: Option<DeploymentView>,
-}
 
 fn enabled(project: &SupabaseProject) -> impl Iterator<Item = Component> + '_ {
     CATALOG.iter().map(|e| e.component).filter(|c| project.spec.enabled(*c))

@@ -1,7 +1,8 @@
 //! The Secrets the operator generates, once: `<name>-jwt` (signing secret and the two
 //! API keys, when the spec references no JWT Secret) and `<name>-internal` (Realtime's
-//! `SECRET_KEY_BASE` and `DB_ENC_KEY`, postgres-meta's crypto key, when the spec
-//! references none). What exists is never regenerated. A complete Secret is read from
+//! `SECRET_KEY_BASE` and `DB_ENC_KEY` and postgres-meta's crypto key when the spec
+//! references none; always Realtime's `RELEASE_COOKIE` and Storage's S3-protocol keys).
+//! What exists is never regenerated. A complete Secret is read from
 //! the cache of owned Secrets. One that no cache knows is, almost always, one a new
 //! project has yet to get: it is created straight away with every key, and since a
 //! create is a POST, which fails rather than overwrite, it is read from the apiserver
@@ -23,6 +24,7 @@ use serde_json::json;
 
 use crate::Error;
 use crate::context::Context;
+use crate::secret_data::SecretData;
 
 /// Length of the generated JWT signing secret (the issue asks for at least 40).
 pub const JWT_SECRET_LEN: usize = 48;
@@ -32,11 +34,14 @@ pub const SECRET_KEY_BASE_LEN: usize = 64;
 pub const DB_ENC_KEY_LEN: usize = 16;
 /// postgres-meta's `CRYPTO_KEY` length (at least 32).
 pub const CRYPTO_KEY_LEN: usize = 48;
+/// Realtime's `RELEASE_COOKIE` length (the Erlang cookie; any length works, 64 is ample).
+pub const RELEASE_COOKIE_LEN: usize = 64;
+/// Storage's S3-protocol key id length (upstream's `.env.example` uses 32 hex characters).
+pub const S3_PROTOCOL_KEY_ID_LEN: usize = 32;
+/// Storage's S3-protocol secret length (upstream's `.env.example` uses 64 hex characters).
+pub const S3_PROTOCOL_KEY_SECRET_LEN: usize = 64;
 /// Lifetime of the generated API keys: five years.
 pub const KEY_LIFETIME_SECS: i64 = 5 * 365 * 24 * 3600 + 24 * 3600;
-
-/// Data of the generated Secrets, by Secret name and key.
-pub type SecretData = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
 
 /// What [`ensure`] did.
 #[derive(Debug, Default)]
@@ -62,6 +67,9 @@ fn needed(project: &SupabaseProject) -> BTreeMap<String, Vec<String>> {
         Value::RealtimeSecretKeyBase,
         Value::RealtimeDbEncKey,
         Value::MetaCryptoKey,
+        Value::RealtimeReleaseCookie,
+        Value::StorageS3ProtocolKeyId,
+        Value::StorageS3ProtocolKeySecret,
     ];
     for v in generated {
         if let Some(Source::Secret { name: secret, key, generated: true }) = refs::source(&name, &project.spec, v) {
@@ -98,6 +106,9 @@ fn complete(data: &BTreeMap<String, Vec<u8>>, keys: &[String], now: i64) -> Resu
         (internal_keys::SECRET_KEY_BASE, SECRET_KEY_BASE_LEN),
         (internal_keys::DB_ENC_KEY, DB_ENC_KEY_LEN),
         (internal_keys::CRYPTO_KEY, CRYPTO_KEY_LEN),
+        (internal_keys::RELEASE_COOKIE, RELEASE_COOKIE_LEN),
+        (internal_keys::S3_PROTOCOL_KEY_ID, S3_PROTOCOL_KEY_ID_LEN),
+        (internal_keys::S3_PROTOCOL_KEY_SECRET, S3_PROTOCOL_KEY_SECRET_LEN),
     ] {
         if wants(key) && get(key).is_none() {
             added.insert(key.to_string(), random(len).into_bytes());
@@ -443,12 +454,15 @@ mod tests {
         let out = run(&fake, true, &[], &[]).await.unwrap();
         assert_eq!(
             fake.log(),
-            ["POST demo-internal 201 cryptoKey,dbEncKey,secretKeyBase", "POST demo-jwt 201 anonKey,secret,serviceKey"]
+            [
+                "POST demo-internal 201 cryptoKey,dbEncKey,releaseCookie,s3ProtocolAccessKeyId,s3ProtocolAccessKeySecret,secretKeyBase",
+                "POST demo-jwt 201 anonKey,secret,serviceKey"
+            ]
         );
         assert_eq!(
             out.changes,
             [
-                "generated Secret demo-internal (keys cryptoKey, dbEncKey, secretKeyBase)",
+                "generated Secret demo-internal (keys cryptoKey, dbEncKey, releaseCookie, s3ProtocolAccessKeyId, s3ProtocolAccessKeySecret, secretKeyBase)",
                 "generated Secret demo-jwt (keys anonKey, secret, serviceKey)"
             ]
         );
@@ -479,9 +493,9 @@ mod tests {
         assert_eq!(
             fake.log(),
             [
-                "POST demo-internal 409 cryptoKey,dbEncKey,secretKeyBase",
+                "POST demo-internal 409 cryptoKey,dbEncKey,releaseCookie,s3ProtocolAccessKeyId,s3ProtocolAccessKeySecret,secretKeyBase",
                 "GET demo-internal",
-                "PATCH demo-internal cryptoKey,secretKeyBase",
+                "PATCH demo-internal cryptoKey,releaseCookie,s3ProtocolAccessKeyId,s3ProtocolAccessKeySecret,secretKeyBase",
                 "POST demo-jwt 409 anonKey,secret,serviceKey",
                 "GET demo-jwt",
                 "PATCH demo-jwt anonKey,serviceKey",
@@ -490,7 +504,8 @@ mod tests {
         assert_eq!(
             out.changes,
             [
-                "added keys cryptoKey, secretKeyBase to Secret demo-internal",
+                "added keys cryptoKey, releaseCookie, s3ProtocolAccessKeyId, s3ProtocolAccessKeySecret, secretKeyBase to \
+                 Secret demo-internal",
                 "added keys anonKey, serviceKey to Secret demo-jwt"
             ]
         );
@@ -507,13 +522,23 @@ mod tests {
         assert_eq!(text(&internal, "dbEncKey"), "0123456789abcdef");
         assert_eq!(text(&internal, "secretKeyBase").len(), SECRET_KEY_BASE_LEN);
         assert_eq!(text(&internal, "cryptoKey").len(), CRYPTO_KEY_LEN);
+        assert_eq!(text(&internal, "releaseCookie").len(), RELEASE_COOKIE_LEN);
+        assert_eq!(text(&internal, "s3ProtocolAccessKeyId").len(), S3_PROTOCOL_KEY_ID_LEN);
+        assert_eq!(text(&internal, "s3ProtocolAccessKeySecret").len(), S3_PROTOCOL_KEY_SECRET_LEN);
     }
 
     #[tokio::test]
     async fn a_cached_secret_is_read_only_when_a_key_is_missing_and_never_created() {
         let internal = secret(
             "demo-internal",
-            &[("cryptoKey", &"c".repeat(48)), ("dbEncKey", "0123456789abcdef"), ("secretKeyBase", &"k".repeat(64))],
+            &[
+                ("cryptoKey", &"c".repeat(48)),
+                ("dbEncKey", "0123456789abcdef"),
+                ("releaseCookie", &"r".repeat(64)),
+                ("s3ProtocolAccessKeyId", &"i".repeat(32)),
+                ("s3ProtocolAccessKeySecret", &"s".repeat(64)),
+                ("secretKeyBase", &"k".repeat(64)),
+            ],
         );
         let jwt = secret("demo-jwt", &[("secret", "an-existing-jwt-secret-of-at-least-forty-characters")]);
         let fake = Fake::holding(&[internal.clone(), jwt.clone()]);

@@ -10,10 +10,9 @@ use crds::{CATALOG, Component, Phase, SupabaseProjectStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::events::EventType;
 
-use crate::dbinit::DbInit;
 use crate::deployment_view::DeploymentView;
+use crate::observation::{DbInit, Observation, Observed};
 use crate::readiness;
-use crate::rollout::Observed;
 
 /// Component phases written in `status.components.<name>.phase`.
 pub mod component_phase {
@@ -25,27 +24,6 @@ pub mod component_phase {
     pub const READY: &str = "Ready";
     /// Was ready, is not, and no rollout explains it.
     pub const DEGRADED: &str = "Degraded";
-}
-
-/// Everything one reconcile learned.
-#[derive(Clone, Debug)]
-pub struct Observation {
-    /// Project name, namespace and generation.
-    pub name: String,
-    /// Namespace.
-    pub namespace: String,
-    /// `metadata.generation`.
-    pub generation: Option<i64>,
-    /// `spec.apiExternalUrl`.
-    pub api_url: String,
-    /// Why the reconciler cannot act (phase Failed); empty when it can.
-    pub problems: Vec<String>,
-    /// Whether every Secret the components consume exists.
-    pub secrets_ready: bool,
-    /// Database initialization, when it was reached.
-    pub db: Option<DbInit>,
-    /// The enabled components, in order.
-    pub components: Vec<Observed>,
 }
 
 fn previously_up(prev: &SupabaseProjectStatus, c: Component) -> bool {
@@ -231,10 +209,24 @@ pub struct Transition {
     pub component: Option<Component>,
 }
 
-/// The events the change from `prev` to `next` deserves: a phase change, and each
-/// component that became ready or degraded. A component being applied gets none: the
-/// status says which one is progressing and its Deployment's own events show the
-/// rollout; an event each would be six more writes per project.
+/// Whether a project in `phase` has arrived somewhere (done, or stuck until something
+/// changes), as opposed to passing through a step of a rollout.
+fn settled(phase: Option<Phase>) -> bool {
+    matches!(phase, Some(Phase::Running | Phase::Degraded | Phase::Failed))
+}
+
+/// The events the change from `prev` to `next` deserves: each component that lost its
+/// readiness, and that got it back; a phase change into or out of a settled phase
+/// (Running, Degraded, Failed).
+///
+/// Steps of a rollout get none: a component being applied or becoming ready, or the
+/// first phases of a new project (DeployingComponents after the Secrets or the database
+/// Job, which have events of their own). Each would repeat what `kubectl get` and the
+/// status already show (`readyComponents`, `components.<name>.phase`, the
+/// `<Component>Ready` conditions with their transition times) and cost a write per
+/// project and step: seven of a new project's nine events were these. What is left
+/// tells the story in `kubectl describe`: Secrets generated, Running (or why not), and
+/// later every departure from Running and the return to it.
 pub fn transitions(prev: &SupabaseProjectStatus, next: &SupabaseProjectStatus) -> Vec<Transition> {
     let mut out = Vec::new();
     for e in CATALOG.iter() {
@@ -244,10 +236,10 @@ pub fn transitions(prev: &SupabaseProjectStatus, next: &SupabaseProjectStatus) -
             continue;
         }
         match after {
-            Some(component_phase::READY) => out.push(Transition {
+            Some(component_phase::READY) if before == Some(component_phase::DEGRADED) => out.push(Transition {
                 type_: EventType::Normal,
                 reason: "ComponentReady".into(),
-                note: format!("{} is ready", e.name),
+                note: format!("{} is ready again", e.name),
                 component: Some(e.component),
             }),
             Some(component_phase::DEGRADED) => out.push(Transition {
@@ -260,6 +252,7 @@ pub fn transitions(prev: &SupabaseProjectStatus, next: &SupabaseProjectStatus) -
         }
     }
     if prev.phase != next.phase
+        && (settled(prev.phase) || settled(next.phase))
         && let Some(phase) = next.phase
     {
         let type_ =
@@ -324,8 +317,25 @@ mod tests {
         assert!(conditions::is_true(&running.conditions, READY));
         assert_eq!(running.endpoints["auth"], "http://demo-auth.ns.svc:9999");
         assert_eq!(running.endpoints["api"], "https://api.example.com");
+        // The steps on the way are in the status; only arriving at Running is an event.
+        assert!(transitions(&Default::default(), &s).is_empty());
         let names: Vec<_> = transitions(&s, &running).into_iter().map(|t| t.reason).collect();
-        assert_eq!(names, ["ComponentReady", "ComponentReady", "Running"]);
+        assert_eq!(names, ["Running"]);
+    }
+
+    #[test]
+    fn the_steps_of_a_first_rollout_with_a_database_job_are_no_events() {
+        let mut job = obs(&[None]);
+        job.components.clear();
+        job.db = Some(DbInit::Running("demo-db-init".into()));
+        let initializing = compute(&Default::default(), &job, &at(10));
+        assert_eq!(initializing.phase, Some(Phase::InitializingDatabase));
+        let mut done = obs(&[Some(false)]);
+        done.db = Some(DbInit::Done(1));
+        let deploying = compute(&initializing, &done, &at(20));
+        assert_eq!(deploying.phase, Some(Phase::DeployingComponents));
+        assert!(transitions(&Default::default(), &initializing).is_empty());
+        assert!(transitions(&initializing, &deploying).is_empty());
     }
 
     #[test]
@@ -351,6 +361,16 @@ mod tests {
         let degraded = compute(&running, &obs(&[Some(true), Some(false)]), &at(20));
         assert_eq!(degraded.phase, Some(Phase::Degraded));
         assert!(conditions::is_true(&degraded.conditions, DEGRADED));
+        let t = transitions(&running, &degraded);
+        let names: Vec<_> = t.iter().map(|t| (t.reason.as_str(), t.type_)).collect();
+        assert_eq!(names, [("ComponentDegraded", EventType::Warning), ("Degraded", EventType::Warning)]);
+        assert_eq!(t[0].component, Some(Component::Auth));
+
+        // Getting the pods back is an event: it closes the warning a user has read.
+        let recovered = compute(&degraded, &obs(&[Some(true), Some(true)]), &at(25));
+        let t = transitions(&degraded, &recovered);
+        let names: Vec<_> = t.iter().map(|t| (t.reason.as_str(), t.note.as_str())).collect();
+        assert_eq!(names, [("ComponentReady", "auth is ready again"), ("Running", "all 2 components ready")]);
 
         let mut o = obs(&[Some(true), Some(true)]);
         o.generation = Some(2);
@@ -361,6 +381,9 @@ mod tests {
         assert_eq!(updating.phase, Some(Phase::Updating));
         assert_eq!(updating.observed_generation, Some(2));
         assert!(conditions::is_true(&updating.conditions, PROGRESSING));
+        // Leaving Running is an event; the component rolling again is not.
+        let names: Vec<_> = transitions(&running, &updating).into_iter().map(|t| t.reason).collect();
+        assert_eq!(names, ["Updating"]);
     }
 
     #[test]

@@ -26,8 +26,16 @@ pub const DB_ENC_KEY: &str = "fixture-enc-key1";
 /// postgres-meta `CRYPTO_KEY` (at least 32 characters).
 pub const CRYPTO_KEY: &str = "fixture-meta-crypto-key-000000000000";
 
-/// Every secret value above; signed keys are added by [`jwt_keys`] callers.
-pub const SECRET_VALUES: [&str; 8] = [
+/// The publishable API key of the full sample (checksum as upstream computes it).
+pub const PUBLISHABLE_KEY: &str = "sb_publishable_fixtureFixtureFixture1_tExdzd7N";
+/// The secret API key of the full sample.
+pub const SECRET_API_KEY: &str = "sb_secret_fixtureFixtureFixture2_hlHkJxlW";
+/// The `signingKeyId` of `config/samples/full.yaml`.
+pub const SAMPLE_KID: &str = "6f1d3c52-8e0a-4b7f-9c21-3d5e7a9b0c14";
+
+/// Every secret value above; signed keys and generated signing keys are added by
+/// [`jwt_keys`] and [`signing_keys`] callers.
+pub const SECRET_VALUES: [&str; 10] = [
     JWT_SECRET,
     DB_PASSWORD,
     S3_SECRET_ACCESS_KEY,
@@ -36,6 +44,8 @@ pub const SECRET_VALUES: [&str; 8] = [
     SECRET_KEY_BASE,
     DB_ENC_KEY,
     CRYPTO_KEY,
+    PUBLISHABLE_KEY,
+    SECRET_API_KEY,
 ];
 
 /// An Opaque Secret.
@@ -60,6 +70,22 @@ pub fn jwt_keys(secret: &str) -> (String, String) {
     (anon, service)
 }
 
+/// A signing key set for `jwt_secret` whose EC key has id `kid`, as upstream's
+/// generator makes it: `(private set, public set, internal anon JWT, internal
+/// service_role JWT)`, the JWTs valid for five years.
+pub fn signing_keys(jwt_secret: &str, kid: &str) -> (String, String, String, String) {
+    use crds::keys::{PrivateSet, internal_jwt, jwk};
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let mut ec = jwk::generate_ec();
+    ec.kid = Some(kid.to_string());
+    let exp = now + internal_jwt::LIFETIME_SECONDS;
+    let anon = internal_jwt::sign(&ec, Role::Anon, now, exp).expect("sign anon");
+    let service = internal_jwt::sign(&ec, Role::ServiceRole, now, exp).expect("sign service_role");
+    let set = PrivateSet::from_keys(vec![ec, jwk::oct(jwt_secret)]);
+    (set.to_json(), set.public_json(), anon, service)
+}
+
 /// The database Secret of `config/samples/minimal.yaml` (named `name`).
 pub fn database(name: &str) -> Secret {
     secret(
@@ -71,6 +97,7 @@ pub fn database(name: &str) -> Secret {
 /// Every Secret `config/samples/full.yaml` references, valid.
 pub fn full_sample() -> Vec<Secret> {
     let (anon, service) = jwt_keys(JWT_SECRET);
+    let (private, public, anon_jwt, service_jwt) = signing_keys(JWT_SECRET, SAMPLE_KID);
     vec![
         secret("acme-db", &[("password", DB_PASSWORD)]),
         secret("acme-s3", &[("accessKeyId", "fixture-access-key-id"), ("secretAccessKey", S3_SECRET_ACCESS_KEY)]),
@@ -79,6 +106,17 @@ pub fn full_sample() -> Vec<Secret> {
         secret("acme-dashboard", &[("username", "supabase"), ("password", DASHBOARD_PASSWORD)]),
         secret("acme-realtime", &[("secretKeyBase", SECRET_KEY_BASE), ("dbEncKey", DB_ENC_KEY)]),
         secret("acme-meta", &[("cryptoKey", CRYPTO_KEY)]),
+        secret("acme-studio-ai", &[("openaiApiKey", "fixture-openai-api-key")]),
+        secret("acme-signing-keys", &[("keys", &private), ("jwks", &public)]),
+        secret(
+            "acme-api-keys",
+            &[
+                ("publishableKey", PUBLISHABLE_KEY),
+                ("secretKey", SECRET_API_KEY),
+                ("anonJwt", &anon_jwt),
+                ("serviceJwt", &service_jwt),
+            ],
+        ),
     ]
 }
 

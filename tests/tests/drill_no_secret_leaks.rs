@@ -87,7 +87,17 @@ async fn no_secret_value_leaks_into_logs_events_status_or_messages() {
     // secret too short, an encryption key of the wrong length.
     let other = "another-jwt-secret-that-signs-the-wrong-keys";
     let (wrong_anon, wrong_service) = fixtures::jwt_keys(other);
+    // New keys: a signing key whose d is another key's, an API key of the wrong length.
+    let (private, public, _, _) = fixtures::signing_keys(JWT_SECRET, fixtures::SAMPLE_KID);
+    let (foreign, _, _, _) = fixtures::signing_keys(JWT_SECRET, fixtures::SAMPLE_KID);
+    let foreign_d = serde_json::from_str::<serde_json::Value>(&foreign).unwrap()[0]["d"].as_str().unwrap().to_string();
+    let mut broken: serde_json::Value = serde_json::from_str(&private).unwrap();
+    broken[0]["d"] = serde_json::json!(foreign_d);
+    let broken = broken.to_string();
+    let short_publishable = "sb_publishable_fixture-too-short-key";
     let rejected = [
+        fixtures::secret("bad-signing", &[("keys", &broken), ("jwks", &public)]),
+        fixtures::secret("bad-api", &[("publishableKey", short_publishable), ("secretKey", fixtures::SECRET_API_KEY)]),
         fixtures::secret(
             "bad-jwt",
             &[("secret", JWT_SECRET), ("anonKey", &wrong_anon), ("serviceKey", &wrong_service)],
@@ -108,6 +118,11 @@ async fn no_secret_value_leaks_into_logs_events_status_or_messages() {
         ("bad-keys", "  jwt:\n    secretRef:\n      name: bad-jwt\n"),
         ("short-secret", "  jwt:\n    secretRef:\n      name: short-jwt\n"),
         ("bad-lengths", "  components:\n    realtime:\n      secretRef:\n        name: bad-realtime\n"),
+        (
+            "bad-new-keys",
+            "  jwt:\n    secretRef:\n      name: acme-jwt\n    keys: both\n    signingKeysRef:\n      \
+             name: bad-signing\n    apiKeysRef:\n      name: bad-api\n",
+        ),
     ] {
         let yaml = sample("minimal").replace("name: demo\n", &format!("name: {name}\n")) + spec_tail;
         let out = apply(&env, &yaml).await;
@@ -134,7 +149,7 @@ async fn no_secret_value_leaks_into_logs_events_status_or_messages() {
     values.extend(
         [other, "short-jwt-secret-value", "too-short-key-base-value", "enc-key-too-long-0123"].map(String::from),
     );
-    values.extend([wrong_anon, wrong_service]);
+    values.extend([wrong_anon, wrong_service, broken, foreign_d, short_publishable.to_string()]);
     for s in secrets.list(&Default::default()).await.unwrap() {
         let name = s.metadata.name.clone().unwrap_or_default();
         if name.starts_with("demo-") || name.starts_with("acme-") {

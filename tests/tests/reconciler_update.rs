@@ -43,7 +43,7 @@ async fn spec_change_updates_in_order_and_returns_to_running() {
     let auth = api.get("demo-auth").await.unwrap();
     assert_eq!(image(&auth), "supabase/gotrue:v2.190.0");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(image(&api.get("demo-storage").await.unwrap()), "supabase/storage-api:v1.60.4", "storage went early");
+    assert_eq!(image(&api.get("demo-storage").await.unwrap()), "supabase/storage-api:v1.74.0", "storage went early");
 
     deployments::mark_ready(&api, "demo-auth").await.unwrap();
     rec::eventually("storage updated", patience::settle(), || async {
@@ -102,6 +102,18 @@ async fn a_ready_component_losing_its_pods_degrades_the_project_until_it_recover
 
     deployments::mark_ready(&api, "demo-rest").await.unwrap();
     rec::wait_phase(&env, "demo", Phase::Running).await;
+    // The recovery is an event (it closes the warning); the first rollout's readiness was not.
+    let ready = rec::eventually("the recovery's event", Duration::from_secs(10), || async {
+        let out = env
+            .kubectl()
+            .args(["get", "events", "--field-selector", "reason=ComponentReady", "-o", "custom-columns=M:.message"])
+            .args(["--no-headers"])
+            .ok()
+            .await;
+        if out.trim().is_empty() { Err("none yet".to_string()) } else { Ok(out) }
+    })
+    .await;
+    assert_eq!(ready.lines().map(str::trim).collect::<Vec<_>>(), ["rest is ready again"], "{ready}");
     reconciler.stop().await;
 }
 

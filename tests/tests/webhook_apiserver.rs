@@ -103,12 +103,14 @@ async fn a_minimal_project_is_stored_with_every_default_filled() {
 
     let stored: SupabaseProject = s.env.api().get("demo").await.expect("stored");
     let sent: SupabaseProject = serde_yaml::from_str(&sample).unwrap();
-    assert_eq!(stored.spec, crds::defaults(sent.spec), "the stored spec is the sent one, defaulted");
+    let defaulted = crds::defaults_as(sent.spec, crds::Admitted::Created);
+    assert_eq!(stored.spec, defaulted, "the stored spec is the sent one, defaulted as a new project");
     let spec = serde_json::to_value(&stored.spec).unwrap();
     assert_eq!(spec["siteUrl"], "https://api.demo.example.com");
-    assert_eq!(spec["components"]["kong"]["image"], "kong/kong:3.9.1");
+    assert_eq!(spec["components"]["kong"]["image"], "kong/kong:3.9.3");
     assert_eq!(spec["components"]["auth"]["resources"]["limits"]["memory"], "128Mi");
     assert_eq!(spec["database"]["secretRef"]["passwordKey"], "password");
+    assert_eq!(spec["jwt"]["keys"], "both", "a new project gets the new keys beside the legacy ones");
 
     // Applying it again changes nothing: the defaulted object gets an empty patch.
     let out = s.env.kubectl().args(["apply", "-f", "-"]).stdin(sample).ok().await;
@@ -191,7 +193,7 @@ async fn server_side_dry_run_defaults_and_validates_without_storing() {
     let out = s.env.kubectl().args(["apply", "--dry-run=server", "-o", "json", "-f", "-"]).stdin(MINIMAL).ok().await;
     let answered: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
-        answered["spec"]["components"]["kong"]["image"], "kong/kong:3.9.1",
+        answered["spec"]["components"]["kong"]["image"], "kong/kong:3.9.3",
         "dry run returns the defaulted object"
     );
     let got = s.env.kubectl().args(["get", "sbp", "demo"]).run().await;

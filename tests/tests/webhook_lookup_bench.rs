@@ -1,16 +1,19 @@
 //! Secret lookups measured both ways against the real apiserver: a GET per Secret, and
-//! the watch-fed cache. Prints the figures (run with `--no-capture`) and checks that
-//! both ways read the same data, and that the cache falls back to a GET for a Secret it
-//! has not seen yet.
+//! the watch-fed cache of the namespaces holding a project. Prints the figures (run
+//! with `--no-capture`) and checks that both ways read the same data, and that the
+//! cache falls back to a GET for a Secret it has not seen yet.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crds::SupabaseProject;
 use harness::TestEnv;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use tokio_util::sync::CancellationToken;
 use webhook::lookup::Secrets;
+use webhook::metrics::Metrics;
 use webhook::validate::Lookup;
 
 const SECRETS: usize = 200;
@@ -68,20 +71,29 @@ async fn direct_reads_and_the_watch_cache_agree_and_are_measured() {
     }
     println!("created {SECRETS} Secrets of ~1 KiB in {:.1?}", created.elapsed());
 
+    // The cache watches the Secrets of namespaces that hold a project.
+    harness::crd::install(&env.client).await.expect("install CRD");
+    let project: SupabaseProject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "supabase-operator.io/v1alpha1", "kind": "SupabaseProject", "metadata": {"name": "p"},
+        "spec": {"apiExternalUrl": "https://x.example.com", "database": {"secretRef": {"name": "s-0"}}}}))
+    .unwrap();
+    env.api::<SupabaseProject>().create(&PostParams::default(), &project).await.unwrap();
+
     let direct = Secrets::direct(env.client.clone());
     measure("direct", &direct, &env.namespace).await;
 
     let stop = CancellationToken::new();
     let started = Instant::now();
-    let cached = Secrets::cached(env.client.clone(), stop.clone());
+    let cached = Secrets::cached(env.client.clone(), stop.clone(), Arc::new(Metrics::new()));
     let deadline = Instant::now() + Duration::from_secs(30);
     while cached.ready().await.is_err() {
         assert!(Instant::now() < deadline, "the cache never synced");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     println!(
-        " cache: synced {} Secrets (whole cluster) in {:.1?}, holding ~{} KiB of data",
+        " cache: synced {} Secrets ({} namespaces holding a project) in {:.1?}, holding ~{} KiB of data",
         cached.cached_len(),
+        cached.watched_namespaces().len(),
         started.elapsed(),
         cached.cached_bytes() / 1024
     );

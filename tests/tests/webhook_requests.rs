@@ -259,7 +259,7 @@ async fn delete_and_dry_run_reviews_are_answered() {
     let mut object = project("p");
     let patch: json_patch_like::Ops = serde_json::from_slice(&patch).unwrap();
     json_patch_like::apply(&mut object, &patch);
-    assert_eq!(object["spec"]["components"]["rest"]["image"], "postgrest/postgrest:v14.12");
+    assert_eq!(object["spec"]["components"]["rest"]["image"], "postgrest/postgrest:v14.17");
     server.running.shutdown().await;
 }
 

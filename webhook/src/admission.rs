@@ -125,6 +125,14 @@ pub struct Admission {
     pub metrics: Arc<Metrics>,
 }
 
+/// The stored object's `spec.jwt.keys` on UPDATE, so that a client replacing the object
+/// without the field does not change the project's keys. Unreadable counts as absent
+/// (then `legacy`, which changes nothing of a project stored before the field existed).
+fn stored_key_scheme<S: SentJson>(request: &Request<S>) -> Option<crds::project::KeyScheme> {
+    let old = request.old_object.as_ref()?.spec.as_ref()?.json().ok()?;
+    serde_json::from_value(old.pointer("/jwt/keys")?.clone()).ok()
+}
+
 fn allowed_unchecked<S>(request: &Request<S>, why: &str) -> AdmissionResponse {
     let mut response = AdmissionResponse::from(request);
     response.result.message = why.to_string();
@@ -139,11 +147,15 @@ impl Admission {
         let Some(object) = request.object.as_ref().filter(|_| request.operation != Operation::Delete) else {
             return allowed_unchecked(request, &format!("{:?} is not defaulted", request.operation));
         };
+        let admitted = match request.operation {
+            Operation::Create => crds::Admitted::Created,
+            _ => crds::Admitted::Stored(stored_key_scheme(request)),
+        };
         let patch = object
             .spec
             .as_ref()
             .ok_or_else(|| NO_SPEC.to_string())
-            .and_then(|spec| crate::mutate::patch(spec.json()?.as_ref()).map_err(|e| e.to_string()));
+            .and_then(|spec| crate::mutate::patch(spec.json()?.as_ref(), admitted).map_err(|e| e.to_string()));
         match patch {
             Ok(None) => AdmissionResponse::from(request),
             // kube-core sets the patch type only in `with_patch`, which would encode a
@@ -195,7 +207,7 @@ impl Admission {
                     request,
                     422,
                     "Invalid",
-                    &format!("{} {shown:?} is invalid: spec: does not match the schema: {e}", review::KIND),
+                    &format!("{} {shown:?} is invalid: spec: does not match the schema: {e}", review::kind()),
                 );
             }
         };

@@ -21,8 +21,9 @@ pub enum LogFormat {
 pub enum SecretLookupMode {
     /// One GET per referenced Secret per review (no Secret is held in memory).
     Direct,
-    /// A watch-fed cache of the cluster's Secrets (without Helm releases and service-account
-    /// tokens), with a direct read on a miss and before any denial.
+    /// A watch-fed cache of the Secrets in namespaces that hold a SupabaseProject (without
+    /// Helm releases and service-account tokens), with a direct read on a miss and before
+    /// any denial.
     Cache,
 }
 

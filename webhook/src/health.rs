@@ -1,19 +1,18 @@
 //! `/healthz`, `/readyz` and `/metrics` on a plain-HTTP port, apart from the TLS
 //! admission port so probes and scrapes need no certificate.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::lookup::Secrets;
 use crate::metrics::Metrics;
+use crate::plain::{self, text};
 use crate::shutdown::Shutdown;
 use crate::tls::Resolver;
 
@@ -47,24 +46,15 @@ impl Health {
     }
 }
 
-fn text(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    if let Ok(v) = http::HeaderValue::from_str(content_type) {
-        response.headers_mut().insert(http::header::CONTENT_TYPE, v);
-    }
-    response
-}
-
-async fn route(health: Arc<Health>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn route(health: Arc<Health>, request: Request<Incoming>) -> Response<Full<Bytes>> {
     const PLAIN: &str = "text/plain; charset=utf-8";
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return Ok(text(StatusCode::METHOD_NOT_ALLOWED, PLAIN, "use GET\n".into()));
+        return text(StatusCode::METHOD_NOT_ALLOWED, PLAIN, "use GET\n");
     }
-    Ok(match request.uri().path() {
-        "/healthz" | "/livez" => text(StatusCode::OK, PLAIN, "ok\n".into()),
+    match request.uri().path() {
+        "/healthz" | "/livez" => text(StatusCode::OK, PLAIN, "ok\n"),
         "/readyz" => match health.ready().await {
-            Ok(()) => text(StatusCode::OK, PLAIN, "ok\n".into()),
+            Ok(()) => text(StatusCode::OK, PLAIN, "ok\n"),
             Err(problems) => {
                 text(StatusCode::SERVICE_UNAVAILABLE, PLAIN, format!("not ready: {}\n", problems.join("; ")))
             }
@@ -75,39 +65,11 @@ async fn route(health: Arc<Health>, request: Request<Incoming>) -> Result<Respon
         other => {
             text(StatusCode::NOT_FOUND, PLAIN, format!("unknown path {other:?}; try /healthz, /readyz or /metrics\n"))
         }
-    })
+    }
 }
 
-/// Serves until `shutdown` stops.
-pub async fn serve(listener: TcpListener, health: Health, shutdown: Shutdown) {
+/// Serves until `stop` is cancelled (see `plain` for the connection limits).
+pub async fn serve(listener: TcpListener, health: Health, stop: CancellationToken) {
     let health = Arc::new(health);
-    loop {
-        let (tcp, _) = tokio::select! {
-            _ = shutdown.stopped() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "health listener accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let health = health.clone();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |r| route(health.clone(), r));
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(5));
-            let conn = builder.serve_connection(TokioIo::new(tcp), service);
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = stop.stopped() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
-            }
-        });
-    }
+    plain::serve(listener, move |request| route(health.clone(), request), stop).await;
 }

@@ -12,6 +12,7 @@ pub mod lookup;
 pub mod metrics;
 pub mod mutate;
 mod omitted;
+pub mod plain;
 pub mod policy;
 pub mod review;
 pub mod server;

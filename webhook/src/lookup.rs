@@ -1,27 +1,29 @@
 //! Reading the Secrets a project references. Two ways, measured against each other
 //! (see the README): one GET per Secret per review, or (the default) a watch-fed cache
-//! of the cluster's Secrets with a GET on a miss (a Secret created a moment before its
-//! project may not have reached the cache yet) and before any denial.
+//! of the Secrets in namespaces that hold a SupabaseProject, with a GET on a miss (a
+//! Secret created a moment before its project, or a namespace's first project) and
+//! before any denial.
 //!
 //! Nothing here logs or returns a value outside [`Lookup::Found`].
 
+mod projects;
+mod watches;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SecretLookupMode;
+use crate::metrics::Metrics;
 use crate::validate::{Lookup, SecretData};
-
-/// Secret types the cache leaves out.
-const UNCACHED_TYPES: &str = "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token";
+use projects::Progress;
+use watches::Watches;
 
 /// How long one Secret read may take.
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
@@ -31,12 +33,15 @@ const READ_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Secrets {
     client: Client,
     cache: Option<Cache>,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Clone)]
-struct Cache {
-    store: Store<Secret>,
-    synced: Arc<AtomicBool>,
+enum Cache {
+    /// A Secret watch per namespace holding a project.
+    Watched { watches: Arc<Watches>, progress: Arc<Progress> },
+    /// One store for every namespace, taken as synced: for tests and tools.
+    Fixed(Store<Secret>),
 }
 
 impl std::fmt::Debug for Secrets {
@@ -63,69 +68,35 @@ pub fn describe(e: &kube::Error) -> String {
 impl Secrets {
     /// Direct reads only.
     pub fn direct(client: Client) -> Secrets {
-        Secrets { client, cache: None }
+        Secrets { client, cache: None, metrics: Arc::new(Metrics::new()) }
     }
 
-    /// A watch-fed cache, filled in the background until `stop`.
-    pub fn cached(client: Client, stop: CancellationToken) -> Secrets {
-        let (store, writer) = reflector::store();
-        let synced = Arc::new(AtomicBool::new(false));
-        let api: Api<Secret> = Api::all(client.clone());
-        // The cache keeps only what admission reads: data. Annotations may hold a full
-        // copy of the Secret (kubectl's last-applied-configuration) and managed fields
-        // are large; dropping them halves memory on a typical cluster.
-        // Helm releases and service-account tokens are most of a cluster's Secret bytes
-        // and no project references them; a reference to one still works (a GET on a miss).
-        let config = watcher::Config::default().fields(UNCACHED_TYPES);
-        let stream = watcher(api, config).default_backoff().modify(|s: &mut Secret| {
-            s.metadata.managed_fields = None;
-            s.metadata.annotations = None;
-            s.string_data = None;
-        });
-        let stream = reflector::reflector(writer, stream).applied_objects();
-        let ready_store = store.clone();
-        let ready_flag = synced.clone();
-        tokio::spawn(async move {
-            let mut stream = std::pin::pin!(stream);
-            let run = async {
-                while let Some(event) = stream.next().await {
-                    if let Err(e) = event {
-                        tracing::warn!(error = %e, "Secret watch interrupted; retrying");
-                    }
-                }
-            };
-            let ready = async {
-                if ready_store.wait_until_ready().await.is_ok() {
-                    ready_flag.store(true, Ordering::SeqCst);
-                    tracing::info!(secrets = ready_store.len(), "Secret cache synced");
-                }
-                std::future::pending::<()>().await;
-            };
-            tokio::select! {
-                _ = stop.cancelled() => {}
-                _ = run => {}
-                _ = ready => {}
-            }
-        });
-        Secrets { client, cache: Some(Cache { store, synced }) }
+    /// A watch-fed cache of the Secrets in namespaces that hold a SupabaseProject, kept
+    /// in the background until `stop`.
+    pub fn cached(client: Client, stop: CancellationToken, metrics: Arc<Metrics>) -> Secrets {
+        let watches = Arc::new(Watches::new(client.clone(), metrics.clone(), stop.clone()));
+        let progress = Arc::new(Progress::default());
+        projects::follow(client.clone(), watches.clone(), progress.clone(), stop);
+        Secrets { client, cache: Some(Cache::Watched { watches, progress }), metrics }
     }
 
-    /// A cache over an existing store, considered synced: for tests and tools that
-    /// control what the cache holds.
+    /// A cache over an existing store covering every namespace, considered synced: for
+    /// tests and tools that control what the cache holds.
     pub fn from_store(client: Client, store: Store<Secret>) -> Secrets {
-        Secrets { client, cache: Some(Cache { store, synced: Arc::new(AtomicBool::new(true)) }) }
+        Secrets { client, cache: Some(Cache::Fixed(store)), metrics: Arc::new(Metrics::new()) }
     }
 
     /// Builds the lookup `mode` asks for.
-    pub fn new(mode: SecretLookupMode, client: Client, stop: CancellationToken) -> Secrets {
+    pub fn new(mode: SecretLookupMode, client: Client, stop: CancellationToken, metrics: Arc<Metrics>) -> Secrets {
         match mode {
-            SecretLookupMode::Direct => Secrets::direct(client),
-            SecretLookupMode::Cache => Secrets::cached(client, stop),
+            SecretLookupMode::Direct => Secrets { metrics, ..Secrets::direct(client) },
+            SecretLookupMode::Cache => Secrets::cached(client, stop, metrics),
         }
     }
 
     /// Reads one Secret directly.
     pub async fn read(&self, namespace: &str, name: &str) -> Lookup {
+        self.metrics.secret_read(false);
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         match tokio::time::timeout(READ_TIMEOUT, api.get_opt(name)).await {
             Ok(Ok(Some(secret))) => found(Arc::new(secret)),
@@ -135,7 +106,8 @@ impl Secrets {
         }
     }
 
-    /// One Secret: from the cache when it is synced and holds it, else read directly.
+    /// One Secret: from the cache when its namespace is watched, synced and holds it,
+    /// else read directly.
     pub async fn get(&self, namespace: &str, name: &str) -> Lookup {
         match self.cached_copy(namespace, name) {
             Some(secret) => found(secret),
@@ -144,8 +116,14 @@ impl Secrets {
     }
 
     fn cached_copy(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
-        let cache = self.cache.as_ref().filter(|c| c.synced.load(Ordering::SeqCst))?;
-        cache.store.get(&ObjectRef::new(name).within(namespace))
+        let copy = match self.cache.as_ref()? {
+            Cache::Watched { watches, .. } => watches.get(namespace, name),
+            Cache::Fixed(store) => store.get(&ObjectRef::new(name).within(namespace)),
+        };
+        if copy.is_some() {
+            self.metrics.secret_read(true);
+        }
+        copy
     }
 
     /// Every Secret in `names`, from the cache where possible, the rest read concurrently.
@@ -178,42 +156,64 @@ impl Secrets {
         self.cache.is_some()
     }
 
-    /// Whether lookups work: the cache has synced, or a read reaches the apiserver (a
-    /// Secret that does not exist is a working read).
+    /// Whether lookups work: the projects are listed and the Secrets of the namespaces
+    /// holding one had synced, or (direct reads) a read reaches the apiserver (a Secret
+    /// that does not exist is a working read). A namespace whose first project arrives
+    /// later does not make the webhook unready: until its watch syncs, a miss is a read.
     pub async fn ready(&self) -> Result<(), String> {
-        if let Some(cache) = &self.cache {
-            return if cache.synced.load(Ordering::SeqCst) {
-                Ok(())
-            } else {
-                Err("Secret cache not synced yet".into())
-            };
+        match &self.cache {
+            Some(Cache::Fixed(_)) => Ok(()),
+            Some(Cache::Watched { watches, progress }) => {
+                if progress.ready.load(Ordering::Acquire) {
+                    Ok(())
+                } else if !progress.listed.load(Ordering::Acquire) {
+                    Err("SupabaseProjects not listed yet (is the CRD installed?)".into())
+                } else {
+                    Err(format!("Secret cache of {} namespace(s) not synced yet", watches.unsynced()))
+                }
+            }
+            None => match self.read("default", "supabase-webhook-readiness-probe").await {
+                Lookup::Unavailable(reason) => Err(format!("Secret reads fail: {reason}")),
+                _ => Ok(()),
+            },
         }
-        match self.read("default", "supabase-webhook-readiness-probe").await {
-            Lookup::Unavailable(reason) => Err(format!("Secret reads fail: {reason}")),
-            _ => Ok(()),
+    }
+
+    /// Every Secret the cache holds.
+    fn held(&self) -> Vec<Arc<Secret>> {
+        match &self.cache {
+            Some(Cache::Watched { watches, .. }) => watches.state(),
+            Some(Cache::Fixed(store)) => store.state(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The namespaces whose Secrets are watched (none for direct reads and a fixed store).
+    pub fn watched_namespaces(&self) -> Vec<String> {
+        match &self.cache {
+            Some(Cache::Watched { watches, .. }) => watches.namespaces(),
+            _ => Vec::new(),
         }
     }
 
     /// How many Secrets the cache holds (0 for direct reads).
     pub fn cached_len(&self) -> usize {
-        self.cache.as_ref().map(|c| c.store.len()).unwrap_or(0)
+        match &self.cache {
+            Some(Cache::Watched { watches, .. }) => watches.len(),
+            Some(Cache::Fixed(store)) => store.len(),
+            None => 0,
+        }
     }
 
     /// Approximate bytes of Secret data the cache holds.
     pub fn cached_bytes(&self) -> usize {
-        self.cache
-            .as_ref()
-            .map(|c| {
-                c.store
-                    .state()
-                    .iter()
-                    .map(|s| {
-                        s.name_any().len()
-                            + s.data.iter().flatten().map(|(k, v)| k.len() + v.0.len()).sum::<usize>()
-                            + s.labels().iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
-                    })
-                    .sum()
+        self.held()
+            .iter()
+            .map(|s| {
+                s.name_any().len()
+                    + s.data.iter().flatten().map(|(k, v)| k.len() + v.0.len()).sum::<usize>()
+                    + s.labels().iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
             })
-            .unwrap_or(0)
+            .sum()
     }
 }

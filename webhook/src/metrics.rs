@@ -38,6 +38,13 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// Labels of a Secret read.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    /// `cache` or `apiserver`.
+    pub source: String,
+}
+
 /// Labels of a reload.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReloadLabels {
@@ -61,6 +68,11 @@ pub struct Metrics {
     cert_reloads: Family<ReloadLabels, Counter>,
     policy_reloads: Family<ReloadLabels, Counter>,
     in_flight: Gauge,
+    /// Secret reads from the cache and from the apiserver: created once, as a review
+    /// counts several and a label lookup would cost an allocation each.
+    secret_reads: [Counter; 2],
+    cache_namespaces: Gauge,
+    cache_secrets: Gauge,
 }
 
 impl Default for Metrics {
@@ -85,7 +97,34 @@ impl Metrics {
         registry.register("policy_reloads", "Policy file reloads by result", policy_reloads.clone());
         let in_flight = Gauge::default();
         registry.register("in_flight_requests", "Admission requests being handled", in_flight.clone());
-        Metrics { registry, requests, latency, denials, cert_reloads, policy_reloads, in_flight }
+        let secret_reads = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "secret_reads",
+            "Referenced Secrets read, from the cache or the apiserver",
+            secret_reads.clone(),
+        );
+        let secret_reads = ["cache", "apiserver"]
+            .map(|source| secret_reads.get_or_create(&SourceLabels { source: source.into() }).clone());
+        let cache_namespaces = Gauge::default();
+        registry.register(
+            "secret_cache_namespaces",
+            "Namespaces whose Secrets are watched (those holding a SupabaseProject)",
+            cache_namespaces.clone(),
+        );
+        let cache_secrets = Gauge::default();
+        registry.register("secret_cache_secrets", "Secrets held by the cache", cache_secrets.clone());
+        Metrics {
+            registry,
+            requests,
+            latency,
+            denials,
+            cert_reloads,
+            policy_reloads,
+            in_flight,
+            secret_reads,
+            cache_namespaces,
+            cache_secrets,
+        }
     }
 
     /// Counts one answered request and its latency.
@@ -116,6 +155,21 @@ impl Metrics {
         &self.in_flight
     }
 
+    /// Counts one referenced Secret read from the cache or else the apiserver.
+    pub fn secret_read(&self, from_cache: bool) {
+        self.secret_reads[usize::from(!from_cache)].inc();
+    }
+
+    /// The gauge of namespaces whose Secrets are watched.
+    pub fn secret_cache_namespaces(&self) -> &Gauge {
+        &self.cache_namespaces
+    }
+
+    /// The gauge of Secrets the cache holds.
+    pub fn secret_cache_secrets(&self) -> &Gauge {
+        &self.cache_secrets
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -138,7 +192,12 @@ mod tests {
         let m = Metrics::new();
         m.request("/validate", "denied", Duration::from_micros(70));
         m.denial("jwt");
+        m.secret_read(true);
+        m.secret_read(true);
+        m.secret_read(false);
         let text = m.render();
+        assert!(text.contains(r#"supabase_webhook_secret_reads_total{source="cache"} 2"#), "{text}");
+        assert!(text.contains(r#"supabase_webhook_secret_reads_total{source="apiserver"} 1"#), "{text}");
         assert!(text.contains(r#"supabase_webhook_requests_total{endpoint="/validate",result="denied"} 1"#), "{text}");
         assert!(text.contains(r#"le="0.0001""#), "{text}");
         assert!(text.contains(r#"supabase_webhook_denials_total{reason="jwt"} 1"#), "{text}");

@@ -16,11 +16,13 @@ fn not_a_spec(reason: impl ToString) -> Error {
 
 /// The patch that fills every omitted field of `sent` (a SupabaseProject's spec as the
 /// review carried it), as RFC 6902 JSON text; its paths start at the object
-/// (`/spec/...`). A defaulted spec yields `None`.
-pub fn patch(sent: &Value) -> Result<Option<Vec<u8>>, Error> {
+/// (`/spec/...`). A defaulted spec yields `None`. `admitted` says whether the project is
+/// new (see `crds::Admitted`: only a new project's omitted `spec.jwt.keys` becomes
+/// `both`).
+pub fn patch(sent: &Value, admitted: crds::Admitted) -> Result<Option<Vec<u8>>, Error> {
     let spec = crds::SupabaseProjectSpec::deserialize(sent).map_err(not_a_spec)?;
     let mut found = Found::at("/spec");
-    crds::defaults(spec).serialize(Beside { sent, found: &mut found }).map_err(not_a_spec)?;
+    crds::defaults_as(spec, admitted).serialize(Beside { sent, found: &mut found }).map_err(not_a_spec)?;
     let (text, ops) = found.into_patch();
     Ok((ops > 0).then_some(text))
 }
@@ -34,7 +36,11 @@ mod tests {
     /// The patch for a whole object, as the webhook computes it from the object's spec,
     /// read back by json-patch (so it is also checked to be a well-formed RFC 6902 patch).
     fn of(object: &Value) -> Result<json_patch::Patch, Error> {
-        let text = patch(object.get("spec").unwrap_or(&Value::Null))?;
+        of_as(object, crds::Admitted::Created)
+    }
+
+    fn of_as(object: &Value, admitted: crds::Admitted) -> Result<json_patch::Patch, Error> {
+        let text = patch(object.get("spec").unwrap_or(&Value::Null), admitted)?;
         Ok(text.map(|t| serde_json::from_slice(&t).unwrap()).unwrap_or(json_patch::Patch(vec![])))
     }
 
@@ -60,7 +66,7 @@ mod tests {
         assert_eq!(spec["database"]["secretRef"]["passwordKey"], "password");
         assert_eq!(spec["database"]["sslMode"], "prefer");
         assert_eq!(spec["storage"]["backend"], "file");
-        assert_eq!(spec["components"]["kong"]["image"], "kong/kong:3.9.1");
+        assert_eq!(spec["components"]["kong"]["image"], "kong/kong:3.9.3");
         assert_eq!(spec["components"]["kong"]["replicas"], 1);
         assert_eq!(spec["components"]["studio"]["enabled"], false);
         assert_eq!(object["metadata"], minimal()["metadata"], "metadata untouched");
@@ -91,8 +97,31 @@ mod tests {
             let mut object = json!({ "spec": sent.clone() });
             json_patch::patch(&mut object, &of(&json!({ "spec": sent.clone() })).unwrap()).unwrap();
             let typed: crds::SupabaseProjectSpec = serde_json::from_value(sent).unwrap();
-            assert_eq!(object["spec"], serde_json::to_value(crds::defaults(typed)).unwrap());
+            let defaulted = crds::defaults_as(typed, crds::Admitted::Created);
+            assert_eq!(object["spec"], serde_json::to_value(defaulted).unwrap());
         }
+    }
+
+    #[test]
+    fn only_a_new_project_gets_the_new_keys_by_default() {
+        use crds::Admitted;
+        use crds::project::KeyScheme;
+        let keys_after = |admitted| {
+            let mut object = minimal();
+            let p = of_as(&object, admitted).unwrap();
+            json_patch::patch(&mut object, &p).unwrap();
+            object["spec"]["jwt"]["keys"].clone()
+        };
+        assert_eq!(keys_after(Admitted::Created), "both");
+        // An UPDATE of a project stored before the field existed: legacy, written out.
+        assert_eq!(keys_after(Admitted::Stored(None)), "legacy");
+        // A replace that drops the field keeps what was stored.
+        assert_eq!(keys_after(Admitted::Stored(Some(KeyScheme::Both))), "both");
+        // What the user sends is never replaced.
+        let mut object = minimal();
+        object["spec"]["jwt"] = json!({"keys": "legacy"});
+        let p = serde_json::to_value(of_as(&object, Admitted::Created).unwrap()).unwrap();
+        assert!(p.as_array().unwrap().iter().all(|op| op["path"] != "/spec/jwt/keys"), "{p}");
     }
 
     #[test]

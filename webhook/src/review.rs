@@ -5,12 +5,12 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use crds::SupabaseProject;
 use http::StatusCode;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use kube::core::response::{Status, StatusCause, StatusDetails};
 use kube::core::{NamespaceResourceScope, Resource, TypeMeta};
-
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,12 +18,17 @@ use serde_json::value::RawValue;
 
 use crate::validate::Cause;
 
-/// API group of the admitted kind.
-pub const GROUP: &str = "supabase-operator.io";
-/// The admitted kind.
-pub const KIND: &str = "SupabaseProject";
 const REVIEW_VERSION: &str = "admission.k8s.io/v1";
-const VERSION: &str = "v1alpha1";
+
+/// API group of the admitted kind, as the `crds` type declares it.
+pub fn group() -> Cow<'static, str> {
+    SupabaseProject::group(&())
+}
+
+/// The admitted kind, as the `crds` type declares it.
+pub fn kind() -> Cow<'static, str> {
+    SupabaseProject::kind(&())
+}
 
 /// A spec kept as the JSON text the apiserver sent.
 pub type RawSpec = Box<RawValue>;
@@ -87,16 +92,16 @@ impl<S> Resource for Object<S> {
     type Scope = NamespaceResourceScope;
 
     fn kind(_: &()) -> Cow<'_, str> {
-        KIND.into()
+        SupabaseProject::kind(&())
     }
     fn group(_: &()) -> Cow<'_, str> {
-        GROUP.into()
+        SupabaseProject::group(&())
     }
     fn version(_: &()) -> Cow<'_, str> {
-        VERSION.into()
+        SupabaseProject::version(&())
     }
     fn plural(_: &()) -> Cow<'_, str> {
-        "supabaseprojects".into()
+        SupabaseProject::plural(&())
     }
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
@@ -186,9 +191,10 @@ pub fn parse_as<S: DeserializeOwned>(body: &[u8]) -> Result<Request<S>, Rejectio
         Err(e) => return Err(diagnose(body, Some(&e))),
     };
     let bad = |message: String| Rejection::bad_request(Some(request.uid.clone()), message);
-    if request.kind.group != GROUP || request.kind.kind != KIND {
+    let (group, kind) = (group(), kind());
+    if request.kind.group != group || request.kind.kind != kind {
         return Err(bad(format!(
-            "this webhook reviews {GROUP}/{KIND}, not {}",
+            "this webhook reviews {group}/{kind}, not {}",
             if request.kind.group.is_empty() {
                 request.kind.kind.clone()
             } else {
@@ -200,10 +206,10 @@ pub fn parse_as<S: DeserializeOwned>(body: &[u8]) -> Result<Request<S>, Rejectio
         let Some(object) = &request.object else {
             return Err(bad(format!("request.object is missing; a {:?} review carries the object", request.operation)));
         };
-        let kind = object.kind.as_deref().unwrap_or(KIND);
-        let api_version = object.api_version.as_deref().unwrap_or(GROUP);
-        if kind != KIND || !(api_version == GROUP || api_version.starts_with(&format!("{GROUP}/"))) {
-            return Err(bad(format!("request.object is a {api_version} {kind}, not a {GROUP} {KIND}")));
+        let sent_kind = object.kind.as_deref().unwrap_or(&kind);
+        let api_version = object.api_version.as_deref().unwrap_or(&group);
+        if sent_kind != kind || !(api_version == group || api_version.starts_with(&format!("{group}/"))) {
+            return Err(bad(format!("request.object is a {api_version} {sent_kind}, not a {group} {kind}")));
         }
         if request.operation == Operation::Update && request.old_object.is_none() {
             return Err(bad("request.oldObject is missing; an UPDATE review carries the stored object".into()));
@@ -318,14 +324,14 @@ pub fn rejection_body(rejection: &Rejection) -> Vec<u8> {
 pub fn invalid<S>(request: &Request<S>, name: &str, causes: &[Cause], retry: bool) -> AdmissionResponse {
     let list = causes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
     let (message, code, reason) = if retry {
-        (format!("{KIND} {name:?} could not be checked (worth retrying): {list}"), 503, "ServiceUnavailable")
+        (format!("{} {name:?} could not be checked (worth retrying): {list}", kind()), 503, "ServiceUnavailable")
     } else {
-        (format!("{KIND} {name:?} is invalid: {list}"), 422, "Invalid")
+        (format!("{} {name:?} is invalid: {list}", kind()), 422, "Invalid")
     };
     let details = StatusDetails {
         name: name.to_string(),
-        group: GROUP.to_string(),
-        kind: KIND.to_string(),
+        group: group().into_owned(),
+        kind: kind().into_owned(),
         uid: String::new(),
         causes: causes
             .iter()
@@ -363,11 +369,11 @@ mod tests {
     fn good_request() -> Value {
         json!({
             "uid": "u-1",
-            "kind": {"group": GROUP, "version": "v1alpha1", "kind": KIND},
-            "resource": {"group": GROUP, "version": "v1alpha1", "resource": "supabaseprojects"},
+            "kind": {"group": "supabase-operator.io", "version": "v1alpha1", "kind": "SupabaseProject"},
+            "resource": {"group": "supabase-operator.io", "version": "v1alpha1", "resource": "supabaseprojects"},
             "name": "demo", "namespace": "ns", "operation": "CREATE",
             "userInfo": {"username": "alice"},
-            "object": {"apiVersion": "supabase-operator.io/v1alpha1", "kind": KIND,
+            "object": {"apiVersion": "supabase-operator.io/v1alpha1", "kind": "SupabaseProject",
                        "metadata": {"name": "demo"}, "spec": {}},
         })
     }

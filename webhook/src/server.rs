@@ -260,7 +260,7 @@ pub struct Running {
     pub metrics: Arc<Metrics>,
     shutdown: Shutdown,
     background: CancellationToken,
-    health_stop: Shutdown,
+    health_stop: CancellationToken,
     delay: Duration,
     tls_task: JoinHandle<()>,
     health_task: JoinHandle<()>,
@@ -276,7 +276,7 @@ impl Running {
         self.shutdown.stop();
         let _ = self.tls_task.await;
         self.background.cancel();
-        self.health_stop.stop();
+        self.health_stop.cancel();
         let _ = self.health_task.await;
         tracing::info!("shut down");
     }
@@ -319,7 +319,7 @@ pub async fn start(settings: Settings, client: Client) -> Result<Running, Error>
     tokio::spawn(files.watch(settings.reload_interval(), metrics.clone(), background.clone()));
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(resolver.clone())?));
 
-    let secrets = Secrets::new(settings.secret_lookup, client.clone(), background.clone());
+    let secrets = Secrets::new(settings.secret_lookup, client.clone(), background.clone(), metrics.clone());
     let access = settings.check_secret_access.then(|| {
         AccessChecker::new(
             client.clone(),
@@ -344,7 +344,7 @@ pub async fn start(settings: Settings, client: Client) -> Result<Running, Error>
     let grace = Duration::from_millis(settings.shutdown_grace_ms);
     let tls_task = tokio::spawn(serve_tls(tls_listener, acceptor, app, shutdown.clone(), grace));
     // Health keeps answering (not ready) until the admission port has drained.
-    let health_stop = Shutdown::new();
+    let health_stop = CancellationToken::new();
     let health_task = tokio::spawn(health::serve(health_listener, health, health_stop.clone()));
     tracing::info!(%tls_addr, %health_addr, lookup = ?settings.secret_lookup, access_checks = settings.check_secret_access, "webhook listening");
     Ok(Running {

@@ -1,17 +1,16 @@
 //! The Deployment every component shares: one hardened container with the catalog's
-//! probe and port, the spec's image, replicas, resources, extra env and scheduling.
+//! probe and port, the defaulted spec's image, replicas, resources, extra env and
+//! scheduling.
 
 use std::collections::BTreeMap;
 
 use crds::catalog::Probe as CatalogProbe;
-use crds::project::WorkloadSpec;
 use crds::{Component, names};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, ExecAction, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec,
-    Probe, ResourceRequirements, SeccompProfile, SecurityContext, TCPSocketAction,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, TCPSocketAction, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use sha2::{Digest, Sha256};
@@ -19,21 +18,33 @@ use sha2::{Digest, Sha256};
 use super::{CONFIG_HASH_ANNOTATION, CONFIG_MAPS_HASH_ANNOTATION, Ctx, Rendered};
 use crate::Error;
 
-/// The user (and group) each component's container runs as. Every one runs as non-root:
-/// - Kong (`USER kong`), Auth (`USER supabase`) and PostgREST (`USER 1000`) declare uid
-///   1000 themselves; it is repeated numerically because `runAsNonRoot` cannot verify a
-///   user given by name.
-/// - Realtime's image starts as root only to drop to `nobody` (`runuser`) for its
-///   migrations; its `run.sh` runs everything directly when already non-root, and `/app`
-///   belongs to `nobody`, so it runs as `nobody` (65534) from the start.
-/// - Storage, postgres-meta and Studio are node images that declare no `USER` (root);
-///   they need no privilege, so they run as the node images' `node` user (1000). Storage
-///   writes objects only to its mounted data volume.
+/// The user (and group) each component's container runs as; every one runs as non-root.
+/// The facts behind each row (the image's `USER`, what its entrypoint does) are recorded,
+/// with their upstream source, in `reconciler/contracts/<component>.toml`, whose tests
+/// check this choice against them; `runAsNonRoot` cannot verify a user given by name, so
+/// each is numeric.
+/// - Kong's `USER kong` is uid 1001 (see `kong::UID`); Auth (`USER supabase`, 1000) and
+///   PostgREST (`USER 1000`) run as their image's user.
+/// - Realtime's image has no `USER` (root) and its `run.sh` drops to `nobody` for the
+///   migrations and seeds; the operator runs the same steps itself as `nobody` (65534),
+///   which owns `/app` in the image (see `realtime::START`).
+/// - Storage, postgres-meta and Studio are node images without a `USER` (root) whose
+///   entrypoints do nothing that needs root; they run as the node images' `node` user (1000).
 pub(super) fn run_as(component: Component) -> i64 {
     match component {
+        Component::Kong => super::kong::UID,
         Component::Realtime => 65534,
         _ => 1000,
     }
+}
+
+/// A writable scratch volume (an emptyDir) at `path`, for an image that writes there while
+/// its root filesystem is read-only.
+pub(super) fn scratch(name: &str, path: &str) -> (Volume, VolumeMount) {
+    (
+        Volume { name: name.into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() },
+        VolumeMount { name: name.into(), mount_path: path.into(), ..Default::default() },
+    )
 }
 
 /// Container hardening: no privilege escalation, no capabilities, non-root, the
@@ -94,22 +105,6 @@ fn readiness(component: Component) -> Probe {
     }
 }
 
-/// The spec's resources, or the catalog's defaults for what is missing.
-fn resources(component: Component, workload: &WorkloadSpec) -> ResourceRequirements {
-    let entry = component.entry();
-    let q = |r: crds::catalog::Resources| {
-        BTreeMap::from([("cpu".to_string(), Quantity(r.cpu.into())), ("memory".to_string(), Quantity(r.memory.into()))])
-    };
-    let mut out = workload.resources.clone().unwrap_or_default();
-    if out.limits.is_none() {
-        out.limits = Some(q(entry.limits));
-    }
-    if out.requests.is_none() {
-        out.requests = Some(q(entry.requests));
-    }
-    out
-}
-
 /// Digest of the component's ConfigMaps, so a changed config rolls the pods.
 fn config_maps_hash(rendered: &Rendered) -> Result<String, Error> {
     let data: Vec<_> = rendered.config_maps.iter().map(|c| (&c.metadata.name, &c.data)).collect();
@@ -125,12 +120,11 @@ pub(super) fn deployment(
     config_hash: &str,
 ) -> Result<Deployment, Error> {
     let entry = component.entry();
-    let default_workload = WorkloadSpec::default();
-    let workload = ctx.spec().components.as_ref().and_then(|c| c.workload(component)).unwrap_or(&default_workload);
+    let workload = ctx.spec.workload(component);
     let uid = run_as(component);
 
     let mut env = rendered.env.clone();
-    env.extend(workload.env.clone().unwrap_or_default());
+    env.extend(workload.env.iter().cloned());
 
     let mut ports = vec![ContainerPort {
         name: Some("http".into()),
@@ -148,14 +142,17 @@ pub(super) fn deployment(
     let (volumes, mounts): (Vec<_>, Vec<_>) = rendered.volumes.iter().cloned().unzip();
     let container = Container {
         name: entry.name.into(),
-        image: Some(workload.image.clone().unwrap_or_else(|| entry.image.to_string())),
+        image: Some(workload.image.to_string()),
         command: rendered.command.clone(),
         args: rendered.args.clone(),
         env: Some(env),
         ports: Some(ports),
         readiness_probe: Some(readiness(component)),
-        resources: Some(resources(component, workload)),
-        security_context: Some(security_context(uid)),
+        resources: Some(workload.resources.clone()),
+        security_context: Some(SecurityContext {
+            read_only_root_filesystem: rendered.read_only_root.then_some(true),
+            ..security_context(uid)
+        }),
         volume_mounts: (!mounts.is_empty()).then_some(mounts),
         ..Default::default()
     };
@@ -181,16 +178,16 @@ pub(super) fn deployment(
             // namespace; Kong reads every `KONG_*` variable as configuration and Realtime
             // reads `PORT`, so a Service with an unlucky name would break them.
             enable_service_links: Some(false),
-            node_selector: workload.node_selector.clone(),
-            tolerations: workload.tolerations.clone(),
-            affinity: workload.affinity.clone(),
+            node_selector: workload.node_selector.cloned(),
+            tolerations: workload.tolerations.cloned(),
+            affinity: workload.affinity.cloned(),
             ..Default::default()
         }),
     };
     Ok(Deployment {
         metadata: ctx.meta(ctx.object_name(component), entry.name),
         spec: Some(DeploymentSpec {
-            replicas: Some(workload.replicas.unwrap_or(crds::catalog::DEFAULT_REPLICAS)),
+            replicas: Some(workload.replicas),
             selector: LabelSelector { match_labels: Some(selector), match_expressions: None },
             template,
             ..Default::default()

@@ -43,14 +43,13 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<(ConfigMap, Job), Error> {
     let name = names::db_init_job(&ctx.name);
     let cm = config_map(ctx, name.clone(), COMPONENT, BTreeMap::from([(SQL_KEY.to_string(), SQL.to_string())]));
 
-    let mode = ctx.spec().database.ssl_mode.unwrap_or(crds::defaults::DEFAULT_SSL_MODE);
     let mut env = Env::new(ctx);
     env.from("PGHOST", Value::DbHost)?
         .from("PGPORT", Value::DbPort)?
         .from("PGDATABASE", Value::DbName)?
         .lit("PGUSER", DB_INIT_USER)
         .from("PGPASSWORD", Value::DbPassword)?
-        .lit("PGSSLMODE", mode.as_str())
+        .lit("PGSSLMODE", ctx.spec.database.ssl_mode.as_str())
         .lit("PGCONNECT_TIMEOUT", "10")
         .lit("PGAPPNAME", "supabase-operator-db-init");
 

@@ -19,7 +19,7 @@
 //! variables already.
 
 use crds::refs::{Source, Value};
-use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, SecretKeySelector};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::Ctx;
@@ -63,6 +63,19 @@ impl<'a> Env<'a> {
         self
     }
 
+    /// A value from the pod itself through the downward API (`status.podIP`, ...).
+    pub(super) fn field(&mut self, name: &str, path: &str) -> &mut Self {
+        self.vars.push(EnvVar {
+            name: name.into(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector { field_path: path.into(), api_version: None }),
+                ..Default::default()
+            }),
+        });
+        self
+    }
+
     /// `value` from wherever the spec says: a literal for database host/port/name given
     /// in the spec, else a `secretKeyRef`. Errors when the spec does not provide it.
     pub(super) fn from(&mut self, name: &str, value: Value) -> Result<&mut Self, Error> {
@@ -76,7 +89,7 @@ impl<'a> Env<'a> {
     }
 
     fn source(&self, value: Value) -> Option<Source> {
-        crds::refs::source(&self.ctx.name, self.ctx.spec(), value)
+        crds::refs::source(&self.ctx.name, self.ctx.spec.spec(), value)
     }
 
     fn push_source(&mut self, name: &str, source: Source) {
@@ -120,8 +133,7 @@ impl<'a> Env<'a> {
         };
         let port = if port_ref { port } else { encode(&port) };
         let db = if db_ref { db } else { encode(&db) };
-        let mode = self.ctx.spec().database.ssl_mode.unwrap_or(crds::defaults::DEFAULT_SSL_MODE);
-        let query = match (client, mode.as_str()) {
+        let query = match (client, self.ctx.spec.database.ssl_mode.as_str()) {
             (UrlClient::NodePostgres, "allow" | "prefer") => String::new(),
             (UrlClient::NodePostgres, m) => format!("?uselibpqcompat=true&sslmode={m}"),
             (UrlClient::Libpq, m) => format!("?sslmode={m}"),
@@ -134,8 +146,7 @@ impl<'a> Env<'a> {
     /// Whether the spec's `sslMode` asks for TLS at all (`require` and stricter); `allow` and
     /// `prefer` accept a plain connection, which is what clients without a fallback get.
     pub(super) fn tls_required(&self) -> bool {
-        let mode = self.ctx.spec().database.ssl_mode.unwrap_or(crds::defaults::DEFAULT_SSL_MODE);
-        !matches!(mode.as_str(), "disable" | "allow" | "prefer")
+        !matches!(self.ctx.spec.database.ssl_mode.as_str(), "disable" | "allow" | "prefer")
     }
 
     /// The operator's variables, in order.

@@ -69,6 +69,7 @@ components:
     enabled: true
     organization: Acme
     project: Demo
+    aiSecretRef: {name: demo-ai}
 "#;
 
 pub(super) fn full() -> SupabaseProject {

@@ -36,8 +36,10 @@ esac
 umask 077
 printf '%s\n' "$config" >"$KONG_DECLARATIVE_CONFIG"
 
-# The image's own entrypoint (`/docker-entrypoint.sh` in Kong's images) prepares the
-# prefix and starts nginx in the foreground.
-entrypoint=/docker-entrypoint.sh
-[[ -x $entrypoint ]] || entrypoint=/entrypoint.sh
+# The image's own entrypoint prepares the prefix and starts nginx in the foreground, as
+# the user the container runs as (it never switches users): `/entrypoint.sh` in `kong/kong`
+# images (Kong/kong build/dockerfiles/deb.Dockerfile @3.9.3), `/docker-entrypoint.sh` in the
+# Docker Library's `kong` images.
+entrypoint=/entrypoint.sh
+[[ -x $entrypoint ]] || entrypoint=/docker-entrypoint.sh
 exec "$entrypoint" "$@"

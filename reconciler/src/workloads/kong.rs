@@ -1,5 +1,28 @@
 //! Kong, the API gateway: declarative config (no database) from a ConfigMap, with the API
 //! keys and dashboard credentials substituted at container start from Secret env vars.
+//!
+//! Upstream: supabase/supabase @1f37f2a9d82df788cb026dd9d25c4125e26da715,
+//! `docker/docker-compose.kong.yml` (env, entrypoint), `docker/volumes/api/kong.yml` (routes) and
+//! `docker/volumes/api/kong-entrypoint.sh` (how values are formed). `reconciler/contracts/kong.toml`
+//! lists every upstream item and how this renderer matches it (or why it leaves it out).
+//!
+//! Where the operator departs from upstream's mechanics, it is on purpose:
+//! - the template is JSON (a subset of YAML) with `${VAR}` placeholders filled by
+//!   `kong-entrypoint.sh`, which escapes every value for a JSON string and fails on a missing
+//!   variable; upstream's awk leaves an unknown `$VAR` in place and writes values unescaped;
+//! - the keys reach Kong only as env vars from the Secret and land in a memory-backed emptyDir,
+//!   never in the ConfigMap;
+//! - what upstream's entrypoint computes from env at start (the legacy-key Lua expressions,
+//!   the OAuth metadata path) is computed here, so the ConfigMap shows the exact config and
+//!   tests check it.
+//!
+//! Routes mix path routes and one expression route under `KONG_ROUTER_FLAVOR=expressions`,
+//! as upstream does. Kong accepts `paths` routes in the expressions flavor with their
+//! traditional meaning since 3.7.0 (Kong/kong CHANGELOG.md, #12667; "Traditional router" in
+//! Kong's docs: "available when router_flavor is traditional_compat or expressions"), and an
+//! expression route outranks every path route (`EXPRESSION_ONLY_BIT` in
+//! kong/router/transform.lua). Kong 3.9.1 and 3.9.3 share that router (Kong/kong tags
+//! b724fc71…, a643428b…: no change under kong/router), so projects still on 3.9.1 get the same.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -13,6 +36,11 @@ use super::env::Env;
 use super::{Ctx, Rendered, config_map};
 use crate::Error;
 
+#[cfg(test)]
+mod contract;
+#[cfg(test)]
+mod router;
+
 const TEMPLATE: &str = include_str!("kong.yml");
 const DASHBOARD: &str = include_str!("kong-dashboard.yml");
 const ENTRYPOINT: &str = include_str!("kong-entrypoint.sh");
@@ -21,24 +49,77 @@ const ENTRYPOINT: &str = include_str!("kong-entrypoint.sh");
 pub(super) const CONFIG_DIR: &str = "/etc/supabase-kong";
 /// The emptyDir the entrypoint writes the rendered config into.
 pub(super) const RENDERED_DIR: &str = "/opt/supabase-kong";
+/// Kong's prefix (nginx config, pid, sockets, request-body and proxy buffers on disk), an
+/// emptyDir so that the root filesystem can be read-only. The image's own prefix,
+/// `/usr/local/kong`, also holds bundled files (Kong/kong build/package/nfpm.yaml @3.9.3:
+/// `include/`, the `kong/` tree), so it cannot be covered by an emptyDir. Kong's own chart
+/// moves the prefix the same way (Kong/charts charts/kong/values.yaml
+/// @006c5ad7626a7fb02b5ef290fb0ccf9eb6e77d57: `prefix: /kong_prefix/`, readOnlyRootFilesystem).
+pub(super) const PREFIX_DIR: &str = "/kong_prefix";
+/// Scratch space: Kong's CLI (`kong prepare`, and `kong health` in the probe) runs shell
+/// commands through penlight, which captures their output in temporary files under `/tmp`.
+pub(super) const TMP_DIR: &str = "/tmp";
 /// ConfigMap key of the declarative config template. JSON (a subset of YAML) so that every
 /// value the entrypoint substitutes sits in a double-quoted string, whatever its content.
 pub(super) const TEMPLATE_KEY: &str = "kong.json";
 /// ConfigMap key of the entrypoint script.
 pub(super) const ENTRYPOINT_KEY: &str = "entrypoint.sh";
 
-/// Plugins Kong loads (upstream's list, trimmed to the ones the routes use).
-pub(super) const PLUGINS: &str = "request-transformer,cors,key-auth,acl,basic-auth,post-function";
+/// The user of `kong/kong` images: `USER kong` (Kong/kong build/dockerfiles/deb.Dockerfile
+/// @3.9.3), created by the package's postinstall on an `ubuntu:24.04` base, whose own `ubuntu`
+/// user holds uid 1000, so `kong` is 1001 (Kong/kong scripts/explain_manifest/config.py
+/// @3.9.3, suite `docker-image-ubuntu-24.04`: `kong_uid` 1001; the plain version tag is the
+/// ubuntu build, .github/workflows/release.yml). The same holds for 3.9.1. The image's
+/// `/entrypoint.sh` never changes user (build/dockerfiles/entrypoint.sh @3.9.1 and @3.9.3).
+pub(super) const UID: i64 = 1001;
+
+/// Upstream's `KONG_PLUGINS` (docker-compose.kong.yml @1f37f2a9). `ip-restriction` is for
+/// upstream's commented-out local MCP access; loaded, as upstream does, so that a route a user
+/// adds the same way works.
+pub(super) const PLUGINS: &str =
+    "request-transformer,cors,key-auth,acl,basic-auth,request-termination,ip-restriction,post-function";
+
+/// The RFC 8414 metadata path of Auth's issuer, as upstream's kong-entrypoint.sh builds it
+/// from `JWT_ISSUER` (= `API_EXTERNAL_URL`, Auth's `API_EXTERNAL_URL`: `auth::external_url`):
+/// without terminating slashes, the issuer's path goes after the well-known segment
+/// (RFC 8414 §3.1). A query or fragment is not part of an issuer (§2) and is dropped.
+pub(super) fn well_known_oauth_path(issuer: &str) -> Result<String, Error> {
+    const SEGMENT: &str = "/.well-known/oauth-authorization-server";
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .ok_or_else(|| Error::Render("kong: apiExternalUrl must start with http:// or https://".into()))?;
+    let rest = rest.split(['?', '#']).next().unwrap_or_default().trim_end_matches('/');
+    let path = match rest.split_once('/') {
+        Some((_, path)) if !path.is_empty() => format!("{SEGMENT}/{path}"),
+        _ => SEGMENT.to_string(),
+    };
+    // Kong refuses a route path outside RFC 3986's characters (kong/db/schema/typedefs.lua,
+    // validate_path) and then loads no config at all: refuse it here, with the reason.
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~/%:@!$&'()*+,;=".contains(c);
+    let encoded = path.split('%').skip(1).all(|p| p.len() >= 2 && p.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if !path.chars().all(allowed) || !encoded {
+        return Err(Error::Render(format!("kong: the path of apiExternalUrl is not a valid route path: {path:?}")));
+    }
+    Ok(path)
+}
 
 /// Whether Kong routes `/` to Studio: only when Studio runs and basic-auth credentials exist,
 /// so Studio is never exposed through the gateway without a password.
 pub(super) fn routes_dashboard(ctx: &Ctx<'_>) -> bool {
-    ctx.spec().enabled(Component::Studio) && ctx.spec().dashboard.is_some()
+    ctx.spec.enabled(Component::Studio) && ctx.spec.dashboard.is_some()
 }
 
 /// The components whose in-namespace URL the templates name as `{{<component>}}`.
 const LINKED: [Component; 6] =
     [Component::Auth, Component::Rest, Component::Realtime, Component::Storage, Component::Meta, Component::Studio];
+
+/// The render-time placeholders and their values.
+fn placeholders(ctx: &Ctx<'_>) -> Result<Vec<(String, String)>, Error> {
+    let mut out: Vec<(String, String)> = LINKED.iter().map(|c| (c.name().to_string(), ctx.url(*c))).collect();
+    out.push(("well_known_oauth_path".into(), well_known_oauth_path(&super::auth::external_url(ctx))?));
+    Ok(out)
+}
 
 /// The config without and with Studio's route, as pretty JSON with the `{{auth}}`-style
 /// placeholders still in. They are the same for every project, so the YAML is parsed,
@@ -74,12 +155,12 @@ pub(super) fn declarative(ctx: &Ctx<'_>) -> Result<String, Error> {
     let templates = TEMPLATES.as_ref().map_err(|e| Error::Render(e.clone()))?;
     let template = if routes_dashboard(ctx) { &templates.with_dashboard } else { &templates.base };
     // A placeholder sits inside a JSON string and needs no escaping, so it appears in the
-    // JSON as in the YAML; the URL is escaped as serializing the filled string would.
+    // JSON as in the YAML; the value is escaped as serializing the filled string would.
     let mut out = template.clone();
-    for c in LINKED {
-        let placeholder = format!("{{{{{}}}}}", c.name());
+    for (name, value) in placeholders(ctx)? {
+        let placeholder = format!("{{{{{name}}}}}");
         if out.contains(&placeholder) {
-            let quoted = serde_json::to_string(&ctx.url(c)).map_err(|e| Error::Render(format!("kong config: {e}")))?;
+            let quoted = serde_json::to_string(&value).map_err(|e| Error::Render(format!("kong config: {e}")))?;
             let escaped = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).unwrap_or(&quoted);
             out = out.replace(&placeholder, escaped);
         }
@@ -90,6 +171,14 @@ pub(super) fn declarative(ctx: &Ctx<'_>) -> Result<String, Error> {
     Ok(out)
 }
 
+/// An emptyDir volume and its mount.
+fn empty_dir(name: &str, path: &str, source: EmptyDirVolumeSource) -> (Volume, VolumeMount) {
+    (
+        Volume { name: name.into(), empty_dir: Some(source), ..Default::default() },
+        VolumeMount { name: name.into(), mount_path: path.into(), ..Default::default() },
+    )
+}
+
 pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
     let name = ctx.object_name(Component::Kong);
     let data = BTreeMap::from([
@@ -98,17 +187,27 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
     ]);
     let cm = config_map(ctx, name.clone(), Component::Kong.name(), data);
 
+    // Upstream's env: docker/docker-compose.kong.yml @1f37f2a9, in its order.
     let mut env = Env::new(ctx);
     env.lit("KONG_DATABASE", "off")
         .lit("KONG_DECLARATIVE_CONFIG", format!("{RENDERED_DIR}/kong.json"))
         .lit("SUPABASE_KONG_TEMPLATE", format!("{CONFIG_DIR}/{TEMPLATE_KEY}"))
+        .lit("KONG_PREFIX", PREFIX_DIR)
+        // Needed by the expression route of PostgREST's OpenAPI root.
+        .lit("KONG_ROUTER_FLAVOR", "expressions")
         // Resolve the last successful record type first (upstream, supabase/cli#14).
         .lit("KONG_DNS_ORDER", "LAST,A,CNAME")
+        // A Service that is not there yet (a component still rolling out) is retried after
+        // a second, not Kong's default 30; a found name is re-resolved every 5 seconds.
+        .lit("KONG_DNS_NOT_FOUND_TTL", "1")
+        .lit("KONG_DNS_VALID_TTL", "5")
         .lit("KONG_PLUGINS", PLUGINS)
         // Large JWTs and cookies overflow nginx's default proxy buffers.
         .lit("KONG_NGINX_PROXY_PROXY_BUFFER_SIZE", "160k")
         .lit("KONG_NGINX_PROXY_PROXY_BUFFERS", "64 160k")
-        // One worker per node core otherwise, and Kong's memory grows with each.
+        .lit("KONG_PROXY_ACCESS_LOG", "/dev/stdout combined")
+        // Not upstream's: nginx's `auto` starts one worker per node core, whatever the pod's
+        // CPU limit, and Kong's memory grows with each (the community chart sets 2 as well).
         .lit("KONG_NGINX_WORKER_PROCESSES", "2");
     env.from("SUPABASE_ANON_KEY", Value::AnonKey)?.from("SUPABASE_SERVICE_KEY", Value::ServiceKey)?;
     if routes_dashboard(ctx) {
@@ -130,18 +229,19 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
                 ..Default::default()
             },
         ),
-        (
-            Volume {
-                name: "rendered".into(),
-                // Memory-backed: the rendered file holds the keys and credentials.
-                empty_dir: Some(EmptyDirVolumeSource {
-                    medium: Some("Memory".into()),
-                    size_limit: Some(k8s_openapi::apimachinery::pkg::api::resource::Quantity("1Mi".into())),
-                }),
-                ..Default::default()
+        // Memory-backed: the rendered file holds the keys and credentials.
+        empty_dir(
+            "rendered",
+            RENDERED_DIR,
+            EmptyDirVolumeSource {
+                medium: Some("Memory".into()),
+                size_limit: Some(k8s_openapi::apimachinery::pkg::api::resource::Quantity("1Mi".into())),
             },
-            VolumeMount { name: "rendered".into(), mount_path: RENDERED_DIR.into(), ..Default::default() },
         ),
+        // On disk and unbounded, like the image's writable layer these replace: nginx buffers
+        // request bodies (Storage uploads) and large responses into the prefix.
+        empty_dir("prefix", PREFIX_DIR, EmptyDirVolumeSource::default()),
+        empty_dir("tmp", TMP_DIR, EmptyDirVolumeSource::default()),
     ];
     Ok(Rendered {
         env: env.finish(),
@@ -151,6 +251,7 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         command: Some(vec!["bash".into(), format!("{CONFIG_DIR}/{ENTRYPOINT_KEY}")]),
         args: Some(vec!["kong".into(), "docker-start".into()]),
         extra_ports: Vec::new(),
+        read_only_root: true,
     })
 }
 
@@ -273,10 +374,11 @@ mod tests {
     /// The config as it was rendered before the templates were parsed once: placeholders
     /// filled in the text, then both templates parsed and merged on every render.
     fn declarative_reparsed(ctx: &Ctx<'_>) -> String {
+        let values = placeholders(ctx).expect("placeholders");
         let parse = |template: &str| -> Json {
-            let text = LINKED
+            let text = values
                 .iter()
-                .fold(template.to_string(), |t, c| t.replace(&format!("{{{{{}}}}}", c.name()), &ctx.url(*c)));
+                .fold(template.to_string(), |t, (name, value)| t.replace(&format!("{{{{{name}}}}}"), value));
             serde_yaml::from_str(&text).expect("template parses")
         };
         let mut config = parse(TEMPLATE);
@@ -317,6 +419,126 @@ mod tests {
             assert_eq!(declarative(&ctx).expect("renders"), declarative_reparsed(&ctx), "{:?}", p.metadata.name);
         }
         assert!(dashboards > 0 && dashboards < projects.len(), "both templates compared");
+    }
+
+    fn config_of(p: &crds::SupabaseProject) -> Json {
+        serde_json::from_str(&template(p)).expect("JSON")
+    }
+
+    fn env_of(p: &crds::SupabaseProject) -> BTreeMap<String, String> {
+        let o = component(p, Component::Kong, "h").expect("renders");
+        let env = o.deployment.spec.and_then(|s| s.template.spec).map(|s| s.containers[0].env.clone());
+        env.flatten().unwrap_or_default().into_iter().filter_map(|v| Some((v.name, v.value?))).collect()
+    }
+
+    /// A default project, and one whose gateway also routes `/` to Studio.
+    fn both() -> [(&'static str, crds::SupabaseProject); 2] {
+        [("default", minimal()), ("with the dashboard", full())]
+    }
+
+    #[test]
+    fn realtimes_tenant_api_and_openapi_answer_403_at_the_gateway() {
+        for (case, p) in both() {
+            let config = config_of(&p);
+            for path in [
+                "/realtime/v1/api/tenants",
+                "/realtime/v1/api/tenants/demo-realtime/reload",
+                "/realtime/v1/api/openapi",
+            ] {
+                let m = router::route_for(&config, path).unwrap_or_else(|| panic!("{case}: no route for {path}"));
+                assert_eq!(m.terminates(), Some(403), "{case}: {path} reaches route {}", m.name());
+            }
+            // The rest of Realtime's HTTP API still reaches it, behind either key.
+            let m = router::route_for(&config, "/realtime/v1/api/broadcast").expect("route");
+            assert_eq!(m.name(), "realtime-v1-rest", "{case}");
+            assert_eq!(m.acl(), Some(vec!["admin".to_string(), "anon".to_string()]), "{case}");
+        }
+    }
+
+    #[test]
+    fn no_route_exposes_an_admin_api_without_the_admin_acl() {
+        // Upstream's admin surfaces (kong.yml @1f37f2a9): postgres-meta, PostgREST's OpenAPI
+        // root, Realtime's tenant API and its description, Studio's MCP server.
+        let admin = [
+            "/pg/",
+            "/pg/query",
+            "/rest/v1/",
+            "/realtime/v1/api/tenants",
+            "/realtime/v1/api/tenants/x/reload",
+            "/realtime/v1/api/openapi",
+            "/api/mcp",
+            "/api/mcp/tools",
+            "/mcp",
+        ];
+        for (case, p) in both() {
+            let config = config_of(&p);
+            for path in admin {
+                let Some(m) = router::route_for(&config, path) else { continue };
+                let refused = m.terminates().is_some_and(|s| (400..500).contains(&s));
+                let admin_only = m.plugin("key-auth").is_some() && m.acl() == Some(vec!["admin".to_string()]);
+                assert!(refused || admin_only, "{case}: {path} reaches route {} without the admin ACL", m.name());
+            }
+        }
+    }
+
+    #[test]
+    fn only_postgrests_openapi_root_is_admin_only() {
+        let config = config_of(&minimal());
+        let root = router::route_for(&config, "/rest/v1/").expect("route");
+        assert_eq!((root.name(), root.acl()), ("rest-v1-openapi-root", Some(vec!["admin".to_string()])));
+        let table = router::route_for(&config, "/rest/v1/todos").expect("route");
+        assert_eq!((table.name(), table.acl()), ("rest-v1-all", Some(vec!["admin".to_string(), "anon".to_string()])));
+        // Kong refuses an expression route in any other router flavor.
+        assert_eq!(env_of(&minimal()).get("KONG_ROUTER_FLAVOR").map(String::as_str), Some("expressions"));
+    }
+
+    #[test]
+    fn every_plugin_the_config_uses_is_loaded() {
+        for (case, p) in both() {
+            let loaded = env_of(&p).get("KONG_PLUGINS").cloned().unwrap_or_default();
+            let loaded: Vec<&str> = loaded.split(',').collect();
+            let config = config_of(&p);
+            let mut used = 0;
+            for s in config["services"].as_array().into_iter().flatten() {
+                for plugin in s["plugins"].as_array().into_iter().flatten() {
+                    let name = plugin["name"].as_str().unwrap_or_default();
+                    used += 1;
+                    assert!(loaded.contains(&name), "{case}: service {} uses {name}, not in KONG_PLUGINS", s["name"]);
+                }
+            }
+            assert!(used > 20, "{case}: the check saw the plugins ({used})");
+        }
+    }
+
+    #[test]
+    fn the_oauth_metadata_path_is_rfc_8414s_for_the_issuer() {
+        let path = |issuer: &str| well_known_oauth_path(issuer).ok();
+        let root = "/.well-known/oauth-authorization-server";
+        assert_eq!(path("https://api.example.com").as_deref(), Some(root));
+        assert_eq!(path("https://api.example.com/").as_deref(), Some(root));
+        assert_eq!(
+            path("https://example.com/auth/v1").as_deref(),
+            Some("/.well-known/oauth-authorization-server/auth/v1")
+        );
+        assert_eq!(
+            path("https://example.com/auth/v1//").as_deref(),
+            Some("/.well-known/oauth-authorization-server/auth/v1")
+        );
+        assert_eq!(
+            path("http://example.com:8000/x?y=1#z").as_deref(),
+            Some("/.well-known/oauth-authorization-server/x")
+        );
+        assert_eq!(path("ftp://example.com"), None);
+        assert_eq!(path("https://example.com/a b"), None, "Kong would refuse the whole config");
+        assert_eq!(path("https://example.com/a%zz"), None, "nor may a percent escape be malformed");
+        assert_eq!(path("https://example.com/a%20b").as_deref(), Some("/.well-known/oauth-authorization-server/a%20b"));
+        // The route carries it.
+        let mut p = minimal();
+        p.spec.api_external_url = "https://example.com/auth/v1".into();
+        let config = config_of(&p);
+        let m = router::route_for(&config, "/.well-known/oauth-authorization-server/auth/v1").expect("route");
+        assert_eq!(m.name(), "well-known-oauth");
+        assert_eq!(m.service["url"], "http://demo-auth:9999/.well-known/oauth-authorization-server");
     }
 
     /// Runs the real entrypoint with bash on a rendered template and hostile values: the

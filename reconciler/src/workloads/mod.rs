@@ -19,6 +19,10 @@ mod storage;
 mod studio;
 
 #[cfg(test)]
+mod contract;
+#[cfg(test)]
+mod contracts;
+#[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod tests;
@@ -26,7 +30,7 @@ mod tests;
 use std::collections::BTreeMap;
 
 use crds::refs::Value;
-use crds::{Component, SupabaseProject};
+use crds::{Component, Defaulted, SupabaseProject};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -93,18 +97,30 @@ pub fn consumed(component: Component) -> Vec<Value> {
         }
         Component::Auth => [&db[..], &[Value::JwtSecret, Value::SmtpUsername, Value::SmtpPassword]].concat(),
         Component::Rest => [&db[..], &[Value::JwtSecret]].concat(),
-        Component::Realtime => {
-            [&db[..], &[Value::JwtSecret, Value::RealtimeSecretKeyBase, Value::RealtimeDbEncKey]].concat()
-        }
+        Component::Realtime => [
+            &db[..],
+            &[Value::JwtSecret, Value::RealtimeSecretKeyBase, Value::RealtimeDbEncKey, Value::RealtimeReleaseCookie],
+        ]
+        .concat(),
         Component::Storage => [
             &db[..],
-            &[Value::JwtSecret, Value::AnonKey, Value::ServiceKey, Value::S3AccessKeyId, Value::S3SecretAccessKey],
+            &[
+                Value::JwtSecret,
+                Value::AnonKey,
+                Value::ServiceKey,
+                Value::S3AccessKeyId,
+                Value::S3SecretAccessKey,
+                Value::StorageS3ProtocolKeyId,
+                Value::StorageS3ProtocolKeySecret,
+            ],
         ]
         .concat(),
         Component::Meta => [&db[..], &[Value::MetaCryptoKey]].concat(),
-        Component::Studio => {
-            [&db[..], &[Value::JwtSecret, Value::AnonKey, Value::ServiceKey, Value::MetaCryptoKey]].concat()
-        }
+        Component::Studio => [
+            &db[..],
+            &[Value::JwtSecret, Value::AnonKey, Value::ServiceKey, Value::MetaCryptoKey, Value::StudioOpenAiKey],
+        ]
+        .concat(),
     };
     values.sort();
     values
@@ -130,11 +146,14 @@ struct Rendered {
     args: Option<Vec<String>>,
     /// Extra container ports besides the catalog's (PostgREST's admin server).
     extra_ports: Vec<(&'static str, i32)>,
+    /// Whether the root filesystem is read-only (every path the image writes is a volume).
+    read_only_root: bool,
 }
 
-/// A project reduced to what every renderer needs, checked once.
+/// A project reduced to what every renderer needs, checked once: its defaulted spec
+/// with every default resolved, so no renderer falls back to a value of its own.
 struct Ctx<'a> {
-    project: &'a SupabaseProject,
+    spec: Defaulted<'a>,
     name: String,
     namespace: String,
     owner: k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
@@ -151,11 +170,8 @@ impl<'a> Ctx<'a> {
         let owner = project
             .controller_owner_ref(&())
             .ok_or_else(|| Error::Render(format!("project {name}: it has no uid for an owner reference")))?;
-        Ok(Ctx { project, name, namespace, owner })
-    }
-
-    fn spec(&self) -> &crds::SupabaseProjectSpec {
-        &self.project.spec
+        let spec = Defaulted::of(&project.spec).map_err(|e| Error::Render(format!("project {name}: {e}")))?;
+        Ok(Ctx { spec, name, namespace, owner })
     }
 
     /// Metadata of an owned object: namespace, labels, owner reference.

@@ -13,28 +13,31 @@ use crate::Error;
 /// per request.
 pub(super) const DB_ROLE: &str = "authenticator";
 
-pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
-    let spec = ctx.spec();
-    let rest = spec.components.as_ref().and_then(|c| c.rest.clone()).unwrap_or_default();
-    let schemas = rest
-        .schemas
-        .clone()
-        .unwrap_or_else(|| crds::defaults::DEFAULT_REST_SCHEMAS.iter().map(|s| s.to_string()).collect());
-    let jwt_exp =
-        spec.jwt.as_ref().and_then(|j| j.expiry_seconds).unwrap_or(crds::defaults::DEFAULT_JWT_EXPIRY_SECONDS);
+/// PostgREST's extra search path (compose @ 1f37f2a9d82d's default), which Studio reads too.
+pub(super) const EXTRA_SEARCH_PATH: &str = "public";
 
+pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
+    let rest = ctx.spec.rest;
     let mut env = Env::new(ctx);
     env.db_url("PGRST_DB_URI", DB_ROLE, UrlClient::Libpq)?
-        .lit("PGRST_DB_SCHEMAS", schemas.join(","))
-        .lit("PGRST_DB_MAX_ROWS", rest.max_rows.unwrap_or(crds::defaults::DEFAULT_REST_MAX_ROWS).to_string())
-        .lit("PGRST_DB_EXTRA_SEARCH_PATH", "public")
+        .lit("PGRST_DB_SCHEMAS", rest.schemas.join(","))
+        .lit("PGRST_DB_MAX_ROWS", rest.max_rows.to_string())
+        .lit("PGRST_DB_EXTRA_SEARCH_PATH", EXTRA_SEARCH_PATH)
         .lit("PGRST_DB_ANON_ROLE", "anon")
         .from("PGRST_JWT_SECRET", Value::JwtSecret)?
         .lit("PGRST_DB_USE_LEGACY_GUCS", "false")
-        .from("PGRST_APP_SETTINGS_JWT_SECRET", Value::JwtSecret)?
-        .lit("PGRST_APP_SETTINGS_JWT_EXP", jwt_exp.to_string())
+        .lit("PGRST_APP_SETTINGS_JWT_EXP", ctx.spec.jwt_expiry_seconds.to_string())
         .lit("PGRST_SERVER_PORT", Component::Rest.entry().port.to_string())
-        // `/ready` and `/live` are served on the admin port only.
+        // `/ready` and `/live` are served on the admin port only. Upstream (compose @
+        // 1f37f2a9d82d) binds it to localhost for its `postgrest --ready` exec check; the
+        // kubelet's httpGet probe comes from outside the pod, so here it keeps PostgREST's
+        // default host (all interfaces, Config.hs @ v14.17 064e5fea).
         .lit("PGRST_ADMIN_SERVER_PORT", REST_ADMIN_PORT.to_string());
-    Ok(Rendered { env: env.finish(), extra_ports: vec![("admin", REST_ADMIN_PORT)], ..Default::default() })
+    // A single static binary that writes nothing (nix/tools/docker/default.nix @ v14.17).
+    Ok(Rendered {
+        env: env.finish(),
+        extra_ports: vec![("admin", REST_ADMIN_PORT)],
+        read_only_root: true,
+        ..Default::default()
+    })
 }

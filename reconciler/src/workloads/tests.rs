@@ -15,6 +15,7 @@ use super::*;
 enum E {
     Lit(String),
     Secret(String, String),
+    Field(String),
 }
 
 fn lit(v: &str) -> E {
@@ -40,10 +41,11 @@ fn container(o: &ComponentObjects) -> &Container {
 fn as_e(v: &EnvVar) -> E {
     match (&v.value, &v.value_from) {
         (Some(s), None) => E::Lit(s.clone()),
-        (None, Some(from)) => {
-            let r = from.secret_key_ref.as_ref().expect("only secretKeyRef sources");
-            E::Secret(r.name.clone(), r.key.clone())
-        }
+        (None, Some(from)) => match (&from.secret_key_ref, &from.field_ref) {
+            (Some(r), None) => E::Secret(r.name.clone(), r.key.clone()),
+            (None, Some(f)) => E::Field(f.field_path.clone()),
+            other => panic!("{}: only secretKeyRef and fieldRef sources: {other:?}", v.name),
+        },
         other => panic!("{}: neither a literal nor a secretKeyRef: {other:?}", v.name),
     }
 }
@@ -93,13 +95,26 @@ fn kong_env_is_upstreams() {
         &full(),
         Component::Kong,
         &[
+            // Upstream's (docker/docker-compose.kong.yml @1f37f2a9).
             ("KONG_DATABASE", lit("off")),
-            ("KONG_DECLARATIVE_CONFIG", lit("/opt/supabase-kong/kong.json")),
-            ("SUPABASE_KONG_TEMPLATE", lit("/etc/supabase-kong/kong.json")),
+            ("KONG_ROUTER_FLAVOR", lit("expressions")),
             ("KONG_DNS_ORDER", lit("LAST,A,CNAME")),
-            ("KONG_PLUGINS", lit("request-transformer,cors,key-auth,acl,basic-auth,post-function")),
+            ("KONG_DNS_NOT_FOUND_TTL", lit("1")),
+            ("KONG_DNS_VALID_TTL", lit("5")),
+            (
+                "KONG_PLUGINS",
+                lit(
+                    "request-transformer,cors,key-auth,acl,basic-auth,request-termination,ip-restriction,post-function",
+                ),
+            ),
             ("KONG_NGINX_PROXY_PROXY_BUFFER_SIZE", lit("160k")),
             ("KONG_NGINX_PROXY_PROXY_BUFFERS", lit("64 160k")),
+            ("KONG_PROXY_ACCESS_LOG", lit("/dev/stdout combined")),
+            // The operator's: the rendered file in its memory emptyDir, the template in the
+            // ConfigMap, Kong's prefix on an emptyDir (read-only root), two workers.
+            ("KONG_DECLARATIVE_CONFIG", lit("/opt/supabase-kong/kong.json")),
+            ("SUPABASE_KONG_TEMPLATE", lit("/etc/supabase-kong/kong.json")),
+            ("KONG_PREFIX", lit("/kong_prefix")),
             ("KONG_NGINX_WORKER_PROCESSES", lit("2")),
             ("SUPABASE_ANON_KEY", sec(JWT, "a")),
             ("SUPABASE_SERVICE_KEY", sec(JWT, "k")),
@@ -116,7 +131,8 @@ fn auth_env_is_upstreams() {
     let mut want = vec![
         ("GOTRUE_API_HOST", lit("0.0.0.0")),
         ("GOTRUE_API_PORT", lit("9999")),
-        ("API_EXTERNAL_URL", lit("https://api.demo.example.com")),
+        // The gateway's URL plus Auth's prefix, as upstream's API_EXTERNAL_URL now is.
+        ("API_EXTERNAL_URL", lit("https://api.demo.example.com/auth/v1")),
         ("GOTRUE_DB_DRIVER", lit("postgres")),
         (
             "GOTRUE_DB_DATABASE_URL",
@@ -130,6 +146,8 @@ fn auth_env_is_upstreams() {
         ("GOTRUE_JWT_DEFAULT_GROUP_NAME", lit("authenticated")),
         ("GOTRUE_JWT_EXP", lit("7200")),
         ("GOTRUE_JWT_SECRET", sec(JWT, "s")),
+        ("GOTRUE_JWT_ISSUER", lit("https://api.demo.example.com/auth/v1")),
+        ("GOTRUE_EXTERNAL_PHONE_ENABLED", lit("false")),
         ("GOTRUE_EXTERNAL_EMAIL_ENABLED", lit("false")),
         ("GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED", lit("true")),
         ("GOTRUE_MAILER_AUTOCONFIRM", lit("true")),
@@ -158,7 +176,6 @@ fn rest_env_is_upstreams() {
         ("PGRST_DB_ANON_ROLE", lit("anon")),
         ("PGRST_JWT_SECRET", sec(JWT, "s")),
         ("PGRST_DB_USE_LEGACY_GUCS", lit("false")),
-        ("PGRST_APP_SETTINGS_JWT_SECRET", sec(JWT, "s")),
         ("PGRST_APP_SETTINGS_JWT_EXP", lit("7200")),
         ("PGRST_SERVER_PORT", lit("3000")),
         ("PGRST_ADMIN_SERVER_PORT", lit("3001")),
@@ -190,6 +207,12 @@ fn realtime_env_is_upstreams() {
             ("SEED_SELF_HOST", lit("true")),
             ("SELF_HOST_TENANT_NAME", lit("demo-realtime")),
             ("RUN_JANITOR", lit("true")),
+            ("DNS_NODES", lit("''")),
+            ("RLIMIT_NOFILE", lit("10000")),
+            ("DISABLE_HEALTHCHECK_LOGGING", lit("true")),
+            ("POD_IP", E::Field("status.podIP".into())),
+            ("CLUSTER_STRATEGIES", lit("POSTGRES")),
+            ("RELEASE_COOKIE", sec("demo-internal", "releaseCookie")),
         ],
     );
 }
@@ -200,7 +223,10 @@ fn storage_env_is_upstreams_s3_variant() {
         ("ANON_KEY", sec(JWT, "a")),
         ("SERVICE_KEY", sec(JWT, "k")),
         ("POSTGREST_URL", lit("http://demo-rest:3000")),
+        ("AUTH_JWT_SECRET", sec(JWT, "s")),
         ("PGRST_JWT_SECRET", sec(JWT, "s")),
+        ("S3_PROTOCOL_ACCESS_KEY_ID", sec("demo-internal", "s3ProtocolAccessKeyId")),
+        ("S3_PROTOCOL_ACCESS_KEY_SECRET", sec("demo-internal", "s3ProtocolAccessKeySecret")),
         (
             "DATABASE_URL",
             lit(
@@ -233,7 +259,10 @@ fn storage_env_with_the_file_backend() {
             ("ANON_KEY", sec("demo-jwt", "anonKey")),
             ("SERVICE_KEY", sec("demo-jwt", "serviceKey")),
             ("POSTGREST_URL", lit("http://demo-rest:3000")),
+            ("AUTH_JWT_SECRET", sec("demo-jwt", "secret")),
             ("PGRST_JWT_SECRET", sec("demo-jwt", "secret")),
+            ("S3_PROTOCOL_ACCESS_KEY_ID", sec("demo-internal", "s3ProtocolAccessKeyId")),
+            ("S3_PROTOCOL_ACCESS_KEY_SECRET", sec("demo-internal", "s3ProtocolAccessKeySecret")),
             ("PGHOST", sec(DB, "host")),
             ("PGPORT", sec(DB, "port")),
             ("PGDATABASE", sec(DB, "database")),
@@ -281,14 +310,18 @@ fn studio_env_is_upstreams() {
         &full(),
         Component::Studio,
         &[
-            ("HOSTNAME", lit("0.0.0.0")),
+            // A dual-stack socket: IPv4-only, dual-stack and IPv6-only clusters.
+            ("HOSTNAME", lit("::")),
             ("STUDIO_PG_META_URL", lit("http://demo-meta:8080")),
             ("POSTGRES_HOST", sec(DB, "h")),
             ("POSTGRES_PORT", sec(DB, "p")),
             ("POSTGRES_DB", sec(DB, "d")),
             ("POSTGRES_PASSWORD", sec(DB, "pw")),
+            ("POSTGRES_USER_READ_WRITE", lit("supabase_admin")),
             ("PG_META_CRYPTO_KEY", sec("demo-meta", "ck")),
             ("PGRST_DB_SCHEMAS", lit("public,api")),
+            ("PGRST_DB_MAX_ROWS", lit("50")),
+            ("PGRST_DB_EXTRA_SEARCH_PATH", lit("public")),
             ("DEFAULT_ORGANIZATION_NAME", lit("Acme")),
             ("DEFAULT_PROJECT_NAME", lit("Demo")),
             ("SUPABASE_URL", lit("http://demo-kong:8000")),
@@ -296,7 +329,11 @@ fn studio_env_is_upstreams() {
             ("SUPABASE_ANON_KEY", sec(JWT, "a")),
             ("SUPABASE_SERVICE_KEY", sec(JWT, "k")),
             ("AUTH_JWT_SECRET", sec(JWT, "s")),
+            ("ENABLED_FEATURES_LOGS_ALL", lit("false")),
             ("NEXT_PUBLIC_ENABLE_LOGS", lit("false")),
+            ("SNIPPETS_MANAGEMENT_FOLDER", lit("/app/snippets")),
+            ("EDGE_FUNCTIONS_MANAGEMENT_FOLDER", lit("/app/edge-functions")),
+            ("OPENAI_API_KEY", sec("demo-ai", "openaiApiKey")),
         ],
     );
 }
@@ -432,6 +469,10 @@ fn consumed_lists_exactly_the_secret_values_each_component_reads() {
         Value::RealtimeSecretKeyBase,
         Value::RealtimeDbEncKey,
         Value::MetaCryptoKey,
+        Value::RealtimeReleaseCookie,
+        Value::StorageS3ProtocolKeyId,
+        Value::StorageS3ProtocolKeySecret,
+        Value::StudioOpenAiKey,
     ];
     let by_ref: BTreeMap<(String, String), Value> = all
         .iter()
@@ -565,12 +606,15 @@ fn workload_settings_come_from_the_spec() {
     let env = c.env.clone().unwrap_or_default();
     assert_eq!(env.last().map(|v| v.name.as_str()), Some("KONG_LOG_LEVEL"), "user env comes last");
 
-    // Defaults from the catalog when the spec leaves them out.
-    let mut p = minimal();
-    p.spec.components = None;
-    let o = render(&p, Component::Auth);
+    // The catalog's values arrive through `defaults`, never through a fallback in a
+    // builder: a spec whose defaults are gone is refused, naming what it lacks.
+    let o = render(&minimal(), Component::Auth);
     assert_eq!(container(&o).image.as_deref(), Some(Component::Auth.entry().image));
     assert_eq!(o.deployment.spec.as_ref().and_then(|s| s.replicas), Some(1));
+    let mut p = minimal();
+    p.spec.components = None;
+    let refused = component(&p, Component::Auth, "h").expect_err("a spec that was not defaulted");
+    assert!(refused.to_string().contains("spec.components has no value"), "{refused}");
 }
 
 #[test]

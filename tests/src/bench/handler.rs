@@ -100,7 +100,7 @@ pub fn sample_review() -> Bytes {
 /// annotation and managed fields stay as `kubectl` sent them.
 pub fn admitted_review() -> Bytes {
     let mut object = sent_object();
-    let text = webhook::mutate::patch(&object["spec"])
+    let text = webhook::mutate::patch(&object["spec"], crds::Admitted::Created)
         .unwrap_or_else(|e| panic!("the sample is not defaulted: {e}"))
         .unwrap_or_else(|| b"[]".to_vec());
     let patch: json_patch::Patch =

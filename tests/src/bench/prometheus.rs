@@ -57,6 +57,13 @@ pub fn shares(buckets: &[(f64, f64)]) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The value of the sample `name{labels}` (`name` alone for a sample without labels),
+/// e.g. `value(text, "x_total", "{source=\"cache\"}")`; `None` when it is not exposed.
+pub fn value(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let prefix = format!("{name}{labels} ");
+    text.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +91,15 @@ mod tests {
         let before = vec![(0.001, 90.0), (f64::INFINITY, 100.0)];
         let after = vec![(0.001, 95.0), (f64::INFINITY, 110.0)];
         assert_eq!(delta(&after, &before), vec![(0.001, 5.0), (f64::INFINITY, 10.0)]);
+    }
+
+    #[test]
+    fn a_sample_is_found_by_its_exact_name_and_labels() {
+        let text = "# TYPE g gauge\ng 3\ng_total{source=\"cache\"} 7\ng_total{source=\"apiserver\"} 2\n";
+        assert_eq!(value(text, "g", ""), Some(3.0));
+        assert_eq!(value(text, "g_total", "{source=\"apiserver\"}"), Some(2.0));
+        assert_eq!(value(text, "g_total", ""), None);
+        assert_eq!(value(text, "h", ""), None);
     }
 
     #[test]

@@ -13,6 +13,9 @@
 //!    endpoint's review: the limit.
 //! 3. Through the apiserver: `kubectl apply` of N projects, then the apiserver's
 //!    `apiserver_admission_webhook_admission_duration_seconds` histogram.
+//!
+//! `bench-webhook memory` instead measures the webhook's RSS before and after 20,000
+//! Secrets that no project references, beside its review latency (`bench::memory`).
 #![forbid(unsafe_code)]
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use harness::bench::{bare, handler, load, prometheus, rss, tls};
+use harness::bench::{bare, handler, load, memory, prometheus, rss, tls};
 use harness::process::{self, Proc, free_addr};
 use harness::{ControlPlane, fixtures};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -66,6 +69,35 @@ enum Cmd {
     },
     /// Only the in-process cost per review (no TLS, no cluster).
     Handler,
+    /// The webhook's RSS before and after many Secrets no project references, with
+    /// review latency in namespaces with and without a project.
+    Memory {
+        /// Unrelated Secrets to create.
+        #[arg(long, default_value_t = 20_000)]
+        secrets: usize,
+        /// Bytes of data in each.
+        #[arg(long, default_value_t = 2048)]
+        bytes: usize,
+        /// Namespaces they are spread over.
+        #[arg(long, default_value_t = 20)]
+        namespaces: usize,
+        /// Creations in flight at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Reviews per latency figure.
+        #[arg(long, default_value_t = 200)]
+        reviews: usize,
+        /// Namespaces with a project created at the end, for the cost of each.
+        #[arg(long, default_value_t = 100)]
+        project_namespaces: usize,
+        /// Another webhook binary to measure (e.g. an older build); default: the one
+        /// beside this benchmark.
+        #[arg(long)]
+        webhook: Option<PathBuf>,
+        /// Extra webhook flags, e.g. `-- --secret-lookup direct`.
+        #[arg(last = true)]
+        webhook_args: Vec<String>,
+    },
 }
 
 async fn wait_ok(url: &str) {
@@ -147,6 +179,35 @@ async fn main() {
     }
     if let Some(Cmd::Handler) = cli.command {
         print_handler_costs(cli.seconds);
+        return;
+    }
+    if let Some(Cmd::Memory {
+        secrets,
+        bytes,
+        namespaces,
+        concurrency,
+        reviews,
+        project_namespaces,
+        webhook,
+        webhook_args,
+    }) = cli.command
+    {
+        let webhook = webhook.unwrap_or_else(|| process::binary("webhook"));
+        let options = memory::Options {
+            secrets,
+            bytes,
+            namespaces,
+            concurrency,
+            reviews,
+            project_namespaces,
+            webhook,
+            webhook_args,
+        };
+        let dir = tempfile::Builder::new().prefix("bench-webhook-memory-").tempdir().unwrap();
+        let plane = ControlPlane::start(&dir.path().join("cluster")).unwrap();
+        let client = harness::client(plane.kubeconfig()).await.unwrap();
+        let report = memory::run(plane.kubeconfig(), &client, dir.path(), "memory", &options).await;
+        println!("{}", report.render(&options));
         return;
     }
     print_handler_costs(cli.seconds);

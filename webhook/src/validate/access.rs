@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 
 use crds::refs::KeyRef;
+use crds::rules::name_field;
 
 use super::field::{Cause, Rule};
-use super::secrets::name_field;
 use super::{Access, Input};
 
 pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>) {

@@ -30,6 +30,8 @@ pub enum Rule {
     Access,
     /// Rule 12: the platform policy.
     Policy,
+    /// Rule 13: Supabase's new keys (signing keys, API keys, internal JWTs).
+    Keys,
 }
 
 impl Rule {
@@ -48,6 +50,7 @@ impl Rule {
             Rule::Generated => "generated",
             Rule::Access => "access",
             Rule::Policy => "policy",
+            Rule::Keys => "keys",
         }
     }
 }

@@ -34,6 +34,37 @@ pub fn key(role: &str, iss: &str, exp: i64, secret: &[u8]) -> String {
     )
 }
 
+/// The kid the internal JWTs of `crds/src/keys/testdata/tokens.json` carry.
+pub const KID: &str = "8a6c5bd3-3f0e-4c1c-9a57-0d5f0a1b2c3d";
+/// A publishable key with the checksum Node computes:
+/// `createHash("sha256").update("supabase-self-hosted|" + prefixAndRandom).digest("base64url").slice(0, 8)`.
+pub const PUBLISHABLE: &str = "sb_publishable_fixtureFixtureFixture1_tExdzd7N";
+/// A secret key, the same way.
+pub const SECRET_API_KEY: &str = "sb_secret_fixtureFixtureFixture2_hlHkJxlW";
+
+/// A private set (upstream's JWT_KEYS shape) and its public set (JWT_JWKS) by hand from
+/// Node-made EC JWKs, `(jwk, kid, signs)` each, plus the oct key of [`SECRET`].
+pub fn new_key_sets(keys: &[(&str, &str, bool)]) -> (String, String) {
+    let mut private = Vec::new();
+    let mut public = Vec::new();
+    for (jwk, kid, signs) in keys {
+        let mut k: serde_json::Value = serde_json::from_str(jwk).unwrap();
+        k["kid"] = serde_json::json!(kid);
+        k["use"] = serde_json::json!("sig");
+        k["alg"] = serde_json::json!("ES256");
+        k["key_ops"] = if *signs { serde_json::json!(["sign", "verify"]) } else { serde_json::json!(["verify"]) };
+        let mut p = k.clone();
+        p.as_object_mut().unwrap().remove("d");
+        p["key_ops"] = serde_json::json!(["verify"]);
+        private.push(k);
+        public.push(p);
+    }
+    let oct = serde_json::json!({"kty": "oct", "k": URL_SAFE_NO_PAD.encode(SECRET), "alg": "HS256"});
+    private.push(oct.clone());
+    public.push(oct);
+    (serde_json::Value::from(private).to_string(), serde_json::json!({ "keys": public }).to_string())
+}
+
 const SPEC: &str = r#"
 apiExternalUrl: https://api.example.com
 siteUrl: https://app.example.com
@@ -44,6 +75,7 @@ storage:
   s3: {bucket: supabase-files, region: eu-west-1, endpoint: "https://minio.example.com", secretRef: {name: s3}}
 jwt:
   secretRef: {name: jwt}
+  keys: both
 smtp: {host: smtp.example.com, sender: no-reply@example.com, secretRef: {name: smtp}}
 dashboard: {secretRef: {name: dashboard}}
 components:
@@ -64,7 +96,7 @@ pub struct Case {
     pub policy: Policy,
 }
 
-fn found(pairs: &[(&str, &[u8])]) -> Lookup {
+pub fn found(pairs: &[(&str, &[u8])]) -> Lookup {
     Lookup::Found(SecretData::of(pairs.iter().map(|(k, v)| (*k, *v))))
 }
 
@@ -109,6 +141,44 @@ impl Case {
             access: BTreeMap::new(),
             policy: Policy::default(),
         }
+    }
+
+    /// [`Case::valid`] with every new key referenced: a private set (an EC key made by
+    /// Node's crypto, as upstream's generator makes it, and the oct key), its public set,
+    /// API keys whose checksums Node computed, and internal JWTs Node signed (see
+    /// `crds/src/keys/testdata`). None of it is made by the code under test.
+    pub fn new_keys() -> Case {
+        let mut case = Case::valid().with(|s| {
+            let jwt = s.jwt.as_mut().unwrap();
+            jwt.signing_key_id = Some(KID.into());
+            jwt.signing_keys_ref = Some(crds::project::SigningKeysSecretRef {
+                name: "signing".into(),
+                keys_key: Some("keys".into()),
+                jwks_key: Some("jwks".into()),
+            });
+            jwt.api_keys_ref = Some(crds::project::ApiKeysSecretRef {
+                name: "api".into(),
+                publishable_key_key: Some("publishableKey".into()),
+                secret_key_key: Some("secretKey".into()),
+                anon_jwt_key: Some("anonJwt".into()),
+                service_jwt_key: Some("serviceJwt".into()),
+            });
+        });
+        let (private, public) = new_key_sets(&[(include_str!("../../../crds/src/keys/testdata/ec-a.json"), KID, true)]);
+        let tokens: serde_json::Value =
+            serde_json::from_str(include_str!("../../../crds/src/keys/testdata/tokens.json")).unwrap();
+        let token = |name: &str| tokens[name].as_str().unwrap().to_string();
+        case.secrets.insert("signing".into(), found(&[("keys", private.as_bytes()), ("jwks", public.as_bytes())]));
+        case.secrets.insert(
+            "api".into(),
+            found(&[
+                ("publishableKey", PUBLISHABLE.as_bytes()),
+                ("secretKey", SECRET_API_KEY.as_bytes()),
+                ("anonJwt", token("es256_anon_high_s").as_bytes()),
+                ("serviceJwt", token("es256_service").as_bytes()),
+            ]),
+        );
+        case
     }
 
     /// Changes the spec.

@@ -8,6 +8,8 @@ pub mod env;
 pub mod field;
 mod images;
 mod jwt;
+mod keys;
+mod keys_memo;
 mod names;
 mod s3;
 mod secrets;
@@ -42,6 +44,12 @@ impl PartialEq for SecretData {
 impl std::fmt::Debug for SecretData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set().entries(self.0.data.iter().flatten().map(|(k, _)| k)).finish()
+    }
+}
+
+impl crds::rules::SecretKeys for SecretData {
+    fn value(&self, key: &str) -> Option<&[u8]> {
+        self.get(key)
     }
 }
 
@@ -150,6 +158,7 @@ pub fn validate(input: &Input<'_>) -> Report {
     secrets::check(input, &refs, causes);
     database::check(input, &refs, causes);
     jwt::check(input, &refs, &mut report);
+    keys::check(input, &refs, &mut report);
     s3::check(input.spec, &mut report.causes);
     access::check(input, &refs, &mut report.causes);
     if !input.policy.namespace_allowed(input.namespace) {

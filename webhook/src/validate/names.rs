@@ -1,7 +1,8 @@
 //! Rule 1: the project name and every name derived from it fit Kubernetes' limits.
 //! Derived names become Service names, so the project name must be a DNS-1035 label.
+//! The length rule is `crds::rules::name_length`, which the reconciler checks again.
 
-use crds::names;
+use crds::{names, rules};
 
 use super::Input;
 use super::field::{Cause, Rule, quoted};
@@ -38,18 +39,17 @@ pub(super) fn check(input: &Input<'_>, causes: &mut Vec<Cause>) {
     if !is_dns1035_label(name) {
         causes.push(Cause::invalid(Rule::Names, field, quoted(name), dns1035_message()));
     }
-    let max = names::max_project_name_len();
-    if name.len() > max {
-        let longest = names::derived(name).into_iter().max_by_key(String::len).unwrap_or_default();
+    if let Err(too_long) = rules::name_length(name) {
         causes.push(Cause::invalid(
             Rule::Names,
             field,
             quoted(name),
             format!(
-                "must be no more than {max} characters, so that every derived name fits in {} (e.g. {} has {})",
+                "must be no more than {} characters, so that every derived name fits in {} (e.g. {} has {})",
+                too_long.max,
                 names::MAX_LABEL,
-                quoted(&longest),
-                longest.len()
+                quoted(&too_long.longest),
+                too_long.longest.len()
             ),
         ));
     }

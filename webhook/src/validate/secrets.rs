@@ -1,83 +1,49 @@
 //! Rule 6: every referenced Secret exists in the project's namespace and holds every
-//! required key, non-empty. Rule 10: the generated-style secrets a user supplies have
+//! required key, non-empty (the rule is `crds::rules::secret_references`, which the
+//! reconciler checks again; the wording is the webhook's). Rule 10: the generated-style secrets a user supplies have
 //! the lengths their services need. Messages name Secrets and keys, never values.
 
-use std::collections::BTreeSet;
-
 use crds::refs::{KeyRef, Value};
+use crds::rules::{self, Held, Problem};
 
 use super::field::{Cause, Rule, quoted};
 use super::{Input, Lookup, secret_value};
 
-/// The path of the `name` field next to a key field (`...secretRef.passwordKey` →
-/// `...secretRef.name`).
-pub(super) fn name_field(key_path: &str) -> String {
-    match key_path.rsplit_once('.') {
-        Some((parent, _)) => format!("{parent}.name"),
-        None => key_path.to_string(),
-    }
-}
-
 pub(super) fn check(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>) {
-    let mut reported = BTreeSet::new();
-    for r in refs {
-        // Only a problem needs the field's name; building it for every reference of
-        // every review showed up in profiles.
-        let field_of_name = || name_field(r.path);
-        if r.secret.is_empty() {
-            let name_field = field_of_name();
-            if reported.insert(name_field.clone()) {
-                causes.push(Cause::required(
-                    Rule::Secrets,
-                    name_field,
-                    "the name of a Secret in the project's namespace",
-                ));
-            }
-            continue;
-        }
-        match input.secrets.get(&r.secret) {
-            None | Some(Lookup::Missing) => {
-                let name_field = field_of_name();
-                if reported.insert(name_field.clone()) {
-                    causes.push(Cause::not_found(
-                        Rule::Secrets,
-                        name_field,
-                        quoted(&r.secret),
-                        format!("no Secret of that name in namespace {:?}", input.namespace),
-                    ));
-                }
-            }
-            Some(Lookup::Unavailable(reason)) => {
-                let name_field = field_of_name();
-                if reported.insert(name_field.clone()) {
-                    causes.push(Cause::unavailable(
-                        Rule::Secrets,
-                        name_field,
-                        format!(
-                            "Secret {:?} could not be read ({reason}); the check was not done and is worth retrying",
-                            r.secret
-                        ),
-                    ));
-                }
-            }
-            Some(Lookup::Found(data)) => key(r, data.get(&r.key), causes),
-        }
+    let held = |name: &str| match input.secrets.get(name) {
+        None | Some(Lookup::Missing) => Held::Missing,
+        Some(Lookup::Unavailable(reason)) => Held::Unreadable(reason),
+        Some(Lookup::Found(data)) => Held::Found(data),
+    };
+    for f in rules::secret_references(refs, held) {
+        let (r, field) = (f.reference, f.field);
+        let cause = match f.problem {
+            Problem::NoName => Cause::required(Rule::Secrets, field, "the name of a Secret in the project's namespace"),
+            Problem::NotFound => Cause::not_found(
+                Rule::Secrets,
+                field,
+                quoted(&r.secret),
+                format!("no Secret of that name in namespace {:?}", input.namespace),
+            ),
+            Problem::Unreadable(reason) => Cause::unavailable(
+                Rule::Secrets,
+                field,
+                format!(
+                    "Secret {:?} could not be read ({reason}); the check was not done and is worth retrying",
+                    r.secret
+                ),
+            ),
+            Problem::NoKey => key(r, field, format!("Secret {:?} has no key {:?}", r.secret, r.key)),
+            Problem::Empty => key(r, field, format!("key {:?} of Secret {:?} is empty", r.key, r.secret)),
+            Problem::NotText => key(r, field, format!("key {:?} of Secret {:?} is not UTF-8 text", r.key, r.secret)),
+        };
+        causes.push(cause);
     }
     generated(input, refs, causes);
 }
 
-fn key(r: &KeyRef, value: Option<&[u8]>, causes: &mut Vec<Cause>) {
-    let problem = match value {
-        None => format!("Secret {:?} has no key {:?}", r.secret, r.key),
-        Some(v) if v.iter().all(u8::is_ascii_whitespace) => {
-            format!("key {:?} of Secret {:?} is empty", r.key, r.secret)
-        }
-        Some(v) if std::str::from_utf8(v).is_err() => {
-            format!("key {:?} of Secret {:?} is not UTF-8 text", r.key, r.secret)
-        }
-        Some(_) => return,
-    };
-    causes.push(Cause::invalid(Rule::Secrets, r.path, quoted(&r.key), problem));
+fn key(r: &KeyRef, field: impl Into<String>, problem: String) -> Cause {
+    Cause::invalid(Rule::Secrets, field, quoted(&r.key), problem)
 }
 
 fn generated(input: &Input<'_>, refs: &[KeyRef], causes: &mut Vec<Cause>) {
@@ -141,6 +107,23 @@ mod tests {
             ]
         );
         assert!(case.messages().contains(r#"Secret "db" has no key "password""#), "{}", case.messages());
+    }
+
+    #[test]
+    fn studios_ai_key_is_checked_like_every_reference() {
+        let case = Case::valid().with(|s| {
+            let studio = s.components.get_or_insert_with(Default::default).studio.get_or_insert_with(Default::default);
+            studio.ai_secret_ref =
+                Some(crds::project::StudioAiSecretRef { name: "ai".into(), openai_api_key_key: Some("key".into()) });
+        });
+        let mut missing = case.clone();
+        missing.secrets.insert("ai".into(), Lookup::Missing);
+        assert_eq!(missing.fields(), ["spec.components.studio.aiSecretRef.name"]);
+        let mut present = case;
+        present.secrets.insert("ai".into(), super::super::fixtures::found(&[("key", b"sk-proj-1")]));
+        assert!(present.fields().is_empty(), "{}", present.messages());
+        present.set_key("ai", "key", None);
+        assert_eq!(present.fields(), ["spec.components.studio.aiSecretRef.openaiApiKeyKey"]);
     }
 
     #[test]
