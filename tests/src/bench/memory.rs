@@ -284,7 +284,7 @@ async fn create_unrelated(client: &Client, namespaces: &[String], options: &Opti
     let mut creations = std::pin::pin!(creations);
     while creations.next().await.is_some() {
         done += 1;
-        if done % 5_000 == 0 {
+        if done.is_multiple_of(5_000) {
             println!("  {done} Secrets created in {:.1?}", started.elapsed());
         }
     }
