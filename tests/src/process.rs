@@ -19,6 +19,37 @@ pub fn binary(name: &str) -> PathBuf {
     candidates.into_iter().flatten().find(|p| p.is_file()).unwrap_or_else(|| PathBuf::from(name))
 }
 
+/// Whether `name` is one of the variables Cargo sets for a program it runs (`cargo run`,
+/// `cargo test`, nextest): `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, ...
+fn set_by_cargo(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_BIN_EXE_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "OUT_DIR"
+        )
+}
+
+/// Removes from `cmd`'s environment the variables Cargo set for this process, for a
+/// child that runs cargo itself. Some build scripts (ring's) track them: a build that
+/// sees them would rebuild ring and everything above it (rustls, kube, every crate
+/// here; minutes on 2 cores), and the next build from a plain shell all of it again.
+pub fn without_cargo_env(cmd: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo) {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
 /// A free loopback address.
 pub fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port")

@@ -9,7 +9,8 @@ use std::process::Command;
 fn demo_shows_defaults_a_refusal_and_a_rollout_to_running() {
     let dir = tempfile::Builder::new().prefix("demo-test-").tempdir().unwrap();
     let demo_dir = dir.path().join("demo");
-    let out = Command::new("bash")
+    // The demo builds the binaries with cargo, as from a user's shell.
+    let out = harness::process::without_cargo_env(&mut Command::new("bash"))
         .arg(harness::repo_path("tests/scripts/demo.sh"))
         .env("DEMO_DIR", &demo_dir)
         .env_remove("KUBECONFIG")

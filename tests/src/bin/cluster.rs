@@ -64,7 +64,10 @@ async fn run(keep: bool, command: Vec<String>) -> Result<ExitCode, String> {
     let plane = ControlPlane::start(dir.path()).map_err(|e| e.to_string())?;
     eprintln!("cluster: apiserver at {} (files in {})", plane.server(), dir.path().display());
     let (program, args) = command.split_first().ok_or("no command given")?;
-    let mut child = tokio::process::Command::new(program)
+    let mut child = tokio::process::Command::new(program);
+    // CMD is typically cargo, started from `cargo run --bin cluster`.
+    harness::process::without_cargo_env(child.as_std_mut());
+    let mut child = child
         .args(args)
         .env("KUBECONFIG", plane.kubeconfig())
         .env(KUBECONFIG_ENV, plane.kubeconfig())
