@@ -46,6 +46,8 @@ async fn unrelated_secrets_leave_the_webhook_memory_flat_and_reviews_cached() {
     assert_eq!(report.before.apiserver_reads, Some(0.0));
     assert_eq!(report.after.apiserver_reads, Some(0.0));
     assert_eq!(report.new_project.apiserver_reads, Some(0.0));
-    // Without a project, every review reads its seven Secrets.
-    assert_eq!(report.no_project.apiserver_reads, Some(7.0 * options.reviews.min(20) as f64));
+    // Without a project, every review reads each Secret the sample references.
+    let referenced = harness::fixtures::full_sample().len() as f64;
+    assert_eq!(report.no_project.first_reads, Some(referenced));
+    assert_eq!(report.no_project.apiserver_reads, Some(referenced * options.reviews.min(20) as f64));
 }

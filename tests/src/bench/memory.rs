@@ -43,7 +43,7 @@ pub struct Options {
     pub concurrency: usize,
     /// Reviews per latency figure (after the first).
     pub reviews: usize,
-    /// Namespaces holding a project and its seven Secrets, created at the end, for the
+    /// Namespaces holding a project and the full sample's Secrets, created at the end, for the
     /// cost of each watched namespace.
     pub project_namespaces: usize,
     /// The webhook binary.
@@ -410,8 +410,11 @@ impl Report {
             mib(self.peak_kib),
             self.cached_secrets.map(|c| format!("{c:.0}")).unwrap_or("-".into())
         );
-        out += "| `/validate` of the full sample (7 Secrets) | first | its Secret reads from the apiserver | later p50 \
-                | later p99 | later reviews' reads from the apiserver |\n|---|---|---|---|---|---|\n";
+        let sample_secrets = crate::fixtures::full_sample().len();
+        out += &format!(
+            "| `/validate` of the full sample ({sample_secrets} Secrets) | first | its Secret reads from the apiserver \
+             | later p50 | later p99 | later reviews' reads from the apiserver |\n|---|---|---|---|---|---|\n"
+        );
         for (name, l) in [
             ("project existed at start, before the Secrets", &self.before),
             ("same namespace, after the Secrets", &self.after),
@@ -435,7 +438,7 @@ impl Report {
         if options.project_namespaces > 0 {
             let n = options.project_namespaces;
             out += &format!(
-                "\n{n} more namespaces, each with a project and its 7 Secrets: RSS {} ({:+.1} KiB per namespace), \
+                "\n{n} more namespaces, each with a project and its {sample_secrets} Secrets: RSS {} ({:+.1} KiB per namespace), \
                  open file descriptors {} -> {}.\n",
                 mib(self.projects_kib),
                 (self.projects_kib as f64 - self.after_kib as f64) / n as f64,
