@@ -25,6 +25,8 @@ mod contracts;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod legacy_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
