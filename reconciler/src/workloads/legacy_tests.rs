@@ -7,14 +7,15 @@
 
 use sha2::{Digest, Sha256};
 
-use super::fixtures::{full, literal_db, minimal};
 use super::component;
-use crds::CATALOG;
+use super::fixtures::{full, literal_db, minimal};
 use crate::secret_data::SecretData;
+use crds::CATALOG;
 
 fn samples() -> Vec<(String, crds::SupabaseProject)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/samples");
-    let mut out = vec![("minimal()".to_string(), minimal()), ("full()".into(), full()), ("literal_db()".into(), literal_db())];
+    let mut out =
+        vec![("minimal()".to_string(), minimal()), ("full()".into(), full()), ("literal_db()".into(), literal_db())];
     // full.yaml uses the new keys; the others are legacy as stored.
     for sample in ["minimal.yaml", "studio.yaml", "zalando.yaml", "cloudnativepg.yaml"] {
         let text = std::fs::read_to_string(dir.join(sample)).expect("sample");
