@@ -43,7 +43,7 @@ fn the_webhooks_managed_variables_are_exactly_what_the_reconciler_sets() {
                 .into_iter()
                 .map(|e| e.name)
                 .collect();
-            let objects = reconciler::workloads::component(&project, entry.component, "hash").unwrap();
+            let objects = reconciler::workloads::component(project, entry.component, "hash").unwrap();
             let pod = objects.deployment.spec.unwrap().template.spec.unwrap();
             let containers = pod.containers.into_iter().chain(pod.init_containers.unwrap_or_default());
             let names =

@@ -82,7 +82,7 @@ mod tests {
         let (set, a, b) = two_keys();
         assert_eq!(signing(&set).len(), 2, "both generated keys are marked sign");
         let for_b = for_auth(&set, Some(&b)).unwrap_or_default();
-        assert_eq!(signing(&for_b), [b.clone()]);
+        assert_eq!(signing(&for_b), vec![b.clone()]);
         assert_eq!(for_b.find(&a).and_then(|k| k.key_ops.clone()), Some(vec!["verify".to_string()]));
         assert_eq!(for_b.oct(), set.oct(), "the oct key is untouched");
         // It passes the checks Auth's own rules stand for: one signer, unnamed.
