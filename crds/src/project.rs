@@ -629,4 +629,10 @@ impl SupabaseProjectSpec {
             _ => true,
         }
     }
+
+    /// Which keys the project uses; an omitted `spec.jwt.keys` is `legacy`, as for a
+    /// project stored before the field existed.
+    pub fn key_scheme(&self) -> KeyScheme {
+        self.jwt.as_ref().and_then(|j| j.keys).unwrap_or(KeyScheme::Legacy)
+    }
 }

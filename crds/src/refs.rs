@@ -25,6 +25,10 @@ pub enum Value {
     ServiceKey,
     /// The private signing key set (a JSON array of JWKs; upstream's `JWT_KEYS`).
     SigningKeys,
+    /// The private set as Auth reads it (`GOTRUE_JWT_KEYS`): the signing keys with
+    /// `sign` in the `key_ops` of the signer alone, since Auth signs with the one key
+    /// marked so and refuses a set with two.
+    AuthSigningKeys,
     /// The public key set (`{"keys": [...]}`; upstream's `JWT_JWKS`).
     PublicKeys,
     /// The `sb_publishable_` API key.
@@ -346,6 +350,9 @@ pub mod jwt_keys {
     pub const SERVICE: &str = "serviceKey";
     /// The private signing key set.
     pub const SIGNING_KEYS: &str = "keys";
+    /// The user's private set with the signer marked, as Auth reads it (only with
+    /// `signingKeysRef`; the generated set is already so).
+    pub const AUTH_KEYS: &str = "authKeys";
     /// The public key set.
     pub const PUBLIC_KEYS: &str = "jwks";
     /// The publishable API key.
@@ -374,6 +381,15 @@ pub mod internal_keys {
     pub const S3_PROTOCOL_KEY_SECRET: &str = "s3ProtocolAccessKeySecret";
 }
 
+/// The generated Secret that holds the new keys the operator generates or derives: the
+/// generated JWT Secret, unless the user supplies the legacy keys (see [`source`]).
+pub fn new_keys_home(project: &str, spec: &SupabaseProjectSpec) -> String {
+    match spec.jwt.as_ref().and_then(|j| j.secret_ref.as_ref()) {
+        Some(_) => names::internal_secret(project),
+        None => names::jwt_secret(project),
+    }
+}
+
 /// Where `value` comes from for project `project`, or `None` when the spec does not
 /// use it (no S3, SMTP or dashboard credentials configured).
 pub fn source(project: &str, spec: &SupabaseProjectSpec, value: Value) -> Option<Source> {
@@ -395,14 +411,21 @@ pub fn source(project: &str, spec: &SupabaseProjectSpec, value: Value) -> Option
         Value::JwtSecret => generated(names::jwt_secret(project), jwt_keys::SECRET),
         Value::AnonKey => generated(names::jwt_secret(project), jwt_keys::ANON),
         Value::ServiceKey => generated(names::jwt_secret(project), jwt_keys::SERVICE),
-        // The new keys: generated, or (public set, internal JWTs) derived from the
-        // user's signing keys, into the same Secret.
-        Value::SigningKeys => generated(names::jwt_secret(project), jwt_keys::SIGNING_KEYS),
-        Value::PublicKeys => generated(names::jwt_secret(project), jwt_keys::PUBLIC_KEYS),
-        Value::PublishableKey => generated(names::jwt_secret(project), jwt_keys::PUBLISHABLE_KEY),
-        Value::SecretApiKey => generated(names::jwt_secret(project), jwt_keys::SECRET_KEY),
-        Value::AnonJwt => generated(names::jwt_secret(project), jwt_keys::ANON_JWT),
-        Value::ServiceJwt => generated(names::jwt_secret(project), jwt_keys::SERVICE_JWT),
+        // The new keys: generated, or (public set, internal JWTs, Auth's set) derived from
+        // the user's signing keys, into `<name>-jwt` beside the generated legacy keys.
+        // With the user's own legacy Secret, `<name>-jwt` is not the operator's (the
+        // user's may even bear that name): they go into `<name>-internal`, which is.
+        Value::SigningKeys => generated(new_keys_home(project, spec), jwt_keys::SIGNING_KEYS),
+        // The user's set is re-marked for Auth; a generated set marks its one key already.
+        Value::AuthSigningKeys => match spec.jwt.as_ref().and_then(|j| j.signing_keys_ref.as_ref()) {
+            Some(_) => generated(new_keys_home(project, spec), jwt_keys::AUTH_KEYS),
+            None => generated(new_keys_home(project, spec), jwt_keys::SIGNING_KEYS),
+        },
+        Value::PublicKeys => generated(new_keys_home(project, spec), jwt_keys::PUBLIC_KEYS),
+        Value::PublishableKey => generated(new_keys_home(project, spec), jwt_keys::PUBLISHABLE_KEY),
+        Value::SecretApiKey => generated(new_keys_home(project, spec), jwt_keys::SECRET_KEY),
+        Value::AnonJwt => generated(new_keys_home(project, spec), jwt_keys::ANON_JWT),
+        Value::ServiceJwt => generated(new_keys_home(project, spec), jwt_keys::SERVICE_JWT),
         Value::RealtimeSecretKeyBase => generated(names::internal_secret(project), internal_keys::SECRET_KEY_BASE),
         Value::RealtimeDbEncKey => generated(names::internal_secret(project), internal_keys::DB_ENC_KEY),
         Value::MetaCryptoKey => generated(names::internal_secret(project), internal_keys::CRYPTO_KEY),
@@ -478,6 +501,25 @@ mod tests {
             Some(Source::Secret { name: "p-jwt".into(), key: "jwks".into(), generated: true })
         );
         assert_eq!(referenced_secrets(&s), ["ak", "db", "sk"]);
+    }
+
+    #[test]
+    fn new_keys_the_operator_makes_never_go_into_the_users_legacy_secret() {
+        let own = spec("apiExternalUrl: https://x\ndatabase: {secretRef: {name: db}}\njwt: {keys: both}\n");
+        let home = |s: &SupabaseProjectSpec, v| match source("p", s, v) {
+            Some(Source::Secret { name, key, generated: true }) => format!("{name}/{key}"),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(home(&own, Value::PublishableKey), "p-jwt/publishableKey");
+        assert_eq!(home(&own, Value::AuthSigningKeys), "p-jwt/keys", "a generated set is Auth's as it is");
+        // The user's legacy Secret may well be named p-jwt: the new keys go elsewhere.
+        let users = spec(
+            "apiExternalUrl: https://x\ndatabase: {secretRef: {name: db}}\njwt:\n  keys: both\n  \
+             secretRef: {name: p-jwt}\n  signingKeysRef: {name: sk}\n",
+        );
+        assert_eq!(home(&users, Value::AnonJwt), "p-internal/anonJwt");
+        assert_eq!(home(&users, Value::AuthSigningKeys), "p-internal/authKeys");
+        assert_eq!(home(&users, Value::PublicKeys), "p-internal/jwks");
     }
 
     #[test]

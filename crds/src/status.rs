@@ -1,5 +1,6 @@
 //! The `SupabaseProject` status: what the reconciler observed.
 
+use crate::project::KeyScheme;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,28 @@ pub struct SupabaseProjectStatus {
     /// run again once this is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_initialized_generation: Option<i64>,
+    /// The keys in use: the scheme, and with the new keys the signing key's id and the ids
+    /// of the keys that verify. Never a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<KeysStatus>,
+}
+
+/// Which keys a project uses, by id only (key ids are public: Auth serves them at
+/// `/auth/v1/.well-known/jwks.json`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeysStatus {
+    /// `legacy` (the HS256 secret and the anon/service_role JWTs only) or `both` (those and
+    /// the asymmetric signing keys with the publishable and secret API keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<KeyScheme>,
+    /// `kid` of the key Auth signs sessions with and the gateway's internal JWTs carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key_id: Option<String>,
+    /// `kid`s of the asymmetric keys in the set, in its order: tokens signed by any of
+    /// them verify.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_ids: Vec<String>,
 }
 
 // Lifecycle phases of a project. (A plain comment: schemars would let a type doc replace the

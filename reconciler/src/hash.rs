@@ -40,7 +40,7 @@ fn digest(
     maps: &[ConfigMap],
 ) -> String {
     let mut h = Sha256::new();
-    let mut values = workloads::consumed(component);
+    let mut values = workloads::consumed(component, spec);
     values.sort();
     values.dedup();
     for v in values {

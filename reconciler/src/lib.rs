@@ -21,6 +21,7 @@ mod key;
 pub mod leader;
 mod memo;
 pub mod metrics;
+mod new_keys;
 mod observation;
 mod readiness;
 mod reconcile;

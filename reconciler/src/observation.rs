@@ -54,4 +54,6 @@ pub struct Observation {
     pub db: Option<DbInit>,
     /// The enabled components, in order.
     pub components: Vec<Observed>,
+    /// The keys in use, once the generated Secrets are there.
+    pub keys: Option<crds::status::KeysStatus>,
 }

@@ -64,10 +64,11 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
         secrets_ready: false,
         db: None,
         components: Vec::new(),
+        keys: None,
     };
     let mut rolled = false;
     if obs.problems.is_empty() {
-        let ensured = secrets::ensure(ctx, &secrets_api, project).await?;
+        let ensured = secrets::ensure(ctx, &secrets_api, project, &user).await?;
         // One event for all of a reconcile's generated Secrets: events are writes, and
         // a first reconcile generates several.
         if !ensured.changes.is_empty() {
@@ -76,6 +77,7 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
         }
         obs.secrets_ready = true;
         user.extend(ensured.data);
+        obs.keys = Some(crate::new_keys::status(&project.spec, &obs.name, &user));
         let (db, created) = dbinit::step(ctx, project).await.or_else(render_problem(&mut obs.problems))?;
         if let DbInit::Done(g) = db
             && project.status.as_ref().and_then(|s| s.database_initialized_generation).is_none()

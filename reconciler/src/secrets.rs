@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use crds::jwt::{self, Role};
+use crds::project::KeyScheme;
 use crds::refs::{self, Source, Value, internal_keys, jwt_keys};
 use crds::{MANAGER, SupabaseProject};
 use k8s_openapi::ByteString;
@@ -24,6 +25,7 @@ use serde_json::json;
 
 use crate::Error;
 use crate::context::Context;
+use crate::new_keys;
 use crate::secret_data::SecretData;
 
 /// Length of the generated JWT signing secret (the issue asks for at least 40).
@@ -71,16 +73,67 @@ fn needed(project: &SupabaseProject) -> BTreeMap<String, Vec<String>> {
         Value::StorageS3ProtocolKeyId,
         Value::StorageS3ProtocolKeySecret,
     ];
-    for v in generated {
+    // The new keys only with `keys: both`: a project on the legacy keys keeps its
+    // generated Secret exactly as it is.
+    let new_keys = [
+        Value::SigningKeys,
+        Value::AuthSigningKeys,
+        Value::PublicKeys,
+        Value::PublishableKey,
+        Value::SecretApiKey,
+        Value::AnonJwt,
+        Value::ServiceJwt,
+    ];
+    let both = project.spec.key_scheme() == KeyScheme::Both;
+    for v in generated.into_iter().chain(new_keys.into_iter().filter(|_| both)) {
         if let Some(Source::Secret { name: secret, key, generated: true }) = refs::source(&name, &project.spec, v) {
-            out.entry(secret).or_default().push(key);
+            let keys = out.entry(secret).or_default();
+            // A generated set is also Auth's: one key, two values.
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
         }
     }
     out
 }
 
-/// Fills the missing keys of one generated Secret, keeping every key that exists.
-fn complete(data: &BTreeMap<String, Vec<u8>>, keys: &[String], now: i64) -> Result<BTreeMap<String, Vec<u8>>, Error> {
+/// The keys of the new-key scheme in the generated JWT Secret.
+const NEW_KEYS: [&str; 7] = [
+    jwt_keys::SIGNING_KEYS,
+    jwt_keys::AUTH_KEYS,
+    jwt_keys::PUBLIC_KEYS,
+    jwt_keys::PUBLISHABLE_KEY,
+    jwt_keys::SECRET_KEY,
+    jwt_keys::ANON_JWT,
+    jwt_keys::SERVICE_JWT,
+];
+
+/// What the generated keys depend on outside the generated Secrets: the user's JWT
+/// secret and signing keys, when referenced.
+fn inputs<'a>(project: &'a SupabaseProject, user: &'a SecretData) -> new_keys::Inputs<'a> {
+    let name = project.name_any();
+    let user_value = |v: Value| match refs::source(&name, &project.spec, v) {
+        Some(Source::Secret { name, key, generated: false }) => {
+            user.get(&name).and_then(|d| d.get(&key)).and_then(|b| std::str::from_utf8(b).ok())
+        }
+        _ => None,
+    };
+    new_keys::Inputs {
+        jwt_secret: user_value(Value::JwtSecret),
+        user_set: user_value(Value::SigningKeys),
+        signing_key_id: project.spec.jwt.as_ref().and_then(|j| j.signing_key_id.as_deref()),
+    }
+}
+
+/// Fills the missing keys of one generated Secret, keeping every key that exists; of
+/// the new keys, the derived ones are rewritten when what they derive from changed
+/// (see `new_keys`).
+fn complete(
+    data: &BTreeMap<String, Vec<u8>>,
+    keys: &[String],
+    inputs: &new_keys::Inputs<'_>,
+    now: i64,
+) -> Result<BTreeMap<String, Vec<u8>>, Error> {
     let mut added = BTreeMap::new();
     let get = |k: &str| data.get(k).filter(|v| !v.is_empty()).cloned();
     let wants = |k: &str| keys.iter().any(|x| x == k);
@@ -114,6 +167,15 @@ fn complete(data: &BTreeMap<String, Vec<u8>>, keys: &[String], now: i64) -> Resu
             added.insert(key.to_string(), random(len).into_bytes());
         }
     }
+    if NEW_KEYS.iter().any(|k| wants(k)) {
+        let mut held = data.clone();
+        held.extend(added.clone());
+        let generated_secret = held.get(jwt_keys::SECRET).filter(|v| !v.is_empty()).map(|v| String::from_utf8_lossy(v));
+        let secret = generated_secret.as_deref().or(inputs.jwt_secret);
+        let inputs = new_keys::Inputs { jwt_secret: secret, ..*inputs };
+        let new_wants = |k: &str| NEW_KEYS.contains(&k) && wants(k);
+        added.extend(new_keys::complete(&held, &new_wants, &inputs, now)?);
+    }
     Ok(added)
 }
 
@@ -144,6 +206,7 @@ struct SecretWriter<'a> {
     ctx: &'a Context,
     api: &'a Api<Secret>,
     project: &'a SupabaseProject,
+    inputs: new_keys::Inputs<'a>,
     now: i64,
 }
 
@@ -165,7 +228,7 @@ impl SecretWriter<'_> {
     /// For a Secret no cache knows, which on a new project does not exist yet: create it
     /// with every key, and read it only when the create finds it exists.
     async fn create_first(&self, name: &str, keys: &[String]) -> Result<Outcome, Error> {
-        let data = complete(&BTreeMap::new(), keys, self.now)?;
+        let data = complete(&BTreeMap::new(), keys, &self.inputs, self.now)?;
         self.ctx.may_write()?;
         if self.create(name, &data).await? {
             let note = format!("generated Secret {name} (keys {})", key_list(&data));
@@ -203,16 +266,30 @@ impl SecretWriter<'_> {
 
     /// Adds the keys `current` lacks, leaving every existing key as it is.
     async fn fill(&self, name: &str, keys: &[String], current: BTreeMap<String, Vec<u8>>) -> Result<Outcome, Error> {
-        let added = complete(&current, keys, self.now)?;
+        let added = complete(&current, keys, &self.inputs, self.now)?;
         if added.is_empty() {
             return Ok((current, None));
         }
         self.ctx.may_write()?;
-        // A merge patch adds only the missing keys; existing keys are untouched.
+        // A merge patch writes only the keys sent: missing ones, and derived ones whose
+        // source changed; every other key is untouched.
         let patch = json!({ "data": encoded(&added) });
         let pp = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };
         self.api.patch(name, &pp, &Patch::Merge(&patch)).await.map_err(|e| secret_error(name, e))?;
-        let note = format!("added keys {} to Secret {name}", key_list(&added));
+        let (updated, new): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            added.iter().partition(|(k, _)| current.get(*k).is_some_and(|v| !v.is_empty()));
+        let mut notes = Vec::new();
+        if !new.is_empty() {
+            notes.push(format!(
+                "added keys {} to Secret {name}",
+                new.keys().cloned().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if !updated.is_empty() {
+            let list = updated.keys().cloned().cloned().collect::<Vec<_>>().join(", ");
+            notes.push(format!("re-derived keys {list} of Secret {name} from the signing keys"));
+        }
+        let note = notes.join("; ");
         let mut merged = current;
         merged.extend(added);
         Ok((merged, Some(note)))
@@ -220,14 +297,21 @@ impl SecretWriter<'_> {
 }
 
 /// Creates or completes the generated Secrets (each write checks leadership first).
-pub async fn ensure(ctx: &Context, api: &Api<Secret>, project: &SupabaseProject) -> Result<Ensured, Error> {
+/// `user` holds the user's referenced Secrets (the new keys derive from the JWT secret
+/// and signing keys there).
+pub async fn ensure(
+    ctx: &Context,
+    api: &Api<Secret>,
+    project: &SupabaseProject,
+    user: &SecretData,
+) -> Result<Ensured, Error> {
     let mut out = Ensured::default();
-    let writer = SecretWriter { ctx, api, project, now: chrono::Utc::now().timestamp() };
+    let writer = SecretWriter { ctx, api, project, inputs: inputs(project, user), now: chrono::Utc::now().timestamp() };
     let namespace = project.namespace().unwrap_or_default();
     for (name, keys) in needed(project) {
         let cached = crate::cache::get(&ctx.caches.secrets, &namespace, &name);
         if let Some(current) = cached.as_ref().map(|s| bytes(s.data.clone()))
-            && complete(&current, &keys, writer.now)?.is_empty()
+            && complete(&current, &keys, &writer.inputs, writer.now)?.is_empty()
         {
             out.data.insert(name, current);
             continue;
@@ -258,6 +342,7 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_800_000_000;
+    const NONE: new_keys::Inputs<'static> = new_keys::Inputs { jwt_secret: None, user_set: None, signing_key_id: None };
 
     fn keys(ks: &[&str]) -> Vec<String> {
         ks.iter().map(|k| k.to_string()).collect()
@@ -265,7 +350,8 @@ mod tests {
 
     #[test]
     fn a_new_jwt_secret_gets_keys_that_verify_for_five_years() {
-        let added = complete(&BTreeMap::new(), &keys(&["secret", "anonKey", "serviceKey"]), NOW).unwrap_or_default();
+        let added =
+            complete(&BTreeMap::new(), &keys(&["secret", "anonKey", "serviceKey"]), &NONE, NOW).unwrap_or_default();
         let secret = String::from_utf8(added["secret"].clone()).unwrap_or_default();
         assert!(secret.len() >= 40);
         for (k, role) in [("anonKey", Role::Anon), ("serviceKey", Role::ServiceRole)] {
@@ -281,12 +367,12 @@ mod tests {
     #[test]
     fn existing_keys_are_never_regenerated_and_missing_ones_are_signed_with_the_existing_secret() {
         let all = keys(&["secret", "anonKey", "serviceKey"]);
-        let full = complete(&BTreeMap::new(), &all, NOW).unwrap_or_default();
-        assert!(complete(&full, &all, NOW + 10).unwrap_or_default().is_empty());
+        let full = complete(&BTreeMap::new(), &all, &NONE, NOW).unwrap_or_default();
+        assert!(complete(&full, &all, &NONE, NOW + 10).unwrap_or_default().is_empty());
 
         let mut partial = full.clone();
         partial.remove("serviceKey");
-        let added = complete(&partial, &all, NOW).unwrap_or_default();
+        let added = complete(&partial, &all, &NONE, NOW).unwrap_or_default();
         assert_eq!(added.keys().collect::<Vec<_>>(), ["serviceKey"]);
         let secret = String::from_utf8(full["secret"].clone()).unwrap_or_default();
         let token = String::from_utf8(added["serviceKey"].clone()).unwrap_or_default();
@@ -295,15 +381,16 @@ mod tests {
 
     #[test]
     fn internal_keys_have_their_lengths() {
-        let added =
-            complete(&BTreeMap::new(), &keys(&["secretKeyBase", "dbEncKey", "cryptoKey"]), NOW).unwrap_or_default();
+        let added = complete(&BTreeMap::new(), &keys(&["secretKeyBase", "dbEncKey", "cryptoKey"]), &NONE, NOW)
+            .unwrap_or_default();
         assert_eq!(added["secretKeyBase"].len(), 64);
         assert_eq!(added["dbEncKey"].len(), 16);
         assert!(added["cryptoKey"].len() >= 32);
         assert!(!added.contains_key("secret"));
         let mut existing = added.clone();
         existing.remove("dbEncKey");
-        let again = complete(&existing, &keys(&["secretKeyBase", "dbEncKey", "cryptoKey"]), NOW).unwrap_or_default();
+        let again =
+            complete(&existing, &keys(&["secretKeyBase", "dbEncKey", "cryptoKey"]), &NONE, NOW).unwrap_or_default();
         assert_eq!(again.keys().collect::<Vec<_>>(), ["dbEncKey"]);
     }
 
@@ -441,7 +528,7 @@ mod tests {
         };
         let events = crate::events::Events::new(client.clone(), "test", leadership.clone());
         let ctx = Context::new(client.clone(), caches, events, Arc::new(crate::metrics::Metrics::new()), leadership);
-        ensure(&ctx, &Api::namespaced(client, "ns"), &project()).await
+        ensure(&ctx, &Api::namespaced(client, "ns"), &project(), &SecretData::new()).await
     }
 
     fn text(data: &BTreeMap<String, Vec<u8>>, key: &str) -> String {

@@ -128,6 +128,9 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
     }
     next.endpoints = endpoints;
 
+    if let Some(keys) = &obs.keys {
+        next.keys = Some(keys.clone());
+    }
     if let Some(DbInit::Done(gen_)) = &obs.db {
         next.database_initialized_generation = Some(*gen_);
     }
@@ -296,6 +299,7 @@ mod tests {
             secrets_ready: true,
             db: Some(DbInit::NotRequested),
             components,
+            keys: None,
         }
     }
 

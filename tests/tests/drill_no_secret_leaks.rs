@@ -2,7 +2,8 @@
 //! or rendered object. Runs both real binaries with debug logging through a full
 //! scenario (valid projects rolled out to Running, invalid ones refused for wrong
 //! keys and bad lengths), then searches everything they produced for every Secret
-//! value involved — the fixtures', the generated ones and the rejected ones — in
+//! value involved — the fixtures', the generated ones (Supabase's new keys too: the
+//! sets, each private scalar, the API keys, the internal JWTs) and the rejected ones — in
 //! plain and base64 form.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -150,17 +151,37 @@ async fn no_secret_value_leaks_into_logs_events_status_or_messages() {
         [other, "short-jwt-secret-value", "too-short-key-base-value", "enc-key-too-long-0123"].map(String::from),
     );
     values.extend([wrong_anon, wrong_service, broken, foreign_d, short_publishable.to_string()]);
+    let mut new_keys = std::collections::BTreeSet::new();
     for s in secrets.list(&Default::default()).await.unwrap() {
         let name = s.metadata.name.clone().unwrap_or_default();
         if name.starts_with("demo-") || name.starts_with("acme-") {
-            for v in s.data.unwrap_or_default().values() {
+            for (key, v) in s.data.unwrap_or_default() {
                 let v = String::from_utf8_lossy(&v.0).into_owned();
+                // The new keys' sets: also each private scalar and symmetric key on its own,
+                // which a log could print without the rest of the set.
+                if ["keys", "authKeys", "jwks"].contains(&key.as_str()) {
+                    new_keys.insert(format!("{name}/{key}"));
+                    let parsed: serde_json::Value = serde_json::from_str(&v).unwrap();
+                    let list = parsed.get("keys").unwrap_or(&parsed).as_array().cloned().unwrap_or_default();
+                    values.extend(
+                        list.iter().flat_map(|k| ["d", "k"].map(|m| k[m].as_str().map(String::from))).flatten(),
+                    );
+                }
+                if ["publishableKey", "secretKey", "anonJwt", "serviceJwt"].contains(&key.as_str()) {
+                    new_keys.insert(format!("{name}/{key}"));
+                }
                 if v.len() >= 12 {
                     values.push(v);
                 }
             }
         }
     }
+    // The new keys the reconciler generated (minimal, created with keys: both) and derived
+    // (full, from the user's signing keys) are among the values searched.
+    for generated in ["demo-jwt/keys", "demo-jwt/jwks", "demo-jwt/publishableKey", "demo-jwt/anonJwt"] {
+        assert!(new_keys.contains(generated), "{generated} was generated: {new_keys:?}");
+    }
+    assert!(new_keys.contains("acme-internal/authKeys"), "the user's set was derived for Auth: {new_keys:?}");
     drop(registration);
     drop(webhook);
     drop(reconciler);

@@ -2,7 +2,8 @@
 //! webhook's list of those variables must match what the reconciler actually renders:
 //! a variable missing from the list could be overridden silently, one too many refuses
 //! harmless settings. Renders every component of the samples (file and S3 storage,
-//! with and without SMTP, Studio and dashboard) and compares.
+//! with and without SMTP, Studio and dashboard), each as stored and with Supabase's new
+//! keys turned on, and compares.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,8 +26,12 @@ fn sample(file: &str) -> SupabaseProject {
 #[test]
 fn the_webhooks_managed_variables_are_exactly_what_the_reconciler_sets() {
     let mut rendered: BTreeMap<Component, BTreeSet<String>> = BTreeMap::new();
-    for file in ["minimal.yaml", "full.yaml", "studio.yaml"] {
-        let project = sample(file);
+    let samples = ["minimal.yaml", "full.yaml", "studio.yaml"].map(sample);
+    let with_new_keys = samples.clone().map(|mut p| {
+        p.spec.jwt.get_or_insert_default().keys = Some(crds::project::KeyScheme::Both);
+        p
+    });
+    for project in samples.iter().chain(&with_new_keys) {
         for entry in &CATALOG {
             let extra: BTreeSet<String> = project
                 .spec
@@ -38,7 +43,7 @@ fn the_webhooks_managed_variables_are_exactly_what_the_reconciler_sets() {
                 .into_iter()
                 .map(|e| e.name)
                 .collect();
-            let objects = reconciler::workloads::component(&project, entry.component, "hash").unwrap();
+            let objects = reconciler::workloads::component(project, entry.component, "hash").unwrap();
             let pod = objects.deployment.spec.unwrap().template.spec.unwrap();
             let containers = pod.containers.into_iter().chain(pod.init_containers.unwrap_or_default());
             let names =

@@ -13,6 +13,7 @@
 //! them at `/.well-known/jwks.json`) and are named.
 
 pub mod api_keys;
+pub mod derive;
 pub mod generate;
 pub mod internal_jwt;
 pub mod jwk;

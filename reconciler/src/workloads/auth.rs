@@ -44,6 +44,10 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         .lit("GOTRUE_JWT_DEFAULT_GROUP_NAME", "authenticated")
         .lit("GOTRUE_JWT_EXP", spec.jwt_expiry_seconds.to_string())
         .from("GOTRUE_JWT_SECRET", Value::JwtSecret)?
+        // The signing keys, an array of JWKs with the signer alone marked `sign` (compose @
+        // 1f37f2a9d82d: `GOTRUE_JWT_KEYS: ${JWT_KEYS}`, commented out there for Podman's
+        // sake; Auth reads it as `JWTConfiguration.Keys`, internal/conf @ v2.196.0 0204331c).
+        .new_key("GOTRUE_JWT_KEYS", Value::AuthSigningKeys)?
         // compose @ 1f37f2a9d82d: the issuer is API_EXTERNAL_URL (Kong's well-known route
         // is built from the same value, see `kong::well_known_oauth_path`).
         .lit("GOTRUE_JWT_ISSUER", external_url(ctx))

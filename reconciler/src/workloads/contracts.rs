@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use super::contract::{self, EnvItem, Findings, Image, Upstream};
-use super::fixtures::{full, minimal};
+use super::fixtures::{full, full_new_keys, minimal, minimal_new_keys};
 use super::{Component, component};
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +57,16 @@ fn a_project_with_smtp_s3_and_tls_renders_each_component_as_its_contract_says() 
     for (c, file) in COMPONENTS {
         check(c, file, &full(), &BTreeSet::from(["smtp", "s3", "ai"]))
             .assert_none(&format!("{c}, full project, reconciler/contracts/{file}.toml"));
+    }
+}
+
+#[test]
+fn projects_with_the_new_keys_render_each_component_as_its_contract_says() {
+    for (c, file) in COMPONENTS {
+        check(c, file, &minimal_new_keys(), &BTreeSet::from(["file", "new_keys"]))
+            .assert_none(&format!("{c}, default project with the new keys, reconciler/contracts/{file}.toml"));
+        check(c, file, &full_new_keys(), &BTreeSet::from(["smtp", "s3", "ai", "new_keys"]))
+            .assert_none(&format!("{c}, full project with the new keys, reconciler/contracts/{file}.toml"));
     }
 }
 

@@ -88,6 +88,12 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// [`Env::from`], only with Supabase's new keys (`spec.jwt.keys: both`): a project on
+    /// the legacy keys renders exactly what it did before they existed.
+    pub(super) fn new_key(&mut self, name: &str, value: Value) -> Result<&mut Self, Error> {
+        if self.ctx.new_keys() { self.from(name, value) } else { Ok(self) }
+    }
+
     fn source(&self, value: Value) -> Option<Source> {
         crds::refs::source(&self.ctx.name, self.ctx.spec.spec(), value)
     }

@@ -76,6 +76,21 @@ pub(super) fn full() -> SupabaseProject {
     project(FULL)
 }
 
+/// The smallest spec with Supabase's new keys, generated.
+pub(super) fn minimal_new_keys() -> SupabaseProject {
+    project("apiExternalUrl: https://api.demo.example.com\ndatabase: {secretRef: {name: demo-db}}\njwt: {keys: both}\n")
+}
+
+/// [`FULL`] with the new keys from user Secrets: signing keys with a named signer, and the
+/// API keys.
+pub(super) fn full_new_keys() -> SupabaseProject {
+    project(&FULL.replace(
+        "  expirySeconds: 7200\n",
+        "  expirySeconds: 7200\n  keys: both\n  signingKeyId: 5f1c6a3e-0000-4000-8000-000000000001\n  \
+         signingKeysRef: {name: demo-signing, keysKey: private}\n  apiKeysRef: {name: demo-api}\n",
+    ))
+}
+
 /// Database host, port and name written literally in the spec (the password stays in
 /// the Secret), with characters a URL must escape.
 pub(super) fn literal_db() -> SupabaseProject {

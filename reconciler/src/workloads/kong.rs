@@ -114,24 +114,117 @@ pub(super) fn routes_dashboard(ctx: &Ctx<'_>) -> bool {
 const LINKED: [Component; 6] =
     [Component::Auth, Component::Rest, Component::Realtime, Component::Storage, Component::Meta, Component::Studio];
 
+/// Upstream's request-transformer expressions, `LUA_AUTH_EXPR` and `LUA_RT_WS_EXPR`, as its
+/// kong-entrypoint.sh (supabase/supabase @1f37f2a9d82df788cb026dd9d25c4125e26da715) exports
+/// them: the legacy branch passes the apikey through; with the new keys, an `sb_` key is
+/// swapped for its internal ES256 JWT (the secret key for the service_role one, the
+/// publishable key for the anon one), and a user's own bearer JWT is left alone. Where
+/// upstream's shell expands the keys when it builds the expression, here `${VAR}`
+/// placeholders stay in the ConfigMap and the container's entrypoint fills them from the
+/// Secret's env vars (checking that each is base64url text, as a Lua string literal needs).
+pub(super) fn expressions(new_keys: bool) -> [(&'static str, &'static str); 2] {
+    if new_keys {
+        [
+            (
+                "lua_auth_expr",
+                "$((headers.authorization ~= nil and headers.authorization:sub(1, 10) ~= 'Bearer sb_' and \
+                 headers.authorization) or (headers.apikey == '${SUPABASE_SECRET_KEY}' and \
+                 'Bearer ${SERVICE_ROLE_KEY_ASYMMETRIC}') or (headers.apikey == '${SUPABASE_PUBLISHABLE_KEY}' and \
+                 'Bearer ${ANON_KEY_ASYMMETRIC}') or headers.apikey)",
+            ),
+            (
+                "lua_rt_ws_expr",
+                "$((query_params.apikey == '${SUPABASE_SECRET_KEY}' and '${SERVICE_ROLE_KEY_ASYMMETRIC}') or \
+                 (query_params.apikey == '${SUPABASE_PUBLISHABLE_KEY}' and '${ANON_KEY_ASYMMETRIC}') or \
+                 query_params.apikey)",
+            ),
+        ]
+    } else {
+        [
+            (
+                "lua_auth_expr",
+                "$((headers.authorization ~= nil and headers.authorization:sub(1, 10) ~= 'Bearer sb_' and \
+                 headers.authorization) or headers.apikey)",
+            ),
+            ("lua_rt_ws_expr", "$(query_params.apikey)"),
+        ]
+    }
+}
+
 /// The render-time placeholders and their values.
 fn placeholders(ctx: &Ctx<'_>) -> Result<Vec<(String, String)>, Error> {
     let mut out: Vec<(String, String)> = LINKED.iter().map(|c| (c.name().to_string(), ctx.url(*c))).collect();
     out.push(("well_known_oauth_path".into(), well_known_oauth_path(&super::auth::external_url(ctx))?));
+    out.extend(expressions(ctx.new_keys()).map(|(k, v)| (k.to_string(), v.to_string())));
     Ok(out)
 }
 
-/// The config without and with Studio's route, as pretty JSON with the `{{auth}}`-style
-/// placeholders still in. They are the same for every project, so the YAML is parsed,
-/// merged and serialized once (parsing on every render was most of its cost).
+/// Upstream's consumers take the new API keys beside the legacy ones (kong.yml @1f37f2a9:
+/// `anon` the anon and publishable keys, `service_role` the service and secret keys).
+pub(super) fn add_new_key_credentials(config: &mut Json) {
+    let consumers = config.get_mut("consumers").and_then(Json::as_array_mut).into_iter().flatten();
+    for consumer in consumers {
+        let key = match consumer["username"].as_str() {
+            Some("anon") => "${SUPABASE_PUBLISHABLE_KEY}",
+            Some("service_role") => "${SUPABASE_SECRET_KEY}",
+            _ => continue,
+        };
+        if let Some(list) = consumer.get_mut("keyauth_credentials").and_then(Json::as_array_mut) {
+            list.push(serde_json::json!({ "key": key }));
+        }
+    }
+}
+
+/// The entrypoint with the new keys: it also fills their placeholders, and first checks
+/// that each is base64url text (what `sb_` keys and JWTs are made of), since they land
+/// inside Lua string literals of the request transformer. A project on the legacy keys
+/// gets the script unchanged.
+fn entrypoint(new_keys: bool) -> Result<String, Error> {
+    const LEGACY_LOOP: &str =
+        "for name in SUPABASE_ANON_KEY SUPABASE_SERVICE_KEY DASHBOARD_USERNAME DASHBOARD_PASSWORD; do\n";
+    const NEW_KEYS_LOOP: &str = "\
+# The new keys sit inside Lua string literals of the request transformer: base64url text only.
+for name in SUPABASE_PUBLISHABLE_KEY SUPABASE_SECRET_KEY ANON_KEY_ASYMMETRIC SERVICE_ROLE_KEY_ASYMMETRIC; do
+  case ${!name-} in
+    '' | *[!A-Za-z0-9_.-]*)
+      echo \"kong-entrypoint: $name is empty or not base64url text\" >&2
+      exit 1
+      ;;
+  esac
+done
+for name in SUPABASE_ANON_KEY SUPABASE_SERVICE_KEY SUPABASE_PUBLISHABLE_KEY SUPABASE_SECRET_KEY \\
+  ANON_KEY_ASYMMETRIC SERVICE_ROLE_KEY_ASYMMETRIC DASHBOARD_USERNAME DASHBOARD_PASSWORD; do
+";
+    if !new_keys {
+        return Ok(ENTRYPOINT.to_string());
+    }
+    if !ENTRYPOINT.contains(LEGACY_LOOP) {
+        return Err(Error::Render("kong entrypoint: the substitution loop is not where the new keys expect it".into()));
+    }
+    Ok(ENTRYPOINT
+        .replace(LEGACY_LOOP, NEW_KEYS_LOOP)
+        .replace("*'${SUPABASE_'* | *'${DASHBOARD_'*)", "*'${SUPABASE_'* | *'${DASHBOARD_'* | *'_KEY_ASYMMETRIC}'*)"))
+}
+
+/// The config without and with Studio's route, each for the legacy keys alone and with the
+/// new keys, as pretty JSON with the `{{auth}}`-style placeholders still in. They are the
+/// same for every project, so the YAML is parsed, merged and serialized once (parsing on
+/// every render was most of its cost).
 struct Templates {
     base: String,
     with_dashboard: String,
+    base_new_keys: String,
+    with_dashboard_new_keys: String,
 }
 
 static TEMPLATES: LazyLock<Result<Templates, String>> = LazyLock::new(|| {
     let parse = |text: &str| serde_yaml::from_str::<Json>(text).map_err(|e| format!("kong template: {e}"));
     let pretty = |config: &Json| serde_json::to_string_pretty(config).map_err(|e| format!("kong config: {e}"));
+    let with_new_keys = |config: &Json| {
+        let mut config = config.clone();
+        add_new_key_credentials(&mut config);
+        pretty(&config)
+    };
     let base = parse(TEMPLATE)?;
     let mut with_dashboard = base.clone();
     let extra = parse(DASHBOARD)?;
@@ -147,13 +240,23 @@ static TEMPLATES: LazyLock<Result<Templates, String>> = LazyLock::new(|| {
             }
         }
     }
-    Ok(Templates { base: pretty(&base)?, with_dashboard: pretty(&with_dashboard)? })
+    Ok(Templates {
+        base: pretty(&base)?,
+        with_dashboard: pretty(&with_dashboard)?,
+        base_new_keys: with_new_keys(&base)?,
+        with_dashboard_new_keys: with_new_keys(&with_dashboard)?,
+    })
 });
 
 /// The declarative config template (JSON): routes and consumers, secrets as placeholders.
 pub(super) fn declarative(ctx: &Ctx<'_>) -> Result<String, Error> {
     let templates = TEMPLATES.as_ref().map_err(|e| Error::Render(e.clone()))?;
-    let template = if routes_dashboard(ctx) { &templates.with_dashboard } else { &templates.base };
+    let template = match (routes_dashboard(ctx), ctx.new_keys()) {
+        (false, false) => &templates.base,
+        (true, false) => &templates.with_dashboard,
+        (false, true) => &templates.base_new_keys,
+        (true, true) => &templates.with_dashboard_new_keys,
+    };
     // A placeholder sits inside a JSON string and needs no escaping, so it appears in the
     // JSON as in the YAML; the value is escaped as serializing the filled string would.
     let mut out = template.clone();
@@ -183,7 +286,7 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
     let name = ctx.object_name(Component::Kong);
     let data = BTreeMap::from([
         (TEMPLATE_KEY.to_string(), declarative(ctx)?),
-        (ENTRYPOINT_KEY.to_string(), ENTRYPOINT.to_string()),
+        (ENTRYPOINT_KEY.to_string(), entrypoint(ctx.new_keys())?),
     ]);
     let cm = config_map(ctx, name.clone(), Component::Kong.name(), data);
 
@@ -209,7 +312,14 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         // Not upstream's: nginx's `auto` starts one worker per node core, whatever the pod's
         // CPU limit, and Kong's memory grows with each (the community chart sets 2 as well).
         .lit("KONG_NGINX_WORKER_PROCESSES", "2");
-    env.from("SUPABASE_ANON_KEY", Value::AnonKey)?.from("SUPABASE_SERVICE_KEY", Value::ServiceKey)?;
+    env.from("SUPABASE_ANON_KEY", Value::AnonKey)?
+        .from("SUPABASE_SERVICE_KEY", Value::ServiceKey)?
+        // docker-compose.kong.yml @1f37f2a9: the new API keys and the internal JWTs the
+        // request transformer sends for them.
+        .new_key("SUPABASE_PUBLISHABLE_KEY", Value::PublishableKey)?
+        .new_key("SUPABASE_SECRET_KEY", Value::SecretApiKey)?
+        .new_key("ANON_KEY_ASYMMETRIC", Value::AnonJwt)?
+        .new_key("SERVICE_ROLE_KEY_ASYMMETRIC", Value::ServiceJwt)?;
     if routes_dashboard(ctx) {
         env.from("DASHBOARD_USERNAME", Value::DashboardUsername)?
             .from("DASHBOARD_PASSWORD", Value::DashboardPassword)?;
@@ -382,6 +492,9 @@ mod tests {
             serde_yaml::from_str(&text).expect("template parses")
         };
         let mut config = parse(TEMPLATE);
+        if ctx.new_keys() {
+            add_new_key_credentials(&mut config);
+        }
         if routes_dashboard(ctx) {
             let extra = parse(DASHBOARD);
             let base = config.as_object_mut().expect("a mapping");
@@ -539,6 +652,71 @@ mod tests {
         let m = router::route_for(&config, "/.well-known/oauth-authorization-server/auth/v1").expect("route");
         assert_eq!(m.name(), "well-known-oauth");
         assert_eq!(m.service["url"], "http://demo-auth:9999/.well-known/oauth-authorization-server");
+    }
+
+    /// The entrypoint of a project with the new keys, run with bash: it fills the keys into
+    /// the consumers and into upstream's expressions (the text upstream's shell would export,
+    /// written here by hand from kong-entrypoint.sh @1f37f2a9), and refuses a key that would
+    /// break out of a Lua string literal.
+    #[test]
+    fn the_new_keys_entrypoint_fills_upstreams_expressions_and_refuses_unsafe_keys() {
+        let dir = std::env::temp_dir().join(format!("kong-entrypoint-new-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let (tpl, out, script) = (dir.join("kong.json"), dir.join("out.json"), dir.join("entrypoint.sh"));
+        let p = super::super::fixtures::minimal_new_keys();
+        let o = component(&p, Component::Kong, "h").expect("renders");
+        let data = o.config_maps[0].data.clone().expect("data");
+        std::fs::write(&tpl, &data[TEMPLATE_KEY]).expect("write template");
+        std::fs::write(&script, &data[ENTRYPOINT_KEY]).expect("write script");
+        let run = |secret_key: &str| {
+            let _ = std::fs::remove_file(&out);
+            std::process::Command::new("bash")
+                .arg(&script)
+                .arg("true")
+                .env("SUPABASE_KONG_TEMPLATE", &tpl)
+                .env("KONG_DECLARATIVE_CONFIG", &out)
+                .env("SUPABASE_ANON_KEY", "legacy.anon.jwt")
+                .env("SUPABASE_SERVICE_KEY", "legacy.service.jwt")
+                .env("SUPABASE_PUBLISHABLE_KEY", "sb_publishable_P")
+                .env("SUPABASE_SECRET_KEY", secret_key)
+                .env("ANON_KEY_ASYMMETRIC", "es256.anon.jwt")
+                .env("SERVICE_ROLE_KEY_ASYMMETRIC", "es256.service.jwt")
+                .output()
+                .expect("bash runs")
+        };
+        run("sb_secret_S");
+        let rendered = std::fs::read_to_string(&out).expect("rendered");
+        let json: Json = serde_json::from_str(&rendered).expect("valid JSON");
+        let keys = |i: usize| -> Vec<String> {
+            json["consumers"][i]["keyauth_credentials"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|k| k["key"].as_str().map(String::from))
+                .collect()
+        };
+        assert_eq!(
+            (keys(0), keys(1)),
+            (
+                vec!["legacy.anon.jwt".into(), "sb_publishable_P".into()],
+                vec!["legacy.service.jwt".into(), "sb_secret_S".into()]
+            )
+        );
+        let upstream = "Authorization: $((headers.authorization ~= nil and headers.authorization:sub(1, 10) ~= \
+                        'Bearer sb_' and headers.authorization) or (headers.apikey == 'sb_secret_S' and 'Bearer \
+                        es256.service.jwt') or (headers.apikey == 'sb_publishable_P' and 'Bearer es256.anon.jwt') or \
+                        headers.apikey)";
+        assert!(rendered.contains(upstream), "LUA_AUTH_EXPR as upstream's shell exports it");
+        let ws = "apikey:$((query_params.apikey == 'sb_secret_S' and 'es256.service.jwt') or (query_params.apikey \
+                  == 'sb_publishable_P' and 'es256.anon.jwt') or query_params.apikey)";
+        assert!(rendered.contains(ws), "LUA_RT_WS_EXPR as upstream's shell exports it");
+        assert!(!rendered.contains("${"), "every placeholder filled");
+
+        let refused = run("sb_secret_x') or ('");
+        assert!(!refused.status.success());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("SUPABASE_SECRET_KEY is empty or not base64url"));
+        assert!(!out.exists(), "nothing written");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Runs the real entrypoint with bash on a rendered template and hostile values: the

@@ -25,12 +25,15 @@ mod contracts;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod legacy_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
 
+use crds::project::KeyScheme;
 use crds::refs::Value;
-use crds::{Component, Defaulted, SupabaseProject};
+use crds::{Component, Defaulted, SupabaseProject, SupabaseProjectSpec};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -89,7 +92,9 @@ pub fn component(
 /// by the caller; database host, port and name count only when they come from a Secret.
 /// Kong lists the dashboard credentials although it reads them only while Studio is
 /// enabled: a superset costs at most a needless restart, a missing value a stale pod.
-pub fn consumed(component: Component) -> Vec<Value> {
+/// The new keys count only with `spec.jwt.keys: both` (a legacy project's hash, and so its
+/// pods, stay as they were).
+pub fn consumed(component: Component, spec: &SupabaseProjectSpec) -> Vec<Value> {
     let db = [Value::DbHost, Value::DbPort, Value::DbName, Value::DbPassword];
     let mut values: Vec<Value> = match component {
         Component::Kong => {
@@ -122,6 +127,19 @@ pub fn consumed(component: Component) -> Vec<Value> {
         ]
         .concat(),
     };
+    if spec.key_scheme() == KeyScheme::Both {
+        match component {
+            Component::Kong => {
+                values.extend([Value::PublishableKey, Value::SecretApiKey, Value::AnonJwt, Value::ServiceJwt])
+            }
+            Component::Auth => values.push(Value::AuthSigningKeys),
+            // PostgREST verifies with the JWKS alone (it holds the legacy secret as its oct key).
+            Component::Rest => values = [&db[..], &[Value::PublicKeys]].concat(),
+            Component::Realtime | Component::Storage => values.push(Value::PublicKeys),
+            Component::Studio => values.extend([Value::PublishableKey, Value::SecretApiKey]),
+            Component::Meta => {}
+        }
+    }
     values.sort();
     values
 }
@@ -172,6 +190,11 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| Error::Render(format!("project {name}: it has no uid for an owner reference")))?;
         let spec = Defaulted::of(&project.spec).map_err(|e| Error::Render(format!("project {name}: {e}")))?;
         Ok(Ctx { spec, name, namespace, owner })
+    }
+
+    /// Whether the project uses Supabase's new keys beside the legacy ones.
+    fn new_keys(&self) -> bool {
+        self.spec.spec().key_scheme() == KeyScheme::Both
     }
 
     /// Metadata of an owned object: namespace, labels, owner reference.

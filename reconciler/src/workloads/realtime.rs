@@ -68,6 +68,11 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         .lit("DB_AFTER_CONNECT_QUERY", "SET search_path TO _realtime")
         .from("DB_ENC_KEY", Value::RealtimeDbEncKey)?
         .from("API_JWT_SECRET", Value::JwtSecret)?
+        // The public set, an object (`{"keys": [...]}`: the tenant's `jwt_jwks` is a map, an
+        // array is refused). Read by the seed, which re-creates the tenant at each start
+        // (priv/repo/seeds.exs @ v2.129.8 2aa99787; compose @ 1f37f2a9d82d has it commented
+        // out for Podman's sake).
+        .new_key("API_JWT_JWKS", Value::PublicKeys)?
         .from("METRICS_JWT_SECRET", Value::JwtSecret)?
         .from("SECRET_KEY_BASE", Value::RealtimeSecretKeyBase)?
         // Erlang distribution over IPv4, as upstream (the image's default is IPv6).

@@ -24,7 +24,10 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         .lit("PGRST_DB_MAX_ROWS", rest.max_rows.to_string())
         .lit("PGRST_DB_EXTRA_SEARCH_PATH", EXTRA_SEARCH_PATH)
         .lit("PGRST_DB_ANON_ROLE", "anon")
-        .from("PGRST_JWT_SECRET", Value::JwtSecret)?
+        // compose @ 1f37f2a9d82d: `${JWT_JWKS:-${JWT_SECRET}}`. PostgREST takes a JWKS in
+        // PGRST_JWT_SECRET (v14.17 docs, jwt-secret); the set holds the legacy secret as
+        // its oct key, so the legacy keys and HS256 sessions keep verifying.
+        .from("PGRST_JWT_SECRET", if ctx.new_keys() { Value::PublicKeys } else { Value::JwtSecret })?
         .lit("PGRST_DB_USE_LEGACY_GUCS", "false")
         .lit("PGRST_APP_SETTINGS_JWT_EXP", ctx.spec.jwt_expiry_seconds.to_string())
         .lit("PGRST_SERVER_PORT", Component::Rest.entry().port.to_string())

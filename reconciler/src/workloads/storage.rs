@@ -30,6 +30,9 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         // Both carry the same secret, so a project kept on an older image works too.
         .from("AUTH_JWT_SECRET", Value::JwtSecret)?
         .from("PGRST_JWT_SECRET", Value::JwtSecret)?
+        // The public set (src/config.ts @ v1.70.6 4fa61fba: `JWT_JWKS`, parsed as JSON;
+        // compose @ 1f37f2a9d82d has it commented out for Podman's sake).
+        .new_key("JWT_JWKS", Value::PublicKeys)?
         .db_url("DATABASE_URL", DB_ROLE, UrlClient::NodePostgres)?
         .lit("STORAGE_PUBLIC_URL", spec.api_external_url)
         // Kong strips `/storage/v1`; Storage rebuilds its public URLs from X-Forwarded-Path.

@@ -40,6 +40,9 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         .from("SUPABASE_ANON_KEY", Value::AnonKey)?
         .from("SUPABASE_SERVICE_KEY", Value::ServiceKey)?
         .from("AUTH_JWT_SECRET", Value::JwtSecret)?
+        // compose @ 1f37f2a9d82d passes the new API keys to Studio.
+        .new_key("SUPABASE_PUBLISHABLE_KEY", Value::PublishableKey)?
+        .new_key("SUPABASE_SECRET_KEY", Value::SecretApiKey)?
         // No analytics (Logflare) is deployed: the logs pages off, under the flag's current
         // name and the one images before 2026.09 read.
         .lit("ENABLED_FEATURES_LOGS_ALL", "false")

@@ -493,7 +493,7 @@ fn consumed_lists_exactly_the_secret_values_each_component_reads() {
             .collect();
         read.sort();
         read.dedup();
-        assert_eq!(read, consumed(e.component), "{}", e.name);
+        assert_eq!(read, consumed(e.component, &p.spec), "{}", e.name);
     }
 }
 

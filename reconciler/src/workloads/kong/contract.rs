@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::super::contract::{self, EnvItem, Findings, Image, Upstream};
-use super::super::fixtures::{minimal, project};
+use super::super::fixtures::{minimal, minimal_new_keys, project};
 use super::super::{Component, component};
 use super::{ENTRYPOINT_KEY, TEMPLATE_KEY};
 
@@ -19,6 +19,7 @@ struct KongContract {
     upstream: Upstream,
     image: Image,
     expressions: BTreeMap<String, String>,
+    expressions_new_keys: BTreeMap<String, String>,
     per_project: BTreeMap<String, String>,
     hosts: BTreeMap<String, String>,
     declarative: Declarative,
@@ -172,6 +173,18 @@ fn dashboard_case() -> Case {
         "/.well-known/oauth-authorization-server/supabase/auth/v1".to_string(),
     )]);
     Case { name: "dashboard", project: p, conditions: BTreeSet::from(["dashboard"]), per_project }
+}
+
+/// The default project with the new keys.
+fn new_keys_case() -> Case {
+    Case { name: "new keys", project: minimal_new_keys(), conditions: BTreeSet::from(["new_keys"]), ..default_case() }
+}
+
+/// Studio's route and the new keys together.
+fn new_keys_dashboard_case() -> Case {
+    let mut case = dashboard_case();
+    case.project.spec.jwt.get_or_insert_default().keys = Some(crds::project::KeyScheme::Both);
+    Case { name: "new keys with the dashboard", conditions: BTreeSet::from(["dashboard", "new_keys"]), ..case }
 }
 
 fn strings(v: &Json) -> Vec<String> {
@@ -430,7 +443,20 @@ fn check_consumers(c: &KongContract, case: &Case, config: &Json, env: &[EnvVar],
 fn check(c: &KongContract, case: &Case, r: &Rendered) -> Findings {
     let mut f = Findings::default();
     let env = env_of(r);
-    let mut vars = c.expressions.clone();
+    let mut vars = if case.conditions.contains("new_keys") {
+        // Upstream's `$NAME` of a key inside an expression is the operator's `${NAME}`.
+        let keys: BTreeMap<String, String> =
+            ["SUPABASE_SECRET_KEY", "SUPABASE_PUBLISHABLE_KEY", "ANON_KEY_ASYMMETRIC", "SERVICE_ROLE_KEY_ASYMMETRIC"]
+                .iter()
+                .map(|k| (k.to_string(), format!("${{{k}}}")))
+                .collect();
+        c.expressions_new_keys
+            .iter()
+            .map(|(name, e)| (name.clone(), contract::expand(e, &keys, &format!("expression {name}"), &mut f)))
+            .collect()
+    } else {
+        c.expressions.clone()
+    };
     for name in c.per_project.keys() {
         match case.per_project.get(name) {
             Some(v) => {
@@ -516,6 +542,18 @@ fn a_default_project_renders_upstreams_kong() {
     let case = default_case();
     check(&c, &case, &render(&case.project))
         .assert_none(&format!("Kong, default project, against {}", c.upstream.cite()));
+}
+
+#[test]
+fn projects_with_the_new_keys_render_upstreams_kong() {
+    let c: KongContract = contract::load("kong");
+    for case in [new_keys_case(), new_keys_dashboard_case()] {
+        check(&c, &case, &render(&case.project)).assert_none(&format!(
+            "Kong, {}, against {}",
+            case.name,
+            c.upstream.cite()
+        ));
+    }
 }
 
 #[test]
