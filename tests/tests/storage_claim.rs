@@ -8,6 +8,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use crds::{Admitted, SupabaseProject, SupabaseProjectSpec};
+use harness::kubectl::Kubectl;
 use harness::reconciler::{self as rec, MINIMAL_SPEC};
 use harness::{TestEnv, patience};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -92,12 +93,23 @@ async fn a_new_projects_claim_is_mounted_and_outlives_the_project() {
     assert_eq!(file_root_source(&storage), Ok("demo-storage".to_string()));
     assert_eq!(strategy(&storage).as_deref(), Some("Recreate"), "a ReadWriteOnce claim cannot roll");
 
+    // A restarted reconciler checks the claim (the cache is all it has) and writes nothing.
+    reconciler.stop().await;
+    let second = rec::start(&env, "second");
+    rec::eventually("a full reconcile by the new reconciler", patience::settle(), || async {
+        let n = second.metrics.reconcile_count(reconciler::Outcome::Success);
+        if n >= 1 { Ok(()) } else { Err(format!("{n} reconciles")) }
+    })
+    .await;
+    let again: PersistentVolumeClaim = env.api().get("demo-storage").await.unwrap();
+    assert_eq!(again.resource_version(), claim.resource_version(), "the claim was rewritten");
+
     env.kubectl().args(["delete", "sbp", "demo", "--wait=false"]).ok().await;
     collected(&env, "demo").await;
     let left = env.api::<PersistentVolumeClaim>().get_opt("demo-storage").await.unwrap();
     let left = left.expect("the claim outlives its project");
     assert!(left.metadata.deletion_timestamp.is_none(), "the claim is not being deleted");
-    reconciler.stop().await;
+    second.stop().await;
 }
 
 #[tokio::test]
@@ -162,7 +174,7 @@ async fn the_shipped_reconciler_role_may_manage_claims_but_not_delete_them() {
     let env = TestEnv::new("claim-rbac").await.expect("test cluster");
     for file in ["config/rbac/namespace.yaml", "config/rbac/reconciler.yaml"] {
         let path = harness::repo_path(file).display().to_string();
-        env.kubectl().args(["apply", "-f", &path]).ok().await;
+        Kubectl::new(&env.kubeconfig, "supabase-operator-system").args(["apply", "-f", &path]).ok().await;
     }
     let sa = "system:serviceaccount:supabase-operator-system:supabase-operator-reconciler";
     for (verb, allowed) in

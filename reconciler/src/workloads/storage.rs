@@ -89,9 +89,13 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
                 claim_name: crds::names::storage_claim(&ctx.name),
                 read_only: None,
             };
+            // Not `data`, the emptyDir's name: server-side apply merges volumes by name, and
+            // the 1.20 apiserver keeps the old entry's `emptyDir: {}` beside the claim (two
+            // sources, refused). Under another name the emptyDir entry goes as a whole.
+            // `storage-data` is the chart's name for it.
             volumes.push((
-                Volume { name: "data".into(), persistent_volume_claim: Some(source), ..Default::default() },
-                VolumeMount { name: "data".into(), mount_path: FILE_PATH.into(), ..Default::default() },
+                Volume { name: "storage-data".into(), persistent_volume_claim: Some(source), ..Default::default() },
+                VolumeMount { name: "storage-data".into(), mount_path: FILE_PATH.into(), ..Default::default() },
             ));
             // A rolling update starts the new pod before the old one stops; on another node
             // it cannot attach a ReadWriteOnce volume the old pod holds (Multi-Attach), and
