@@ -1,7 +1,8 @@
 //! Storage's files on a PersistentVolumeClaim, on the real apiserver with the garbage
 //! collector: a new project's claim is created before the Deployment that mounts it at
 //! the file backend's root, survives the project's deletion by default and goes with it
-//! under `whenDeleted: delete`; a project stored before claims existed keeps its emptyDir
+//! under `whenDeleted: delete` (its owner reference following `whenDeleted` both ways);
+//! a restarted reconciler does not rewrite it; a project stored before claims existed keeps its emptyDir
 //! until its owner sets `spec.storage.volume`, and then switches its running Deployment
 //! to the claim (and to the Recreate strategy a ReadWriteOnce claim needs).
 // A panic is how a test reports failure.
@@ -126,6 +127,18 @@ async fn a_claim_with_when_deleted_delete_goes_with_its_project() {
     assert_eq!((owners[0].uid.as_str(), owners[0].kind.as_str()), (project.uid().unwrap().as_str(), "SupabaseProject"));
     let size = claim.spec.and_then(|s| s.resources).and_then(|r| r.requests).and_then(|r| r.get("storage").cloned());
     assert_eq!(size.map(|q| q.0), Some("2Gi".to_string()));
+
+    // The owner reference follows `whenDeleted` both ways on the existing claim.
+    for (when, owners) in [("retain", 0), ("delete", 1)] {
+        let patch = format!(r#"{{"spec":{{"storage":{{"volume":{{"whenDeleted":"{when}"}}}}}}}}"#);
+        env.kubectl().args(["patch", "sbp", "demo", "--type=merge", "-p", &patch]).ok().await;
+        rec::eventually(&format!("{owners} owner(s) with {when}"), patience::settle(), || async {
+            let c: PersistentVolumeClaim = env.api().get("demo-storage").await.unwrap();
+            let n = c.owner_references().len();
+            if n == owners { Ok(()) } else { Err(format!("{n} owners")) }
+        })
+        .await;
+    }
 
     env.kubectl().args(["delete", "sbp", "demo", "--wait=false"]).ok().await;
     rec::eventually("the claim deleted with its project", patience::settle(), || async {
