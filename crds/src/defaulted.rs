@@ -11,11 +11,13 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, EnvVar, ResourceRequirements, Toleration};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::Error;
 use crate::catalog::Component;
 use crate::project::{
-    ComponentsSpec, DashboardSpec, SmtpSpec, SslMode, StorageBackend, SupabaseProjectSpec, WorkloadSpec,
+    ComponentsSpec, DashboardSpec, SmtpSpec, SslMode, StorageBackend, SupabaseProjectSpec, VolumeAccessMode,
+    VolumeRetention, WorkloadSpec,
 };
 
 /// The database settings.
@@ -40,8 +42,28 @@ pub struct S3<'a> {
     pub force_path_style: bool,
 }
 
+/// The file backend's volume claim, when the spec has one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Volume<'a> {
+    /// Requested size.
+    pub size: &'a Quantity,
+    /// StorageClass; `None` for the cluster's default.
+    pub storage_class_name: Option<&'a str>,
+    /// Access modes (at least one, admission checks).
+    pub access_modes: &'a [VolumeAccessMode],
+    /// Whether the claim outlives the project.
+    pub when_deleted: VolumeRetention,
+}
+
+impl Volume<'_> {
+    /// Whether pods on several nodes may mount it (several replicas, a rolling update).
+    pub fn shared(&self) -> bool {
+        self.access_modes.contains(&VolumeAccessMode::ReadWriteMany)
+    }
+}
+
 /// Storage settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Storage<'a> {
     /// Where objects go.
     pub backend: StorageBackend,
@@ -49,6 +71,8 @@ pub struct Storage<'a> {
     pub file_size_limit: i64,
     /// The S3 settings, when given (the backend may still be `file`).
     pub s3: Option<S3<'a>>,
+    /// The volume claim, when given (a project stored before it existed has none).
+    pub volume: Option<Volume<'a>>,
 }
 
 /// SMTP settings, when the spec has them.
@@ -202,6 +226,15 @@ impl<'a> Defaulted<'a> {
             }),
             None => None,
         };
+        let volume = match &storage.volume {
+            Some(v) => Some(Volume {
+                size: need(v.size.as_ref(), "spec.storage.volume.size")?,
+                storage_class_name: v.storage_class_name.as_deref(),
+                access_modes: need(v.access_modes.as_deref(), "spec.storage.volume.accessModes")?,
+                when_deleted: need(v.when_deleted, "spec.storage.volume.whenDeleted")?,
+            }),
+            None => None,
+        };
         let jwt = need(spec.jwt.as_ref(), "spec.jwt")?;
         let c = need(spec.components.as_ref(), "spec.components")?;
         let auth = need(c.auth.as_ref(), "spec.components.auth")?;
@@ -220,6 +253,7 @@ impl<'a> Defaulted<'a> {
                 backend: need(storage.backend, "spec.storage.backend")?,
                 file_size_limit: need(storage.file_size_limit, "spec.storage.fileSizeLimit")?,
                 s3,
+                volume,
             },
             smtp: spec.smtp.as_ref().map(smtp).transpose()?,
             dashboard: spec.dashboard.as_ref(),

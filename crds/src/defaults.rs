@@ -15,6 +15,11 @@ use crate::refs::default_keys as keys;
 pub const DEFAULT_SSL_MODE: SslMode = SslMode::Prefer;
 /// Default upload limit of Storage (50 MiB, upstream's).
 pub const DEFAULT_FILE_SIZE_LIMIT: i64 = 52_428_800;
+/// Default size of Storage's volume claim: the community Helm chart's
+/// `persistence.storage.size` (supabase-community/supabase-kubernetes
+/// charts/supabase/values.yaml @ e88d61f824c4d7178779a020e808531203e3376f). Small on
+/// purpose: a claim may grow later where its class allows expansion, never shrink.
+pub const DEFAULT_VOLUME_SIZE: &str = "1Gi";
 /// Default lifetime of Auth's access tokens.
 pub const DEFAULT_JWT_EXPIRY_SECONDS: i64 = 3600;
 /// Default SMTP submission port.
@@ -40,30 +45,45 @@ fn pairs(r: Resources) -> [(&'static str, &'static str); 2] {
     [("cpu", r.cpu), ("memory", r.memory)]
 }
 
-/// What the spec being defaulted is, for the one default that depends on it:
-/// `spec.jwt.keys`.
+/// What the spec being defaulted is, for the defaults that depend on it:
+/// `spec.jwt.keys` and `spec.storage.volume`.
 ///
 /// Upstream's generator now makes the legacy and the new keys together, so a new
 /// project gets `both`. A project stored before `keys` existed has the legacy keys
 /// only, and its rendered configuration must not change until its owner asks: for it,
-/// an omitted `keys` means `legacy`. Only the mutating webhook knows which case it has
-/// (the review's operation); everyone else defaults a stored object, so the safe
-/// reading is the plain [`defaults`]: an omitted `keys` never becomes `both` there, and
-/// the reconciler, which defaults every object it reads, cannot turn the new keys on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// an omitted `keys` means `legacy`. Likewise a new project with the `file` backend gets
+/// a volume claim, and one stored before `volume` existed keeps its emptyDir (a claim
+/// would start empty, and switching the pod to it is the owner's call). Only the
+/// mutating webhook knows which case it has (the review's operation); everyone else
+/// defaults a stored object, so the safe reading is the plain [`defaults`]: an omitted
+/// `keys` never becomes `both` there, an omitted `volume` never appears, and the
+/// reconciler, which defaults every object it reads, cannot turn either on.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Admitted {
-    /// A CREATE: an omitted `keys` becomes `both`.
+    /// A CREATE: an omitted `keys` becomes `both`, an omitted `volume` (file backend)
+    /// the default claim.
     Created,
-    /// An UPDATE, or an object read back: an omitted `keys` keeps the stored value
-    /// (when a client replaced the object without the field), else `legacy`.
-    Stored(Option<KeyScheme>),
+    /// An UPDATE, or an object read back: an omitted field keeps the stored value (when
+    /// a client replaced the object without the field), else `keys` is `legacy` and
+    /// `volume` stays omitted.
+    Stored(Previous),
+}
+
+/// The stored object's values of the fields [`Admitted`] is about.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Previous {
+    /// `spec.jwt.keys`.
+    pub keys: Option<KeyScheme>,
+    /// `spec.storage.volume`.
+    pub volume: Option<StorageVolumeSpec>,
 }
 
 /// Returns the spec with every omitted field filled from the catalog and the
-/// constants above, as for a stored object (an omitted `spec.jwt.keys` is `legacy`; see
-/// [`Admitted`]). Fields the user set are never changed.
+/// constants above, as for a stored object (an omitted `spec.jwt.keys` is `legacy`, an
+/// omitted `spec.storage.volume` stays so; see [`Admitted`]). Fields the user set are
+/// never changed.
 pub fn defaults(spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
-    defaults_as(spec, Admitted::Stored(None))
+    defaults_as(spec, Admitted::Stored(Previous::default()))
 }
 
 /// [`defaults`] for a spec admitted as `admitted`.
@@ -91,6 +111,22 @@ pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> Supabas
     let storage = spec.storage.get_or_insert_with(Default::default);
     fill(&mut storage.backend, || StorageBackend::File);
     fill(&mut storage.file_size_limit, || DEFAULT_FILE_SIZE_LIMIT);
+    let file = storage.backend == Some(StorageBackend::File);
+    if storage.volume.is_none() {
+        storage.volume = match &admitted {
+            // Only a backend that mounts it gets a claim by default.
+            Admitted::Created if file => Some(StorageVolumeSpec::default()),
+            Admitted::Created => None,
+            // With s3 the claim is not mounted: dropping the field loses nothing.
+            Admitted::Stored(previous) if file => previous.volume.clone(),
+            Admitted::Stored(_) => None,
+        };
+    }
+    if let Some(volume) = storage.volume.as_mut() {
+        fill(&mut volume.size, || Quantity(DEFAULT_VOLUME_SIZE.to_string()));
+        fill(&mut volume.access_modes, || vec![VolumeAccessMode::ReadWriteOnce]);
+        fill(&mut volume.when_deleted, || VolumeRetention::Retain);
+    }
     if let Some(s3) = storage.s3.as_mut() {
         let has_endpoint = s3.endpoint.is_some();
         fill(&mut s3.force_path_style, || has_endpoint);
@@ -105,9 +141,9 @@ pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> Supabas
         fill_str(&mut r.anon_key_key, keys::ANON_KEY);
         fill_str(&mut r.service_key_key, keys::SERVICE_KEY);
     }
-    fill(&mut jwt.keys, || match admitted {
+    fill(&mut jwt.keys, || match &admitted {
         Admitted::Created => KeyScheme::Both,
-        Admitted::Stored(previous) => previous.unwrap_or(KeyScheme::Legacy),
+        Admitted::Stored(previous) => previous.keys.unwrap_or(KeyScheme::Legacy),
     });
     // The public set and the internal JWTs are optional in these Secrets (the operator
     // derives or signs them), so their key names have no default.
@@ -239,6 +275,9 @@ mod tests {
         "spec.jwt.signingKeysRef",
         "spec.jwt.apiKeysRef",
         "spec.storage.s3",
+        // A project stored before the field keeps its emptyDir; no class means the default.
+        "spec.storage.volume",
+        "spec.storage.volume.storageClassName",
         "spec.database.host",
         "spec.database.port",
         "spec.database.name",
@@ -388,9 +427,10 @@ mod tests {
         // Stored before the field existed: legacy, whoever defaults it (the reconciler
         // calls `defaults` on every object it reads).
         assert_eq!(scheme(&defaults(minimal())), Some(KeyScheme::Legacy));
-        assert_eq!(scheme(&defaults_as(minimal(), Admitted::Stored(None))), Some(KeyScheme::Legacy));
+        assert_eq!(scheme(&defaults_as(minimal(), Admitted::Stored(Previous::default()))), Some(KeyScheme::Legacy));
         // Replaced without the field: the stored value stays.
-        assert_eq!(scheme(&defaults_as(minimal(), Admitted::Stored(Some(KeyScheme::Both)))), Some(KeyScheme::Both));
+        let stored = Previous { keys: Some(KeyScheme::Both), ..Default::default() };
+        assert_eq!(scheme(&defaults_as(minimal(), Admitted::Stored(stored))), Some(KeyScheme::Both));
         // What the user wrote wins in every case.
         let mut legacy = minimal();
         legacy.jwt = Some(JwtSpec { keys: Some(KeyScheme::Legacy), ..Default::default() });
@@ -402,6 +442,42 @@ mod tests {
         // reconciler's own `defaults` changes nothing of what the webhook stored.
         let created = defaults_as(minimal(), Admitted::Created);
         assert_eq!(defaults(created.clone()), created);
+    }
+
+    #[test]
+    fn a_new_file_project_gets_a_retained_claim_and_a_stored_one_keeps_its_emptydir() {
+        let volume = |spec: &SupabaseProjectSpec| spec.storage.as_ref().and_then(|s| s.volume.clone());
+        let created = volume(&defaults_as(minimal(), Admitted::Created)).expect("a new project gets a claim");
+        assert_eq!(created.size, Some(Quantity("1Gi".into())));
+        assert_eq!(created.access_modes, Some(vec![VolumeAccessMode::ReadWriteOnce]));
+        assert_eq!(created.when_deleted, Some(VolumeRetention::Retain), "deleting a project keeps the files");
+        assert_eq!(created.storage_class_name, None, "the cluster's default class");
+        // Stored before the field existed: no claim, whoever defaults it.
+        assert_eq!(volume(&defaults(minimal())), None);
+        // Replaced without the field: the stored claim stays.
+        let stored = Previous { volume: Some(created.clone()), ..Default::default() };
+        assert_eq!(volume(&defaults_as(minimal(), Admitted::Stored(stored.clone()))), Some(created.clone()));
+        // The s3 backend mounts no claim: none by default, and dropping it is allowed.
+        let mut s3 = minimal();
+        s3.storage = Some(StorageSpec { backend: Some(StorageBackend::S3), ..Default::default() });
+        assert_eq!(volume(&defaults_as(s3.clone(), Admitted::Created)), None);
+        assert_eq!(volume(&defaults_as(s3, Admitted::Stored(stored))), None);
+        // An owner who sets `volume: {}` gets the defaults; what they wrote stays.
+        let mut asked = minimal();
+        asked.storage = Some(StorageSpec {
+            volume: Some(StorageVolumeSpec {
+                size: Some(Quantity("20Gi".into())),
+                when_deleted: Some(VolumeRetention::Delete),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let v = volume(&defaults(asked)).expect("kept");
+        assert_eq!(v.size, Some(Quantity("20Gi".into())));
+        assert_eq!(v.when_deleted, Some(VolumeRetention::Delete));
+        assert_eq!(v.access_modes, Some(vec![VolumeAccessMode::ReadWriteOnce]));
+        let created = defaults_as(minimal(), Admitted::Created);
+        assert_eq!(defaults(created.clone()), created, "idempotent under the stored reading");
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub mod status;
 
 pub use catalog::{CATALOG, Component};
 pub use defaulted::Defaulted;
-pub use defaults::{Admitted, defaults, defaults_as};
+pub use defaults::{Admitted, Previous, defaults, defaults_as};
 pub use error::Error;
 pub use project::{SupabaseProject, SupabaseProjectSpec};
 pub use status::{Phase, SupabaseProjectStatus};

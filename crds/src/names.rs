@@ -28,9 +28,16 @@ pub fn db_init_job(project: &str) -> String {
     format!("{project}-db-init")
 }
 
+/// Storage's volume claim (the `file` backend): `<project>-storage`, like Storage's
+/// other objects, so `kubectl get pvc` shows whose it is. It may outlive the project.
+pub fn storage_claim(project: &str) -> String {
+    component(project, Component::Storage)
+}
+
 /// Every name derived from a project's name, so admission can check them all.
 pub fn derived(project: &str) -> Vec<String> {
     let mut names: Vec<String> = CATALOG.iter().map(|e| component(project, e.component)).collect();
+    // The storage claim's name is Storage's component name, listed already.
     names.extend([jwt_secret(project), internal_secret(project), db_init_job(project)]);
     names
 }

@@ -5,6 +5,7 @@
 //! default" stay distinguishable and the defaulting patch is exact.
 
 use k8s_openapi::api::core::v1::{Affinity, EnvVar, ResourceRequirements, Toleration};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -164,7 +165,7 @@ pub struct DatabaseSecretRef {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StorageSpec {
-    /// `file` (a volume in the Storage pod; single replica only) or `s3`. Defaults to `file`.
+    /// `file` (a volume of the Storage pod, see `volume`) or `s3`. Defaults to `file`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<StorageBackend>,
     /// Largest accepted upload in bytes. Defaults to 52428800 (50 MiB).
@@ -173,6 +174,73 @@ pub struct StorageSpec {
     /// The S3 bucket; required when `backend` is `s3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Spec>,
+    /// The PersistentVolumeClaim `<name>-storage` that holds the `file` backend's objects,
+    /// so they survive a restart of the Storage pod. A project created with this operator
+    /// version and the `file` backend gets one with the defaults below. A project stored
+    /// before keeps its emptyDir (objects lost whenever the pod restarts) until its owner
+    /// sets this field, e.g. to `{}`. Not used with the `s3` backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<StorageVolumeSpec>,
+}
+
+/// The claim behind the `file` backend. Kubernetes keeps most of a claim fixed once it
+/// exists: only `size` may change afterwards, and only upwards.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageVolumeSpec {
+    /// Requested capacity, a Kubernetes quantity such as `1Gi`. Defaults to `1Gi` (the
+    /// community Helm chart's `persistence.storage.size`). May grow later where the
+    /// storage class allows volume expansion; never shrink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<Quantity>,
+    /// StorageClass of the claim. Omit for the cluster's default class. Fixed once the
+    /// claim exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+    /// Access modes of the claim. Defaults to `[ReadWriteOnce]`: one node mounts it, so
+    /// Storage runs one replica and is replaced by stopping the old pod first.
+    /// `ReadWriteMany` (a class that supports it, e.g. NFS or CephFS) lets Storage run
+    /// several replicas. Fixed once the claim exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_modes: Option<Vec<VolumeAccessMode>>,
+    /// What deleting the project does to the claim and the files on it. `retain` (the
+    /// default): the claim is not owned by the project and stays, so files are never lost
+    /// by deleting a project; delete it yourself when they are no longer needed (a project
+    /// created again with the same name mounts it again). `delete`: the project owns the
+    /// claim and the garbage collector deletes it, and with it (depending on the
+    /// class's reclaim policy) every stored file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_deleted: Option<VolumeRetention>,
+}
+
+// Access modes a Storage volume may have; Storage writes, so no read-only mode. (A plain
+// comment: schemars would let a type doc replace the field doc in the CRD.)
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum VolumeAccessMode {
+    /// Mounted read-write by one node.
+    ReadWriteOnce,
+    /// Mounted read-write by many nodes.
+    ReadWriteMany,
+}
+
+impl VolumeAccessMode {
+    /// The spelling Kubernetes uses in a claim.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeAccessMode::ReadWriteOnce => "ReadWriteOnce",
+            VolumeAccessMode::ReadWriteMany => "ReadWriteMany",
+        }
+    }
+}
+
+// What deleting the project does to the claim. (A plain comment, as above.)
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeRetention {
+    /// The claim outlives the project.
+    Retain,
+    /// The claim is deleted with the project.
+    Delete,
 }
 
 // Storage backends. (A plain comment: schemars would let a type doc replace the

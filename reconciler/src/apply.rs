@@ -14,7 +14,7 @@ use crds::{MANAGER, SupabaseProject};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
 use kube::runtime::reflector::Store;
@@ -77,6 +77,15 @@ impl Owned for Deployment {
         DeploymentView::from(&self)
     }
 }
+impl Owned for PersistentVolumeClaim {
+    type Cached = PartialObjectMeta<Self>;
+    fn store(c: &Caches) -> &Store<Self::Cached> {
+        &c.claims
+    }
+    fn cached(self) -> Self::Cached {
+        self.metadata.into_response_partial()
+    }
+}
 impl Owned for Job {
     type Cached = Self;
     fn store(c: &Caches) -> &Store<Self> {
@@ -124,6 +133,16 @@ pub async fn read<K: Owned>(ctx: &Context, project: &SupabaseProject, name: &str
     Ok(live)
 }
 
+/// Whether an applied object carries the project's owner reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// Owned: garbage-collected with the project (everything but a retained claim).
+    Owned,
+    /// Not owned: it outlives the project. Applying it without the reference drops one
+    /// an earlier apply set.
+    Unowned,
+}
+
 /// Applies `obj` in the project's namespace when it differs from the live object,
 /// and returns the live object in its cached form (as stored after the apply, if one
 /// was needed).
@@ -131,7 +150,18 @@ pub async fn apply<K: Owned>(
     ctx: &Context,
     project: &SupabaseProject,
     component: &str,
+    obj: K,
+) -> Result<K::Cached, Error> {
+    apply_as(ctx, project, component, obj, Ownership::Owned).await
+}
+
+/// [`apply`], with or without the owner reference.
+pub async fn apply_as<K: Owned>(
+    ctx: &Context,
+    project: &SupabaseProject,
+    component: &str,
     mut obj: K,
+    ownership: Ownership,
 ) -> Result<K::Cached, Error> {
     let namespace = project.namespace().ok_or_else(|| Error::Render("a project without a namespace".into()))?;
     let owner = project
@@ -139,7 +169,7 @@ pub async fn apply<K: Owned>(
         .ok_or_else(|| Error::Render("an owner reference for a project without a uid".into()))?;
     let meta = obj.meta_mut();
     meta.namespace = Some(namespace.clone());
-    meta.owner_references = Some(vec![owner]);
+    meta.owner_references = (ownership == Ownership::Owned).then(|| vec![owner]);
     meta.resource_version = None;
     meta.managed_fields = None;
     let labels = meta.labels.get_or_insert_with(Default::default);

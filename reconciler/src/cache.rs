@@ -21,7 +21,7 @@ use std::fmt::Debug;
 use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, PodTemplateSpec, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, PodTemplateSpec, Secret, Service};
 use kube::Resource;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
@@ -47,6 +47,8 @@ pub struct Caches {
     pub deployments: Store<DeploymentView>,
     /// The db-init Job.
     pub jobs: Store<Job>,
+    /// Storage's volume claims, metadata only (a retained claim has no owner).
+    pub claims: Store<PartialObjectMeta<PersistentVolumeClaim>>,
     /// Every Secret, metadata only: which referenced user Secret changed.
     pub all_secrets: Store<PartialObjectMeta<Secret>>,
 }
@@ -59,6 +61,7 @@ pub struct Writers {
     services: Writer<PartialObjectMeta<Service>>,
     deployments: Writer<DeploymentView>,
     jobs: Writer<Job>,
+    claims: Writer<PartialObjectMeta<PersistentVolumeClaim>>,
     all_secrets: Writer<PartialObjectMeta<Secret>>,
 }
 
@@ -69,10 +72,19 @@ pub fn new() -> (Caches, Writers) {
     let (services, wsv) = reflector::store();
     let (deployments, wd) = reflector::store();
     let (jobs, wj) = reflector::store();
+    let (claims, wpvc) = reflector::store();
     let (all_secrets, wa) = reflector::store();
     (
-        Caches { secrets, config_maps, services, deployments, jobs, all_secrets },
-        Writers { secrets: ws, config_maps: wc, services: wsv, deployments: wd, jobs: wj, all_secrets: wa },
+        Caches { secrets, config_maps, services, deployments, jobs, claims, all_secrets },
+        Writers {
+            secrets: ws,
+            config_maps: wc,
+            services: wsv,
+            deployments: wd,
+            jobs: wj,
+            claims: wpvc,
+            all_secrets: wa,
+        },
     )
 }
 
@@ -92,6 +104,8 @@ pub struct Streams {
     pub deployments: Touched<DeploymentView>,
     /// Jobs.
     pub jobs: Touched<Job>,
+    /// Volume claims' metadata.
+    pub claims: Touched<PartialObjectMeta<PersistentVolumeClaim>>,
     /// Every Secret's metadata.
     pub all_secrets: Touched<PartialObjectMeta<Secret>>,
 }
@@ -107,6 +121,7 @@ impl Writers {
             services: reflect(namespaced(client, ns), config, self.services, strip),
             deployments: reflect(namespaced(client, ns), config, self.deployments, strip),
             jobs: reflect(namespaced(client, ns), config, self.jobs, slim_job),
+            claims: reflect(namespaced(client, ns), config, self.claims, strip),
             all_secrets: reflect(
                 namespaced(client, ns),
                 &watcher::Config::default(),
@@ -176,6 +191,7 @@ impl Caches {
             self.services.wait_until_ready(),
             self.deployments.wait_until_ready(),
             self.jobs.wait_until_ready(),
+            self.claims.wait_until_ready(),
             self.all_secrets.wait_until_ready(),
         );
     }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crds::{MANAGER, SupabaseProject};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
@@ -55,6 +55,13 @@ fn referencing(store: &Store<SupabaseProject>, secret: &PartialObjectMeta<Secret
         .collect()
 }
 
+/// The project a volume claim belongs to, by its labels: a retained claim has no owner
+/// reference to follow (and may outlive its project; then nothing is reconciled).
+fn claim_owner(claim: PartialObjectMeta<PersistentVolumeClaim>) -> Option<ObjectRef<SupabaseProject>> {
+    let name = claim.labels().get("app.kubernetes.io/instance")?;
+    Some(ObjectRef::new(name).within(&claim.namespace()?))
+}
+
 /// Runs the controller until `stop` is cancelled (in-flight reconciles finish first).
 pub async fn run(
     ctx: Arc<Context>,
@@ -82,6 +89,7 @@ pub async fn run(
         .owns_stream(streams.services)
         .owns_stream(streams.deployments)
         .owns_stream(streams.jobs)
+        .watches_stream(streams.claims, claim_owner)
         .watches_stream(streams.all_secrets, move |s| referencing(&store, &s))
         .trigger_backoff(WatchBackoff::new(WATCH_BACKOFF_MAX))
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))

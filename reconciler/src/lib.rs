@@ -7,6 +7,7 @@
 mod apply;
 mod backoff;
 mod cache;
+mod claim;
 pub mod config;
 mod context;
 mod controller;

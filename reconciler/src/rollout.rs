@@ -60,6 +60,10 @@ pub async fn roll(ctx: &Context, project: &SupabaseProject, secrets: &SecretData
             apply(ctx, project, c.name(), cm).await?;
         }
         apply(ctx, project, c.name(), objects.service).await?;
+        // The claim first: a pod whose claim does not exist yet is not scheduled.
+        if let Some(claim) = &objects.claim {
+            crate::claim::ensure(ctx, project, claim).await?;
+        }
         let deployment = apply(ctx, project, c.name(), objects.deployment).await?;
         blocked = !readiness::rollout(&deployment).ready;
         out.push(Observed { component: c, deployment: Some(deployment) });

@@ -1,6 +1,6 @@
-//! A real control plane on loopback: etcd, kube-apiserver and the garbage collector
-//! and namespace controllers of kube-controller-manager. Everything lives under one
-//! directory; dropping the `ControlPlane` kills the processes.
+//! A real control plane on loopback: etcd, kube-apiserver and the garbage collector,
+//! namespace and pvc-protection controllers of kube-controller-manager. Everything
+//! lives under one directory; dropping the `ControlPlane` kills the processes.
 
 use std::fs;
 use std::net::TcpListener;
@@ -127,9 +127,12 @@ impl ControlPlane {
         let mut kcm = Command::new(kcm_bin);
         kcm.args([
             &format!("--kubeconfig={}", plane.kubeconfig.display()),
-            // Only what tests need: owner-reference garbage collection and namespace
-            // deletion. The deployment controller stays off so tests own Deployment status.
-            "--controllers=garbagecollector,namespace",
+            // Only what tests need: owner-reference garbage collection, namespace
+            // deletion, and the removal of the `kubernetes.io/pvc-protection` finalizer
+            // that the apiserver puts on every claim (without it a deleted claim, and a
+            // namespace holding one, would stay Terminating). The deployment controller
+            // stays off so tests own Deployment status.
+            "--controllers=garbagecollector,namespace,pvc-protection",
             "--leader-elect=false",
             "--port=0",
             "--secure-port=0",

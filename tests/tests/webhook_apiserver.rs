@@ -119,6 +119,42 @@ async fn a_minimal_project_is_stored_with_every_default_filled() {
 }
 
 #[tokio::test]
+async fn a_new_project_gets_a_storage_claim_that_kubectl_cannot_shrink_or_share() {
+    let s = setup("wh-storage-claim").await;
+    s.db_secret().await;
+    s.env.kubectl().args(["apply", "-f", "-"]).stdin(MINIMAL).ok().await;
+    let stored: SupabaseProject = s.env.api().get("demo").await.expect("stored");
+    let spec = serde_json::to_value(&stored.spec).unwrap();
+    assert_eq!(
+        spec["storage"]["volume"],
+        serde_json::json!({"size": "1Gi", "accessModes": ["ReadWriteOnce"], "whenDeleted": "retain"})
+    );
+
+    let shrink = format!("{MINIMAL}  storage:\n    volume:\n      size: 500Mi\n");
+    let out = s.env.kubectl().args(["apply", "-f", "-"]).stdin(shrink).run().await;
+    assert!(!out.success, "a claim was shrunk");
+    assert!(
+        out.stderr.contains(
+            "spec.storage.volume.size: Invalid value: \"500Mi\": must not be less than the previous value \"1Gi\""
+        ),
+        "{}",
+        out.stderr
+    );
+    let scaled = format!("{MINIMAL}  components:\n    storage:\n      replicas: 2\n");
+    let out = s.env.kubectl().args(["apply", "-f", "-"]).stdin(scaled).run().await;
+    assert!(!out.success, "two Storage pods on a ReadWriteOnce claim");
+    assert!(out.stderr.contains("spec.components.storage.replicas: Invalid value: 2"), "{}", out.stderr);
+    assert!(out.stderr.contains("ReadWriteOnce"), "{}", out.stderr);
+
+    // A client replacing the object without the field keeps the claim.
+    s.env.kubectl().args(["replace", "-f", "-"]).stdin(MINIMAL).ok().await;
+    let stored: SupabaseProject = s.env.api().get("demo").await.expect("stored");
+    let spec = serde_json::to_value(&stored.spec).unwrap();
+    assert_eq!(spec["storage"]["volume"]["size"], "1Gi", "{spec}");
+    s.done().await;
+}
+
+#[tokio::test]
 async fn each_invalid_sample_is_refused_naming_the_field() {
     let s = setup("wh-invalid").await;
     s.db_secret().await;

@@ -125,12 +125,18 @@ pub struct Admission {
     pub metrics: Arc<Metrics>,
 }
 
-/// The stored object's `spec.jwt.keys` on UPDATE, so that a client replacing the object
-/// without the field does not change the project's keys. Unreadable counts as absent
-/// (then `legacy`, which changes nothing of a project stored before the field existed).
-fn stored_key_scheme<S: SentJson>(request: &Request<S>) -> Option<crds::project::KeyScheme> {
-    let old = request.old_object.as_ref()?.spec.as_ref()?.json().ok()?;
-    serde_json::from_value(old.pointer("/jwt/keys")?.clone()).ok()
+/// The stored object's `spec.jwt.keys` and `spec.storage.volume` on UPDATE, so that a
+/// client replacing the object without them changes neither the project's keys nor
+/// where its files live. Unreadable counts as absent (then `legacy` and no claim, which
+/// changes nothing of a project stored before the fields existed).
+fn stored_previous<S: SentJson>(request: &Request<S>) -> crds::Previous {
+    let Some(old) = request.old_object.as_ref().and_then(|o| o.spec.as_ref()).and_then(|s| s.json().ok()) else {
+        return crds::Previous::default();
+    };
+    fn read<T: serde::de::DeserializeOwned>(old: &serde_json::Value, pointer: &str) -> Option<T> {
+        serde_json::from_value(old.pointer(pointer)?.clone()).ok()
+    }
+    crds::Previous { keys: read(&old, "/jwt/keys"), volume: read(&old, "/storage/volume") }
 }
 
 fn allowed_unchecked<S>(request: &Request<S>, why: &str) -> AdmissionResponse {
@@ -149,7 +155,7 @@ impl Admission {
         };
         let admitted = match request.operation {
             Operation::Create => crds::Admitted::Created,
-            _ => crds::Admitted::Stored(stored_key_scheme(request)),
+            _ => crds::Admitted::Stored(stored_previous(request)),
         };
         let patch = object
             .spec

@@ -114,14 +114,41 @@ mod tests {
         };
         assert_eq!(keys_after(Admitted::Created), "both");
         // An UPDATE of a project stored before the field existed: legacy, written out.
-        assert_eq!(keys_after(Admitted::Stored(None)), "legacy");
+        assert_eq!(keys_after(Admitted::Stored(crds::Previous::default())), "legacy");
         // A replace that drops the field keeps what was stored.
-        assert_eq!(keys_after(Admitted::Stored(Some(KeyScheme::Both))), "both");
+        let stored = crds::Previous { keys: Some(KeyScheme::Both), ..Default::default() };
+        assert_eq!(keys_after(Admitted::Stored(stored)), "both");
         // What the user sends is never replaced.
         let mut object = minimal();
         object["spec"]["jwt"] = json!({"keys": "legacy"});
         let p = serde_json::to_value(of_as(&object, Admitted::Created).unwrap()).unwrap();
         assert!(p.as_array().unwrap().iter().all(|op| op["path"] != "/spec/jwt/keys"), "{p}");
+    }
+
+    #[test]
+    fn only_a_new_project_gets_a_volume_claim_by_default() {
+        use crds::Admitted;
+        let volume_after = |admitted| {
+            let mut object = minimal();
+            let p = of_as(&object, admitted).unwrap();
+            json_patch::patch(&mut object, &p).unwrap();
+            object["spec"]["storage"].get("volume").cloned()
+        };
+        assert_eq!(
+            volume_after(Admitted::Created),
+            Some(json!({"size": "1Gi", "accessModes": ["ReadWriteOnce"], "whenDeleted": "retain"}))
+        );
+        // An UPDATE of a project stored before the field existed: its emptyDir stays.
+        assert_eq!(volume_after(Admitted::Stored(crds::Previous::default())), None);
+        // A replace that drops the field keeps the stored claim.
+        let stored: crds::project::StorageVolumeSpec =
+            serde_json::from_value(json!({"size": "5Gi", "accessModes": ["ReadWriteMany"], "whenDeleted": "delete"}))
+                .unwrap();
+        let previous = crds::Previous { volume: Some(stored), ..Default::default() };
+        assert_eq!(
+            volume_after(Admitted::Stored(previous)),
+            Some(json!({"size": "5Gi", "accessModes": ["ReadWriteMany"], "whenDeleted": "delete"}))
+        );
     }
 
     #[test]

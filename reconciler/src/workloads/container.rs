@@ -190,6 +190,7 @@ pub(super) fn deployment(
             replicas: Some(workload.replicas),
             selector: LabelSelector { match_labels: Some(selector), match_expressions: None },
             template,
+            strategy: rendered.strategy.clone(),
             ..Default::default()
         }),
         status: None,

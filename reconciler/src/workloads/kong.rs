@@ -362,6 +362,7 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         args: Some(vec!["kong".into(), "docker-start".into()]),
         extra_ports: Vec::new(),
         read_only_root: true,
+        strategy: None,
     })
 }
 

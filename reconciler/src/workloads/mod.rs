@@ -27,6 +27,8 @@ mod fixtures;
 #[cfg(test)]
 mod legacy_tests;
 #[cfg(test)]
+mod storage_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
@@ -36,13 +38,14 @@ use crds::refs::Value;
 use crds::{Component, Defaulted, SupabaseProject, SupabaseProjectSpec};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 
 use crate::Error;
 
 pub use dbinit::{DB_INIT_IMAGE, DB_INIT_USER};
+pub use storage::claim_update;
 
 /// Pod-template annotation holding the digest of the Secret data and config a
 /// component consumes: when it changes, the Deployment rolls its pods.
@@ -61,6 +64,9 @@ pub struct ComponentObjects {
     pub service: Service,
     /// The Deployment.
     pub deployment: Deployment,
+    /// Storage's volume claim, whole (as created); it must exist before the Deployment
+    /// that mounts it. Its owner reference is set only for `whenDeleted: delete`.
+    pub claim: Option<PersistentVolumeClaim>,
 }
 
 /// The objects of `component` for `project` (which must be defaulted). `config_hash`
@@ -83,7 +89,8 @@ pub fn component(
     let config_maps = rendered.config_maps.clone();
     let deployment = container::deployment(&ctx, component, rendered, config_hash)?;
     let service = service::service(&ctx, component)?;
-    Ok(ComponentObjects { config_maps, service, deployment })
+    let claim = if component == Component::Storage { storage::claim(&ctx) } else { None };
+    Ok(ComponentObjects { config_maps, service, deployment, claim })
 }
 
 /// The values `component` reads from Secrets (see `crds::refs::source`), so the
@@ -166,6 +173,8 @@ struct Rendered {
     extra_ports: Vec<(&'static str, i32)>,
     /// Whether the root filesystem is read-only (every path the image writes is a volume).
     read_only_root: bool,
+    /// How the Deployment replaces its pods; `None` leaves Kubernetes' default.
+    strategy: Option<k8s_openapi::api::apps::v1::DeploymentStrategy>,
 }
 
 /// A project reduced to what every renderer needs, checked once: its defaulted spec

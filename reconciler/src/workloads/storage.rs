@@ -1,9 +1,16 @@
 //! The Storage API, configured as upstream's `docker-compose.yml` (and its S3 variant) does.
 
 use crds::Component;
-use crds::project::StorageBackend;
+use std::collections::BTreeMap;
+
+use crds::project::{StorageBackend, VolumeRetention};
 use crds::refs::Value;
-use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, Volume, VolumeMount};
+use k8s_openapi::api::apps::v1::{DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::core::v1::{
+    EmptyDirVolumeSource, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, Volume,
+    VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::container::scratch;
 use super::env::{Env, UrlClient};
@@ -65,13 +72,94 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         (StorageBackend::File, _) => {
             // With the file backend the "bucket" is a directory under the backend path.
             env.lit("GLOBAL_S3_BUCKET", "stub").lit("REGION", "local").lit("FILE_STORAGE_BACKEND_PATH", FILE_PATH);
-            // An emptyDir: objects live as long as the pod. The API has no volume claim for
-            // Storage yet; use the s3 backend for data that must survive a restart.
+        }
+    }
+    // Kubernetes' own rolling update, written out: the field manager then owns
+    // `rollingUpdate` and drops it when the Deployment switches to Recreate (a leftover
+    // defaulted `rollingUpdate` would make the apiserver refuse `type: Recreate`).
+    let percent = |p: &str| Some(IntOrString::String(p.to_string()));
+    let mut strategy = DeploymentStrategy {
+        type_: Some("RollingUpdate".into()),
+        rolling_update: Some(RollingUpdateDeployment { max_surge: percent("25%"), max_unavailable: percent("25%") }),
+    };
+    match (backend, storage.volume) {
+        (StorageBackend::File, Some(v)) => {
+            // Upstream's compose bind-mounts ./volumes/storage at this path
+            // (supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d); the community
+            // chart mounts its claim there (supabase-community/supabase-kubernetes
+            // charts/supabase/templates/storage/deployment.yaml @ e88d61f8).
+            let source = PersistentVolumeClaimVolumeSource {
+                claim_name: crds::names::storage_claim(&ctx.name),
+                read_only: None,
+            };
+            // Not `data`, the emptyDir's name: server-side apply merges volumes by name, and
+            // the 1.20 apiserver keeps the old entry's `emptyDir: {}` beside the claim (two
+            // sources, refused). Under another name the emptyDir entry goes as a whole.
+            // `storage-data` is the chart's name for it.
+            volumes.push((
+                Volume { name: "storage-data".into(), persistent_volume_claim: Some(source), ..Default::default() },
+                VolumeMount { name: "storage-data".into(), mount_path: FILE_PATH.into(), ..Default::default() },
+            ));
+            // A rolling update starts the new pod before the old one stops; on another node
+            // it cannot attach a ReadWriteOnce volume the old pod holds (Multi-Attach), and
+            // the rollout stalls. The community chart documents the same trap and its fix,
+            // `strategy: {type: Recreate}` (charts/supabase/values.yaml @ e88d61f8, Studio's
+            // snippets claim); its Storage Deployment sets no strategy.
+            if !v.shared() {
+                strategy = DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None };
+            }
+        }
+        (StorageBackend::File, None) => {
+            // A project stored before claims existed: an emptyDir, objects live as long as
+            // the pod, until its owner sets `spec.storage.volume` (admission warns).
             volumes.push((
                 Volume { name: "data".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() },
                 VolumeMount { name: "data".into(), mount_path: FILE_PATH.into(), ..Default::default() },
             ));
         }
+        (StorageBackend::S3, _) => {}
     }
-    Ok(Rendered { env: env.finish(), volumes, read_only_root: true, ..Default::default() })
+    Ok(Rendered { env: env.finish(), volumes, read_only_root: true, strategy: Some(strategy), ..Default::default() })
+}
+
+/// The claim behind the file backend, when the project has one: everything it is
+/// created with. [`claim_update`] is what is applied once it exists.
+pub(super) fn claim(ctx: &Ctx<'_>) -> Option<PersistentVolumeClaim> {
+    let storage = ctx.spec.storage;
+    let v = storage.volume.filter(|_| storage.backend == StorageBackend::File)?;
+    let mut metadata = ctx.meta(crds::names::storage_claim(&ctx.name), Component::Storage.name());
+    // Owned (and garbage-collected with the project) only when the spec says so.
+    if v.when_deleted == VolumeRetention::Retain {
+        metadata.owner_references = None;
+    }
+    Some(PersistentVolumeClaim {
+        metadata,
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(v.access_modes.iter().map(|m| m.as_str().to_string()).collect()),
+            storage_class_name: v.storage_class_name.map(str::to_string),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([("storage".to_string(), v.size.clone())])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        status: None,
+    })
+}
+
+/// What may change in an existing claim, as applied: its labels and owner reference,
+/// and its size (the apiserver lets a bound claim grow where its class allows expansion).
+/// The class and access modes are fixed once the claim exists, so they are set only when
+/// it is created (admission refuses a change to them); applying them again would make
+/// the reconciler a co-owner that could never drop them.
+pub fn claim_update(full: &PersistentVolumeClaim) -> PersistentVolumeClaim {
+    let requests = full.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.clone());
+    PersistentVolumeClaim {
+        metadata: full.metadata.clone(),
+        spec: Some(PersistentVolumeClaimSpec {
+            resources: Some(VolumeResourceRequirements { requests, ..Default::default() }),
+            ..Default::default()
+        }),
+        status: None,
+    }
 }

@@ -15,6 +15,7 @@ mod s3;
 mod secrets;
 mod urls;
 mod verified;
+mod volume;
 mod warnings;
 mod workloads;
 
@@ -160,6 +161,7 @@ pub fn validate(input: &Input<'_>) -> Report {
     jwt::check(input, &refs, &mut report);
     keys::check(input, &refs, &mut report);
     s3::check(input.spec, &mut report.causes);
+    volume::check(input, &mut report);
     access::check(input, &refs, &mut report.causes);
     if !input.policy.namespace_allowed(input.namespace) {
         let allowed = input.policy.allowed_namespaces.join(", ");

@@ -9,8 +9,13 @@ use crate::policy::Policy;
 
 pub(super) fn check(spec: &SupabaseProjectSpec, policy: &Policy, causes: &mut Vec<Cause>) {
     let Some(components) = &spec.components else { return };
-    let file_backend =
-        spec.storage.as_ref().and_then(|s| s.backend).unwrap_or(StorageBackend::File) == StorageBackend::File;
+    let storage = spec.storage.as_ref();
+    let file_backend = storage.and_then(|s| s.backend).unwrap_or(StorageBackend::File) == StorageBackend::File;
+    let volume = storage.and_then(|s| s.volume.as_ref());
+    // Pods on several nodes can share only a ReadWriteMany claim.
+    let shared = volume
+        .and_then(|v| v.access_modes.as_ref())
+        .is_some_and(|m| m.contains(&crds::project::VolumeAccessMode::ReadWriteMany));
     for entry in &CATALOG {
         let Some(w) = components.workload(entry.component) else { continue };
         // Field paths are built only for a problem: most reviews have none.
@@ -31,13 +36,18 @@ pub(super) fn check(spec: &SupabaseProjectSpec, policy: &Policy, causes: &mut Ve
                     replicas.to_string(),
                     format!("must be at most {}", policy.max_replicas),
                 ));
-            } else if entry.component == Component::Storage && file_backend && replicas > 1 {
-                causes.push(Cause::invalid(
-                    Rule::Workloads,
-                    field(),
-                    replicas.to_string(),
-                    "must be at most 1 with the file storage backend (its volume belongs to one pod); use s3 to scale",
-                ));
+            } else if entry.component == Component::Storage && file_backend && replicas > 1 && !shared {
+                let detail = match volume {
+                    Some(_) => {
+                        "must be at most 1 with a ReadWriteOnce volume (spec.storage.volume.accessModes): one node \
+                         mounts it; use ReadWriteMany or the s3 backend to scale"
+                    }
+                    None => {
+                        "must be at most 1 with the file storage backend without spec.storage.volume (each pod \
+                         would have an emptyDir of its own); use a ReadWriteMany volume or s3 to scale"
+                    }
+                };
+                causes.push(Cause::invalid(Rule::Workloads, field(), replicas.to_string(), detail));
             }
         }
         let resources = w.resources.as_ref();
@@ -118,6 +128,35 @@ mod tests {
             s.components.as_mut().unwrap().storage.as_mut().unwrap().workload.replicas = Some(2);
         });
         assert_eq!(case.fields(), ["spec.components.storage.replicas"]);
+    }
+
+    #[test]
+    fn file_storage_scales_only_on_a_read_write_many_claim() {
+        use crds::project::{StorageVolumeSpec, VolumeAccessMode};
+        let with = |modes: Vec<VolumeAccessMode>| {
+            Case::valid().with(|s| {
+                let storage = s.storage.as_mut().unwrap();
+                storage.backend = Some(crds::project::StorageBackend::File);
+                storage.volume = Some(StorageVolumeSpec {
+                    size: Some(Quantity("1Gi".into())),
+                    access_modes: Some(modes),
+                    ..Default::default()
+                });
+                s.components.as_mut().unwrap().storage.as_mut().unwrap().workload.replicas = Some(3);
+            })
+        };
+        let rwo = with(vec![VolumeAccessMode::ReadWriteOnce]).messages();
+        assert!(
+            rwo.starts_with(
+                "spec.components.storage.replicas: Invalid value: 3: must be at most 1 with a ReadWriteOnce"
+            ),
+            "{rwo}"
+        );
+        assert!(rwo.contains("spec.storage.volume.accessModes"), "{rwo}");
+        assert!(with(vec![VolumeAccessMode::ReadWriteMany]).fields().is_empty());
+        let mut one = with(vec![VolumeAccessMode::ReadWriteOnce]);
+        one.spec.components.as_mut().unwrap().storage.as_mut().unwrap().workload.replicas = Some(1);
+        assert!(one.fields().is_empty());
     }
 
     #[test]
