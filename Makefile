@@ -4,10 +4,10 @@ CARGO ?= cargo
 CLUSTER := $(CARGO) run -q -p supabase-operator-tests --bin cluster --
 INSTALL := bash tests/scripts/install-control-plane.sh
 
-.PHONY: test lint fmt crd control-plane
+.PHONY: test lint fmt crd control-plane postgres
 
 ## test: every unit and integration test, against a real local control plane
-test: control-plane
+test: control-plane postgres
 	$(CARGO) build --workspace --all-targets
 	$(CLUSTER) run -- bash tests/scripts/run-tests.sh
 
@@ -22,6 +22,10 @@ fmt:
 ## crd: regenerate the committed CRD from the Rust types
 crd:
 	$(CARGO) run -q -p supabase-crds --bin crdgen > crds/supabaseproject.yaml
+
+## postgres: install PostgreSQL 15 (+ pg_cron, wal2json) and the pinned postgres-meta for the database tests (idempotent)
+postgres:
+	bash tests/scripts/install-postgres.sh >/dev/null
 
 ## control-plane: install etcd, kube-apiserver and kube-controller-manager (idempotent)
 control-plane:

@@ -16,6 +16,7 @@ pub mod fixtures;
 pub mod kubectl;
 pub mod kubelet;
 pub mod patience;
+pub mod postgres;
 pub mod process;
 pub mod reconciler;
 pub mod supervisor;

@@ -32,7 +32,7 @@ pub const DB_INIT_IMAGE: &str = "postgres:17.6-alpine";
 pub const DB_INIT_USER: &str = "postgres";
 
 /// `postgres` in the Alpine PostgreSQL image.
-const PSQL_UID: i64 = 70;
+pub(super) const PSQL_UID: i64 = 70;
 
 /// The `app.kubernetes.io/component` of the Job and its ConfigMap.
 const COMPONENT: &str = "db-init";
@@ -136,10 +136,13 @@ mod tests {
         let mut creates = 0;
         for (i, line) in lines.iter().enumerate() {
             let upper = line.to_uppercase();
-            if upper.contains("CREATE ") && !upper.contains("CREATE OR REPLACE") {
+            // NOTICE texts and the session's own temporary helper are not objects created.
+            let counted = !upper.contains("RAISE NOTICE") && !upper.contains("PROCEDURE PG_TEMP.");
+            let creates_something = upper.split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == "CREATE");
+            if counted && creates_something && !upper.contains("CREATE OR REPLACE") {
                 creates += 1;
                 let guarded = upper.contains("IF NOT EXISTS")
-                    || lines[..i].iter().rev().take(3).any(|l| l.to_uppercase().contains("IF NOT EXISTS (SELECT"));
+                    || lines[..i].iter().rev().take(8).any(|l| l.to_uppercase().contains("IF NOT EXISTS (SELECT"));
                 assert!(guarded, "unguarded: {line}");
             }
             for word in ["DROP ", "TRUNCATE ", "DELETE ", "CREATE OR REPLACE"] {
