@@ -14,6 +14,8 @@ pub const DEGRADED: &str = "Degraded";
 pub const SECRETS_READY: &str = "SecretsReady";
 /// The database initialization Job succeeded (or initialization is off).
 pub const DATABASE_INITIALIZED: &str = "DatabaseInitialized";
+/// The database preflight found every hard prerequisite of the enabled components.
+pub const DATABASE_READY: &str = "DatabaseReady";
 
 /// Looks a condition up by type.
 pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {

@@ -31,6 +31,7 @@ use crate::status::SupabaseProjectStatus;
     status = "SupabaseProjectStatus",
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase","description":"Lifecycle phase of the project"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.readyComponents","description":"Ready components out of enabled components"}"#,
+    printcolumn = r#"{"name":"Database","type":"string","jsonPath":".status.conditions[?(@.type==\"DatabaseReady\")].reason","description":"The database preflight: Ready, Missing (what, in status.database), Unreachable or Checking"}"#,
     printcolumn = r#"{"name":"API URL","type":"string","jsonPath":".spec.apiExternalUrl","description":"External URL of the API gateway"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]

@@ -46,6 +46,10 @@ pub struct SupabaseProjectStatus {
     /// of the keys that verify. Never a key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<KeysStatus>,
+    /// What the database preflight found: reachability, server version and each missing
+    /// prerequisite with the component that needs it and how to fix it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseStatus>,
 }
 
 /// Which keys a project uses, by id only (key ids are public: Auth serves them at
@@ -64,6 +68,42 @@ pub struct KeysStatus {
     /// them verify.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_ids: Vec<String>,
+}
+
+/// The result of the last database preflight (a read-only Job that connects with the
+/// project's database settings).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseStatus {
+    /// The preflight Job this result came from; its name carries a hash of the database
+    /// settings, so a new name means a new check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_by: Option<String>,
+    /// Whether the preflight could connect; unknown while the first check runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachable: Option<bool>,
+    /// The server's `server_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
+    /// What is missing or wrong, each for one component.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<DatabaseFinding>,
+}
+
+/// One thing the database lacks.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseFinding {
+    /// What was checked: `reachable`, `version`, `walLevel`, `replicationSlots`,
+    /// `extension:<name>`, `role:<name>`, `privileges`.
+    pub check: String,
+    /// The component that needs it (`all` for every component that uses the database).
+    pub component: String,
+    /// `required`: the component is held back until it is fixed; `optional`: a warning,
+    /// a feature of the component will not work.
+    pub severity: String,
+    /// What is missing, and how to fix it.
+    pub message: String,
 }
 
 // Lifecycle phases of a project. (A plain comment: schemars would let a type doc replace the

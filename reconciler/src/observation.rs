@@ -2,7 +2,10 @@
 //! produce it, the status computation reads it. Kept apart from both so that the pure
 //! status code depends on no module that talks to the apiserver.
 
+use std::collections::BTreeSet;
+
 use crds::Component;
+use crds::status::DatabaseStatus;
 
 use crate::deployment_view::DeploymentView;
 
@@ -26,6 +29,9 @@ pub enum DbInit {
     Running(String),
     /// The Job failed; the message says how to retry.
     Failed(String),
+    /// Not started: the database preflight has no answer yet, or the database is not
+    /// reachable (the message says which).
+    Waiting(String),
 }
 
 impl DbInit {
@@ -56,4 +62,8 @@ pub struct Observation {
     pub components: Vec<Observed>,
     /// The keys in use, once the generated Secrets are there.
     pub keys: Option<crds::status::KeysStatus>,
+    /// The database preflight's result (or that it runs), when it was reached.
+    pub database: Option<DatabaseStatus>,
+    /// Components held back by a missing hard prerequisite of the database.
+    pub held: BTreeSet<Component>,
 }

@@ -20,7 +20,7 @@ use crate::dbinit;
 use crate::key;
 use crate::observation::{DbInit, Observation};
 use crate::status;
-use crate::{inputs, rollout, secrets};
+use crate::{findings, inputs, preflight, rollout, secrets};
 
 /// How often a settled project is looked at again even without a watch event.
 const RESYNC: Duration = Duration::from_secs(600);
@@ -65,6 +65,8 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
         db: None,
         components: Vec::new(),
         keys: None,
+        database: None,
+        held: Default::default(),
     };
     let mut rolled = false;
     if obs.problems.is_empty() {
@@ -78,7 +80,37 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
         obs.secrets_ready = true;
         user.extend(ensured.data);
         obs.keys = Some(crate::new_keys::status(&project.spec, &obs.name, &user));
-        let (db, created) = dbinit::step(ctx, project).await.or_else(render_problem(&mut obs.problems))?;
+        // The preflight answers first: db-init and the rollout wait for it, and what it
+        // finds missing holds back the components that need it.
+        // No event when a check starts: the status shows it (`DATABASE` Checking), and the
+        // verdict gets one when it is not Ready (status::transitions).
+        let database = match preflight::step(ctx, project).await {
+            Ok(r) => r,
+            Err(Error::Render(m)) => {
+                obs.problems.push(format!("cannot render the database preflight Job: {m}"));
+                Default::default()
+            }
+            Err(e) => return Err(e),
+        };
+        let enabled: Vec<crds::Component> =
+            crds::CATALOG.iter().map(|e| e.component).filter(|c| project.spec.enabled(*c)).collect();
+        obs.held = findings::held(&database.findings, &enabled);
+        let answered = database.reachable.is_some();
+        let reachable = database.reachable == Some(true);
+        let unreachable = database.findings.iter().find(|f| f.check == "reachable").map(|f| f.message.clone());
+        obs.database = Some(database);
+        let (db, created) = if reachable {
+            dbinit::step(ctx, project).await.or_else(render_problem(&mut obs.problems))?
+        } else if project.status.as_ref().and_then(|s| s.database_initialized_generation).is_some() {
+            // Initialized before: the record stands whatever the database says now.
+            dbinit::step(ctx, project).await.or_else(render_problem(&mut obs.problems))?
+        } else if !crds::Defaulted::of(&project.spec).is_ok_and(|s| s.database.initialize) {
+            (DbInit::NotRequested, false)
+        } else if answered {
+            (DbInit::Waiting(unreachable.unwrap_or_else(|| "the database is not reachable".into())), false)
+        } else {
+            (DbInit::Waiting("waiting for the database preflight".into()), false)
+        };
         if let DbInit::Done(g) = db
             && project.status.as_ref().and_then(|s| s.database_initialized_generation).is_none()
         {
@@ -102,8 +134,8 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
             let note = format!("created database initialization Job {}", crds::names::db_init_job(&obs.name));
             ctx.events.publish(&reference, EventType::Normal, "DatabaseInitStarted", "InitializeDatabase", &note).await;
         }
-        if db.allows_rollout() && obs.problems.is_empty() {
-            match rollout::roll(ctx, project, &user).await {
+        if db.allows_rollout() && answered && obs.problems.is_empty() {
+            match rollout::roll(ctx, project, &user, &obs.held).await {
                 Ok(c) => {
                     obs.components = c;
                     rolled = true;

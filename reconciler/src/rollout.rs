@@ -4,6 +4,8 @@
 //! for it, and moves on in the same order. Readiness is read from the Deployment as
 //! just applied, or from the cache.
 
+use std::collections::BTreeSet;
+
 use crds::{CATALOG, Component, SupabaseProject};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -34,8 +36,15 @@ pub async fn observe(ctx: &Context, project: &SupabaseProject) -> Result<Vec<Obs
 }
 
 /// Applies components in order up to the first one that is not ready, and observes
-/// the rest. Removes the objects of components that were disabled.
-pub async fn roll(ctx: &Context, project: &SupabaseProject, secrets: &SecretData) -> Result<Vec<Observed>, Error> {
+/// the rest. A component in `held` (its database lacks a hard prerequisite) is passed
+/// over untouched and does not stop the ones after it. Removes the objects of
+/// components that were disabled.
+pub async fn roll(
+    ctx: &Context,
+    project: &SupabaseProject,
+    secrets: &SecretData,
+    held: &BTreeSet<Component>,
+) -> Result<Vec<Observed>, Error> {
     let name = project.name_any();
     // Only a component the last status listed can have objects to remove; this spares
     // a disabled Studio three API calls on every reconcile.
@@ -46,7 +55,7 @@ pub async fn roll(ctx: &Context, project: &SupabaseProject, secrets: &SecretData
     let mut out = Vec::new();
     let mut blocked = false;
     for c in enabled(project) {
-        if blocked {
+        if blocked || held.contains(&c) {
             let deployment = read::<Deployment>(ctx, project, &crds::names::component(&name, c)).await?;
             out.push(Observed { component: c, deployment });
             continue;

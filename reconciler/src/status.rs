@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use crds::conditions::{self, AVAILABLE, DATABASE_INITIALIZED, DEGRADED, PROGRESSING, READY, SECRETS_READY};
+use crds::conditions::{
+    self, AVAILABLE, DATABASE_INITIALIZED, DATABASE_READY, DEGRADED, PROGRESSING, READY, SECRETS_READY,
+};
 use crds::status::ComponentStatus;
 use crds::{CATALOG, Component, Phase, SupabaseProjectStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -24,6 +26,8 @@ pub mod component_phase {
     pub const READY: &str = "Ready";
     /// Was ready, is not, and no rollout explains it.
     pub const DEGRADED: &str = "Degraded";
+    /// Not applied: the database lacks a hard prerequisite (see `status.database`).
+    pub const HELD_BACK: &str = "HeldBack";
 }
 
 fn previously_up(prev: &SupabaseProjectStatus, c: Component) -> bool {
@@ -86,11 +90,23 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
 
     let mut components = BTreeMap::new();
     for o in &obs.components {
-        components.insert(o.component.name().to_string(), component_status(prev, o));
+        let mut s = component_status(prev, o);
+        if o.deployment.is_none() && obs.held.contains(&o.component) {
+            s.phase = Some(component_phase::HELD_BACK.into());
+        }
+        components.insert(o.component.name().to_string(), s);
     }
     let total = obs.components.len();
     let ready = components.values().filter(|s| s.ready).count();
-    let first_not_ready = obs.components.iter().find(|o| !components.get(o.component.name()).is_some_and(|s| s.ready));
+    let first_not_ready = obs
+        .components
+        .iter()
+        .find(|o| !obs.held.contains(&o.component) && !components.get(o.component.name()).is_some_and(|s| s.ready));
+    let first_held = obs
+        .components
+        .iter()
+        .find(|o| obs.held.contains(&o.component) && !components.get(o.component.name()).is_some_and(|s| s.ready));
+    let checking = obs.database.as_ref().is_some_and(|d| d.reachable.is_none());
     let degraded = obs.components.iter().find(|o| {
         components.get(o.component.name()).and_then(|s| s.phase.as_deref()) == Some(component_phase::DEGRADED)
     });
@@ -104,6 +120,11 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
         (Phase::Failed, why.clone())
     } else if let Some(DbInit::Running(job)) = &obs.db {
         (Phase::InitializingDatabase, format!("waiting for database initialization Job {job}"))
+    } else if checking && !was_up {
+        let job = obs.database.as_ref().and_then(|d| d.checked_by.clone()).unwrap_or_default();
+        (Phase::Pending, format!("checking the database with Job {job}"))
+    } else if let Some(DbInit::Waiting(why)) = &obs.db {
+        (Phase::InitializingDatabase, why.clone())
     } else if let Some(o) = degraded {
         let s = &components.get(o.component.name()).cloned().unwrap_or_default();
         (Phase::Degraded, format!("{} is not ready: {}", o.component.name(), progress(o.component, s)))
@@ -111,6 +132,9 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
         let s = &components.get(o.component.name()).cloned().unwrap_or_default();
         let phase = if was_up { Phase::Updating } else { Phase::DeployingComponents };
         (phase, format!("waiting for {}", waiting(o.component, o.deployment.as_ref(), s)))
+    } else if let Some(o) = first_held {
+        let phase = if was_up { Phase::Updating } else { Phase::DeployingComponents };
+        (phase, crate::database_status::held_because(obs.database.as_ref(), o.component))
     } else {
         (Phase::Running, format!("all {total} components ready"))
     };
@@ -133,6 +157,9 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
     }
     if let Some(DbInit::Done(gen_)) = &obs.db {
         next.database_initialized_generation = Some(*gen_);
+    }
+    if obs.database.is_some() {
+        next.database = obs.database.clone();
     }
 
     let c = &mut next.conditions;
@@ -167,6 +194,7 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
         Some(DbInit::Done(gen_)) => (true, "Succeeded", format!("initialized at generation {gen_}")),
         Some(DbInit::Running(job)) => (false, "JobRunning", format!("Job {job} is running")),
         Some(DbInit::Failed(why)) => (false, "JobFailed", why.clone()),
+        Some(DbInit::Waiting(why)) => (false, "WaitingForDatabase", why.clone()),
         None => (false, "Pending", "waiting for the Secrets".to_string()),
     };
     // Once recorded, the database stays initialized whatever blocks the reconcile now.
@@ -177,6 +205,8 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
         }
         _ => set(c, DATABASE_INITIALIZED, db_ok, db_reason, &db_msg),
     }
+    let (db_ready, reason, msg) = crate::database_status::condition(next.database.as_ref());
+    set(c, DATABASE_READY, db_ready, reason, &msg);
     for e in CATALOG.iter() {
         let type_ = e.condition_type();
         match components.get(e.name) {
@@ -197,6 +227,13 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
     }
     next.last_reconcile_time = Some(now.clone());
     next
+}
+
+/// Whether the last verdict before a check began was not Ready: the findings of that
+/// check are still in `status.database` while the next check runs.
+fn was_bad(prev: &SupabaseProjectStatus, bad: impl Fn(&str) -> bool) -> bool {
+    let reason = conditions::find(&prev.conditions, DATABASE_READY).map(|c| c.reason.as_str()).unwrap_or_default();
+    bad(reason) || (reason == "Checking" && prev.database.as_ref().is_some_and(|d| !d.findings.is_empty()))
 }
 
 /// An event for a transition between two statuses.
@@ -263,6 +300,25 @@ pub fn transitions(prev: &SupabaseProjectStatus, next: &SupabaseProjectStatus) -
         let note = next.message.clone().unwrap_or_default();
         out.push(Transition { type_, reason: phase.as_str().into(), note, component: None });
     }
+    // The database preflight's verdict when something is missing, and Ready once that is
+    // fixed; a first Ready, like every step of a rollout, is in the status only.
+    let reason = |s: &SupabaseProjectStatus| {
+        conditions::find(&s.conditions, DATABASE_READY).map(|c| c.reason.clone()).unwrap_or_default()
+    };
+    let (before, after) = (reason(prev), reason(next));
+    let bad = |r: &str| matches!(r, "Missing" | "Unreachable");
+    if before != after
+        && (bad(&after) || (after == "Ready" && was_bad(prev, bad)))
+        && let Some(c) = conditions::find(&next.conditions, DATABASE_READY)
+    {
+        let type_ = if c.status == "True" { EventType::Normal } else { EventType::Warning };
+        out.push(Transition {
+            type_,
+            reason: format!("Database{}", c.reason),
+            note: c.message.clone(),
+            component: None,
+        });
+    }
     out
 }
 
@@ -298,6 +354,8 @@ mod tests {
             problems: vec![],
             secrets_ready: true,
             db: Some(DbInit::NotRequested),
+            database: None,
+            held: Default::default(),
             components,
             keys: None,
         }

@@ -1,6 +1,7 @@
 //! Stands in for every kubelet and the deployment and job controllers at once:
 //! watches the Deployments of a namespace and marks each ready as soon as it appears
-//! or changes, and marks each Job complete.
+//! or changes, marks each Job complete, and answers the database preflight (see
+//! `preflight_standin`).
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -22,8 +23,13 @@ fn deployment_status(d: &Deployment) -> Option<Value> {
     (!crate::deployments::rolled_out(d)).then(|| crate::deployments::ready_status(d))
 }
 
-/// The status of a Job that succeeded, or `None` when it already has.
+/// The status of a Job that succeeded, or `None` when it already has. The database
+/// preflight's Jobs are left to the preflight stand-in, which reports their answer.
 fn job_status(j: &Job) -> Option<Value> {
+    let labels = j.metadata.labels.as_ref();
+    if labels.and_then(|l| l.get("app.kubernetes.io/component")).is_some_and(|c| c == "db-preflight") {
+        return None;
+    }
     let done = j.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) > 0;
     (!done).then(|| json!({"status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}}))
 }
@@ -66,7 +72,8 @@ pub async fn simulate(client: Client, namespace: String, stop: CancellationToken
             stop.clone(),
             writes.clone()
         ),
-        play(Api::<Job>::namespaced(client, &namespace), job_status, stop, writes.clone()),
+        play(Api::<Job>::namespaced(client.clone(), &namespace), job_status, stop.clone(), writes.clone()),
+        crate::preflight_standin::answer(client, namespace.clone(), crate::preflight_standin::Database::Complete, stop),
     );
     writes.load(Ordering::Relaxed)
 }

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::TestEnv;
+use crate::preflight_standin::Database;
 
 /// Name of the Lease test reconcilers share within a namespace.
 pub const LEASE: &str = "supabase-reconciler";
@@ -58,8 +59,19 @@ pub fn start_with(env: &TestEnv, identity: &str, health: Option<std::net::Socket
     start_with_lease(env, lease(env, identity), health)
 }
 
-/// Starts a reconciler for the test's namespace with election timings `lease`.
+/// Starts a reconciler for the test's namespace with election timings `lease`, and the
+/// preflight stand-in answering for a database that has everything.
 pub fn start_with_lease(env: &TestEnv, lease: LeaseConfig, health: Option<std::net::SocketAddr>) -> Running {
+    start_full(env, lease, health, Database::Complete)
+}
+
+/// Starts a reconciler whose database preflight Jobs are answered as `database` says
+/// (`Database::Real`: run against the PostgreSQL the project's Secret points at).
+pub fn start_with_database(env: &TestEnv, identity: &str, database: Database) -> Running {
+    start_full(env, lease(env, identity), None, database)
+}
+
+fn start_full(env: &TestEnv, lease: LeaseConfig, health: Option<std::net::SocketAddr>, database: Database) -> Running {
     // The reconciler's logs go to the test's output (shown when it fails); RUST_LOG filters.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
@@ -75,6 +87,13 @@ pub fn start_with_lease(env: &TestEnv, lease: LeaseConfig, health: Option<std::n
     };
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(reconciler::run(config, env.client.clone(), shutdown.clone()));
+    // Nothing runs Jobs here: the stand-in answers the database preflight until the stop.
+    tokio::spawn(crate::preflight_standin::answer(
+        env.client.clone(),
+        env.namespace.clone(),
+        database,
+        shutdown.child_token(),
+    ));
     Running { identity, metrics, shutdown, handle }
 }
 

@@ -12,6 +12,7 @@ mod dbinit;
 mod env;
 mod kong;
 mod meta;
+mod preflight;
 mod realtime;
 mod rest;
 mod service;
@@ -46,6 +47,7 @@ use crate::Error;
 
 pub use dbinit::{DB_INIT_IMAGE, DB_INIT_USER};
 pub use storage::claim_update;
+pub use preflight::{COMPONENT as PREFLIGHT_COMPONENT, JOB_LABEL as PREFLIGHT_JOB_LABEL};
 
 /// Pod-template annotation holding the digest of the Secret data and config a
 /// component consumes: when it changes, the Deployment rolls its pods.
@@ -154,6 +156,11 @@ pub fn consumed(component: Component, spec: &SupabaseProjectSpec) -> Vec<Value> 
 /// The database initialization Job and the ConfigMap holding its SQL.
 pub fn db_init(project: &SupabaseProject) -> Result<(ConfigMap, Job), Error> {
     dbinit::render(&Ctx::new(project)?)
+}
+
+/// The database preflight Job `job` and the ConfigMap holding its SQL.
+pub fn preflight(project: &SupabaseProject, job: &str) -> Result<(ConfigMap, Job), Error> {
+    preflight::render(&Ctx::new(project)?, job)
 }
 
 /// What a component's renderer hands to the Deployment builder.

@@ -1,0 +1,125 @@
+//! The reconciler against a real PostgreSQL: the preflight and db-init Jobs run for real
+//! (the harness's stand-in runs their containers' commands here), a component whose
+//! hard prerequisite is missing is held back while the others roll, and it rolls once the
+//! database is fixed and rechecked.
+// A panic is how a test reports failure.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use crds::{Component, Phase, SupabaseProject, conditions};
+use harness::TestEnv;
+use harness::postgres::{Flavor, Postgres};
+use harness::preflight_standin::Database;
+use harness::reconciler::{self as rec, eventually};
+use harness::{deployments, patience};
+use k8s_openapi::api::apps::v1::Deployment;
+
+/// URL syntax (`@:/?#&`) and an escape (`%20`) a URL decoder would turn into a space.
+const PASSWORD: &str = "p@ss:w/rd%20?#&";
+
+const SPEC: &str = "apiExternalUrl: https://api.example.com\ndatabase:\n  initialize: true\n  sslMode: disable\n  \
+                    secretRef:\n    name: db\n";
+
+/// A namespace with the CRD, a `db` Secret pointing at `pg`, and the project `demo`.
+async fn env_for(test: &str, pg: &Postgres) -> TestEnv {
+    let env = TestEnv::new(test).await.expect("test cluster");
+    harness::crd::install(&env.client).await.expect("install CRD");
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  host: 127.0.0.1\n  port: \"{}\"\n  \
+         database: postgres\n  password: {PASSWORD:?}\n",
+        pg.port
+    );
+    env.kubectl().args(["apply", "-f", "-"]).stdin(secret).ok().await;
+    env.kubectl().args(["apply", "-f", "-"]).stdin(rec::admitted("demo", SPEC)).ok().await;
+    env
+}
+
+fn reason(p: &SupabaseProject) -> String {
+    let status = p.status.clone().unwrap_or_default();
+    conditions::find(&status.conditions, conditions::DATABASE_READY).map(|c| c.reason.clone()).unwrap_or_default()
+}
+
+/// Waits until `DatabaseReady` has `want` as its reason after a check by a Job other than `not_by`.
+async fn wait_database(env: &TestEnv, want: &str, not_by: Option<&str>) -> SupabaseProject {
+    eventually(&format!("DatabaseReady {want}"), patience::settle(), || async {
+        let p = rec::project(env, "demo").await;
+        let by = p.status.as_ref().and_then(|s| s.database.as_ref()).and_then(|d| d.checked_by.clone());
+        if reason(&p) == want && by.as_deref() != not_by { Ok(p) } else { Err(format!("{}: {by:?}", reason(&p))) }
+    })
+    .await
+}
+
+/// Marks the enabled components but `skip` ready in rollout order, each once applied.
+async fn roll(env: &TestEnv, skip: &[Component]) {
+    let p = rec::project(env, "demo").await;
+    for e in crds::CATALOG.iter().filter(|e| p.spec.enabled(e.component) && !skip.contains(&e.component)) {
+        rec::wait_deployment(env, "demo", e.component).await;
+        deployments::mark_ready(&env.api(), &crds::names::component("demo", e.component)).await.expect("mark ready");
+    }
+}
+
+#[tokio::test]
+async fn realtime_is_held_back_without_logical_decoding_and_rolls_after_the_fix_and_a_recheck() {
+    let mut pg = Postgres::start(Flavor::Plain, PASSWORD);
+    let env = env_for("db-held", &pg).await;
+    let reconciler = rec::start_with_database(&env, "only", Database::Real);
+
+    // The preflight, db-init (for real), the preflight again (the rollout waits for its
+    // answer): everything but realtime rolls.
+    roll(&env, &[Component::Realtime]).await;
+    let p = wait_database(&env, "Missing", None).await;
+    let status = p.status.clone().unwrap();
+    assert!(status.database_initialized_generation.is_some(), "db-init ran");
+    let database = status.database.clone().unwrap();
+    assert_eq!(database.reachable, Some(true));
+    let wal = database.findings.iter().find(|f| f.check == "walLevel").expect("a walLevel finding");
+    assert_eq!((wal.component.as_str(), wal.severity.as_str()), ("realtime", "required"));
+    let role_findings: Vec<_> = database.findings.iter().filter(|f| f.check.starts_with("role:")).collect();
+    assert!(role_findings.is_empty(), "db-init created every role: {role_findings:?}");
+
+    // Realtime is not applied and says why.
+    let p = eventually("the rest rolled, realtime held", patience::settle(), || async {
+        let p = rec::project(&env, "demo").await;
+        let s = p.status.clone().unwrap_or_default();
+        let ready = s.components.values().filter(|c| c.ready).count();
+        if ready + 1 == s.components.len() { Ok(p) } else { Err(format!("{:?}", s.message)) }
+    })
+    .await;
+    let status = p.status.clone().unwrap();
+    assert!(env.api::<Deployment>().get_opt("demo-realtime").await.unwrap().is_none(), "realtime was applied");
+    assert_eq!(status.components["realtime"].phase.as_deref(), Some("HeldBack"));
+    let message = status.message.clone().unwrap_or_default();
+    assert!(message.contains("realtime is held back") && message.contains("wal_level"), "{message}");
+    let c = conditions::find(&status.conditions, conditions::DATABASE_READY).unwrap();
+    assert_eq!(c.status, "False");
+    assert!(c.message.contains("walLevel (realtime)"), "{}", c.message);
+
+    // What a user sees.
+    let table = env.kubectl().args(["get", "supabaseproject", "demo"]).ok().await;
+    let header = table.lines().next().unwrap_or_default();
+    assert!(header.contains("DATABASE"), "{table}");
+    assert!(table.lines().nth(1).is_some_and(|l| l.contains("Missing")), "{table}");
+    let described = env.kubectl().args(["describe", "supabaseproject", "demo"]).ok().await;
+    assert!(described.contains("walLevel") && described.contains("Findings"), "{described}");
+    assert!(!described.contains(PASSWORD), "the password in describe");
+    let reasons =
+        || async { env.kubectl().args(["get", "events", "-o", "custom-columns=R:.reason", "--no-headers"]).ok().await };
+    assert!(reasons().await.lines().any(|r| r.trim() == "DatabaseMissing"), "{}", reasons().await);
+
+    // The administrator fixes the server and asks for a new check.
+    let first_check = status.database.and_then(|d| d.checked_by);
+    pg.restart(Flavor::SupabaseReady);
+    env.kubectl()
+        .args(["annotate", "supabaseproject", "demo", "supabase-operator.io/recheck-database=1", "--overwrite"])
+        .ok()
+        .await;
+    wait_database(&env, "Ready", first_check.as_deref()).await;
+    roll(&env, &[Component::Kong, Component::Auth, Component::Rest]).await;
+    let p = rec::wait_phase(&env, "demo", Phase::Running).await;
+    assert!(conditions::is_true(&p.status.unwrap().conditions, conditions::DATABASE_READY));
+    eventually("a DatabaseReady event", patience::settle(), || async {
+        let r = reasons().await;
+        if r.lines().any(|l| l.trim() == "DatabaseReady") { Ok(()) } else { Err(r) }
+    })
+    .await;
+    reconciler.stop().await;
+}
