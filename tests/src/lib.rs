@@ -15,6 +15,7 @@ mod error;
 pub mod fixtures;
 pub mod kubectl;
 pub mod kubelet;
+pub mod meta;
 pub mod patience;
 pub mod pod_env;
 pub mod postgres;

@@ -1,12 +1,15 @@
 //! The reconciler against a real PostgreSQL: the preflight and db-init Jobs run for real
 //! (the harness's stand-in runs their containers' commands here), a component whose
 //! hard prerequisite is missing is held back while the others roll, and it rolls once the
-//! database is fixed and rechecked.
+//! database is fixed and rechecked. Then the real postgres-meta, started with the env of
+//! the Deployment the reconciler applied, answers with a password full of URL syntax.
 // A panic is how a test reports failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use crds::{Component, Phase, SupabaseProject, conditions};
 use harness::TestEnv;
+use harness::meta::Meta;
+use harness::pod_env::{self, PodFields};
 use harness::postgres::{Flavor, Postgres};
 use harness::preflight_standin::Database;
 use harness::reconciler::{self as rec, eventually};
@@ -121,5 +124,32 @@ async fn realtime_is_held_back_without_logical_decoding_and_rolls_after_the_fix_
         if r.lines().any(|l| l.trim() == "DatabaseReady") { Ok(()) } else { Err(r) }
     })
     .await;
+    reconciler.stop().await;
+}
+
+#[tokio::test]
+async fn the_real_postgres_meta_runs_with_the_env_the_reconciler_rendered_and_a_password_full_of_url_syntax() {
+    let pg = Postgres::start(Flavor::SupabaseReady, PASSWORD);
+    let env = env_for("db-meta", &pg).await;
+    let reconciler = rec::start_with_database(&env, "only", Database::Real);
+    wait_database(&env, "Ready", None).await;
+    roll(&env, &[Component::Meta]).await;
+    let deployment = rec::wait_deployment(&env, "demo", Component::Meta).await;
+
+    let pod = deployment.spec.and_then(|s| s.template.spec).expect("a pod template");
+    let fields = PodFields { name: "demo-meta-0".into(), namespace: env.namespace.clone(), ip: "127.0.0.1".into() };
+    let vars = pod_env::resolve(&env.client, &env.namespace, &pod.containers[0], &fields).await;
+    // The resolved env reaches the database at all only through the Secret's values.
+    assert!(vars.iter().any(|(_, v)| v == PASSWORD), "the password arrives from the Secret");
+    let meta = Meta::start(vars).await;
+    let (code, body) = meta.get("/health").await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    // Listing tables connects as supabase_admin with the project password.
+    pg.sql("CREATE TABLE public.todos (id serial PRIMARY KEY, title text)");
+    let (code, body) = meta.get("/tables?included_schemas=public").await.unwrap();
+    assert_eq!(code, 200, "{body}\n{}", meta.log());
+    let tables: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let names: Vec<&str> = tables.as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["todos"], "{body}");
     reconciler.stop().await;
 }

@@ -4,7 +4,7 @@ use crds::Component;
 use crds::refs::Value;
 
 use super::container::scratch;
-use super::env::Env;
+use super::env::{Env, UrlClient};
 use super::{Ctx, Rendered};
 use crate::Error;
 
@@ -19,17 +19,16 @@ pub(super) const DB_ROLE: &str = "supabase_admin";
 
 pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
     let mut env = Env::new(ctx);
-    env.lit("PG_META_HOST", "0.0.0.0")
-        .lit("PG_META_PORT", Component::Meta.entry().port.to_string())
-        .from("PG_META_DB_HOST", Value::DbHost)?
-        .from("PG_META_DB_PORT", Value::DbPort)?
-        .from("PG_META_DB_NAME", Value::DbName)?
-        .lit("PG_META_DB_USER", DB_ROLE)
-        .from("PG_META_DB_PASSWORD", Value::DbPassword)?;
-    // postgres-meta puts this into a node-postgres URL: no plain-text fallback there, and
-    // `require` verifies the certificate (stricter than libpq). `allow`/`prefer` connect plain.
-    let mode = if env.tls_required() { ctx.spec.database.ssl_mode.as_str() } else { "disable" };
-    env.lit("PG_META_DB_SSL_MODE", mode).from("CRYPTO_KEY", Value::MetaCryptoKey)?;
+    env.lit("PG_META_HOST", "0.0.0.0").lit("PG_META_PORT", Component::Meta.entry().port.to_string());
+    // A URL without the password, and the password in PGPASSWORD: postgres-meta 0.99.0
+    // builds its URL from PG_META_DB_PASSWORD with the WHATWG URL setter, which leaves `%`
+    // as it is, so node-postgres then decodes `%20` in a password to a space and the login
+    // fails (src/server/constants.ts @ 641831e0, shipped in the npm package 0.99.0 as
+    // dist/server/constants.js). PG_META_DB_URL, when set, is used as it is; node-postgres
+    // (@supabase/pg 8.21.1, lib/connection-parameters.js `val`) takes PGPASSWORD when the
+    // URL has none. `allow`/`prefer` leave sslmode out (node-postgres has no fallback to
+    // plain text), the rest ask for libpq's meaning (see `UrlClient::NodePostgres`).
+    env.db_url("PG_META_DB_URL", DB_ROLE, UrlClient::NodePostgres)?.from("CRYPTO_KEY", Value::MetaCryptoKey)?;
     // Nothing but /tmp is written (Dockerfile @ v0.98.0 641831e0; node may spill there).
     Ok(Rendered {
         env: env.finish(),

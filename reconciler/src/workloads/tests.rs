@@ -293,12 +293,15 @@ fn meta_env_is_upstreams() {
         &[
             ("PG_META_HOST", lit("0.0.0.0")),
             ("PG_META_PORT", lit("8080")),
-            ("PG_META_DB_HOST", sec(DB, "h")),
-            ("PG_META_DB_PORT", sec(DB, "p")),
-            ("PG_META_DB_NAME", sec(DB, "d")),
-            ("PG_META_DB_USER", lit("supabase_admin")),
-            ("PG_META_DB_PASSWORD", sec(DB, "pw")),
-            ("PG_META_DB_SSL_MODE", lit("require")),
+            // The password only in PGPASSWORD, never in a URL (see meta.rs).
+            ("PGHOST", sec(DB, "h")),
+            ("PGPORT", sec(DB, "p")),
+            ("PGDATABASE", sec(DB, "d")),
+            ("PGPASSWORD", sec(DB, "pw")),
+            (
+                "PG_META_DB_URL",
+                lit("postgres://supabase_admin@$(PGHOST):$(PGPORT)/$(PGDATABASE)?uselibpqcompat=true&sslmode=require"),
+            ),
             ("CRYPTO_KEY", sec("demo-meta", "ck")),
         ],
     );
@@ -354,7 +357,8 @@ fn generated_secrets_are_referenced_when_the_spec_names_none() {
     assert_eq!(rt.get("DB_SSL"), Some(&lit("false")), "prefer: plain for a client without fallback");
     let meta = env_map(container(&render(&p, Component::Meta)).env.as_deref().unwrap_or_default());
     assert_eq!(meta.get("CRYPTO_KEY"), Some(&sec("demo-internal", "cryptoKey")));
-    assert_eq!(meta.get("PG_META_DB_SSL_MODE"), Some(&lit("disable")));
+    let url = meta.get("PG_META_DB_URL");
+    assert_eq!(url, Some(&lit("postgres://supabase_admin@$(PGHOST):$(PGPORT)/$(PGDATABASE)")), "prefer: plain");
     let kong = env_map(container(&render(&p, Component::Kong)).env.as_deref().unwrap_or_default());
     assert!(!kong.contains_key("DASHBOARD_PASSWORD"), "no dashboard credentials without Studio");
 }
