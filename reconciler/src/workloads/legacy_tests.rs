@@ -9,7 +9,10 @@
 //! 25% surge and unavailable), which the apiserver had already written into the stored
 //! Deployment, so applying it changes no object and rolls no pod. The digest leaves
 //! exactly that default out; any other strategy still changes it.
-//! `LEGACY_DIGESTS_WRITE=1` rewrites the file; only do that at such a commit.
+//! `LEGACY_DIGESTS_WRITE=1` rewrites the file; only do that at such a commit. The `meta`
+//! lines alone were updated since, on purpose: postgres-meta takes its connection as a URL
+//! without the password and PGPASSWORD (meta.rs), so a password with `%` works; its pods roll
+//! once on upgrade.
 
 use sha2::{Digest, Sha256};
 
