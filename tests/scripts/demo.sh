@@ -103,7 +103,27 @@ echo "$out" | grep -v 'version skew\|Warning: version difference'
 step_pause
 
 say "3. The rollout, one component at a time. There is no kubelet here, so the demo"
-echo "   marks each Deployment ready itself (as a kubelet and the deployment controller would)."
+echo "   marks each Deployment ready itself (as a kubelet and the deployment controller would),"
+echo "   and answers the database preflight Job for a database that has everything Supabase needs."
+# preflight.sql's answer for such a database, as the Job's pod would report it.
+facts='{"version":"15.8","versionNum":150008,"walLevel":"logical","slotsMax":10,"slotsUsed":0,"user":"supabase_admin","superuser":true,"createRole":true,"createInDatabase":true,"extensions":{"pg_graphql":"installed","pgcrypto":"installed","uuid-ossp":"installed","pg_net":"installed","pgsodium":"installed","supabase_vault":"installed","pg_cron":"installed"},"roles":{"anon":{"login":false,"memberOf":[]},"authenticated":{"login":false,"memberOf":[]},"service_role":{"login":false,"memberOf":[]},"authenticator":{"login":true,"memberOf":["anon","authenticated","service_role"]},"supabase_auth_admin":{"login":true,"memberOf":[]},"supabase_storage_admin":{"login":true,"memberOf":["anon","authenticated","service_role"]},"supabase_admin":{"login":true,"memberOf":[]}}}'
+answer_preflight() {
+  for job in $(kubectl -n demo get jobs -l app.kubernetes.io/component=db-preflight -o name 2>/dev/null); do
+    [ -n "$(kubectl -n demo get "$job" -o jsonpath='{.status.succeeded}')" ] && continue
+    name=${job#job.batch/}
+    echo "   answering the database preflight Job $name (as its pod would)"
+    # Pods need their service account; the controller that creates it does not run here.
+    kubectl -n demo create serviceaccount default >/dev/null 2>&1 || true
+    kubectl -n demo get "$job" -o json \
+      | jq --arg n "$name-demo" '{apiVersion: "v1", kind: "Pod", metadata: {name: $n, labels: .spec.template.metadata.labels}, spec: .spec.template.spec}' \
+      | kubectl -n demo apply -f - >/dev/null
+    now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    jq -n --arg m "$facts" --arg t "$now" '{status: {phase: "Succeeded", containerStatuses: [{name: "psql", image: "postgres", imageID: "", ready: false, restartCount: 0, state: {terminated: {exitCode: 0, reason: "Completed", message: $m, startedAt: $t, finishedAt: $t}}}]}}' \
+      | kubectl -n demo patch pod "$name-demo" --subresource=status --type=merge --patch-file=/dev/stdin >/dev/null
+    kubectl -n demo patch "$job" --subresource=status --type=merge \
+      -p '{"status":{"succeeded":1,"conditions":[{"type":"Complete","status":"True"}]}}' >/dev/null
+  done
+}
 show_status() {
   kubectl -n demo get supabaseproject demo \
     -o jsonpath='   phase={.status.phase}  ready={.status.readyComponents}  message={.status.message}{"\n"}'
@@ -111,6 +131,7 @@ show_status() {
 for _ in $(seq 1 120); do
   phase=$(kubectl -n demo get supabaseproject demo -o jsonpath='{.status.phase}')
   [ "$phase" = Running ] && break
+  answer_preflight
   for d in $(kubectl -n demo get deployments -o name 2>/dev/null); do
     ready=$(kubectl -n demo get "$d" -o jsonpath='{.status.readyReplicas}')
     if [ -z "$ready" ]; then

@@ -16,6 +16,17 @@ pub fn server_js() -> PathBuf {
     crate::repo_path("tests/meta/node_modules/@supabase/postgres-meta/dist/server/server.js")
 }
 
+/// A free port whose next port is free too: postgres-meta also serves its admin app (metrics)
+/// on PG_META_PORT + 1 and exits when that is taken (dist/server/server.js, `adminPort`).
+fn free_pair() -> u16 {
+    loop {
+        let port = free_addr().port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// A running postgres-meta.
 #[derive(Debug)]
 pub struct Meta {
@@ -31,7 +42,7 @@ impl Meta {
     pub async fn start(env: Vec<(String, String)>) -> Meta {
         let js = server_js();
         assert!(js.is_file(), "{} is missing: run tests/scripts/install-postgres.sh (make postgres)", js.display());
-        let port = free_addr().port();
+        let port = free_pair();
         let dir = tempfile::tempdir().expect("a temporary folder");
         let mut cmd = Command::new("node");
         cmd.arg(&js)

@@ -61,6 +61,7 @@ pub async fn answer(client: Client, namespace: String, database: Database, stop:
     let config = watcher::Config::default().labels(&selector);
     let seen = Arc::new(Mutex::new(HashSet::new()));
     watcher(jobs, config)
+        .default_backoff()
         .applied_objects()
         .take_until(stop.cancelled_owned())
         .for_each_concurrent(4, |job| {
@@ -71,8 +72,15 @@ pub async fn answer(client: Client, namespace: String, database: Database, stop:
                 if ended || !seen.lock().unwrap().insert(job.name_any()) {
                     return;
                 }
-                if let Err(e) = run(&client, &namespace, &job, database).await {
-                    eprintln!("preflight stand-in: {}: {e}", job.name_any());
+                // The apiserver may be away for a moment (the restart drill): try again,
+                // as a kubelet would keep reporting, until the answer is written.
+                let deadline = std::time::Instant::now() + crate::patience::settle();
+                while let Err(e) = run(&client, &namespace, &job, database).await {
+                    if std::time::Instant::now() > deadline {
+                        eprintln!("preflight stand-in: {}: {e}", job.name_any());
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
                 }
             }
         })

@@ -59,6 +59,15 @@ async fn reconciler_converges_after_an_apiserver_restart_mid_rollout() {
     };
     let supervisor = Supervisor::start(harness::config(&kubeconfig).await.unwrap(), config);
 
+    // Nothing rolls before the database preflight answers: its stand-in runs throughout
+    // (it retries its writes while the apiserver is away).
+    let preflight = CancellationToken::new();
+    let answers = tokio::spawn(harness::preflight_standin::answer(
+        client.clone(),
+        "default".into(),
+        harness::preflight_standin::Database::Complete,
+        preflight.clone(),
+    ));
     // Kong and Auth become ready, then the apiserver goes away mid-rollout.
     env.kubectl().args(["apply", "-f", "-"]).stdin(admitted("p", MINIMAL_SPEC)).ok().await;
     let deployments = env.api::<Deployment>();
@@ -109,7 +118,9 @@ async fn reconciler_converges_after_an_apiserver_restart_mid_rollout() {
     assert_eq!(auth.spec.and_then(|s| s.replicas), Some(2), "the spec change made after the restart was lost");
 
     stop.cancel();
+    preflight.cancel();
     let _ = kubelet.await;
+    let _ = answers.await;
     let restarts = supervisor.restarts();
     let lives = supervisor.stop().await;
     eprintln!(
