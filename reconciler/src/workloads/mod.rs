@@ -46,8 +46,8 @@ use kube::Resource;
 use crate::Error;
 
 pub use dbinit::{DB_INIT_IMAGE, DB_INIT_USER};
-pub use storage::claim_update;
 pub use preflight::{COMPONENT as PREFLIGHT_COMPONENT, JOB_LABEL as PREFLIGHT_JOB_LABEL};
+pub use storage::claim_update;
 
 /// Pod-template annotation holding the digest of the Secret data and config a
 /// component consumes: when it changes, the Deployment rolls its pods.
