@@ -86,3 +86,18 @@ impl Meta {
         Ok((code, body))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The package the tests run is the image the catalog deploys: a catalog bump without
+    /// a matching `npm install --save-exact` in tests/meta would test another version.
+    #[test]
+    fn the_locked_npm_package_is_the_catalogs_postgres_meta() {
+        let lock = std::fs::read_to_string(crate::repo_path("tests/meta/package-lock.json")).unwrap();
+        let lock: serde_json::Value = serde_json::from_str(&lock).unwrap();
+        let locked = lock["packages"]["node_modules/@supabase/postgres-meta"]["version"].as_str().unwrap();
+        let image = crds::Component::Meta.entry().image;
+        let tag = image.rsplit_once(':').map(|(_, t)| t.trim_start_matches('v')).unwrap();
+        assert_eq!(locked, tag, "tests/meta locks postgres-meta {locked}; the catalog deploys {image}");
+    }
+}
