@@ -65,6 +65,9 @@ pub enum Value {
     StorageS3ProtocolKeySecret,
     /// Studio's `OPENAI_API_KEY` (optional; only from the user's Secret).
     StudioOpenAiKey,
+    /// Studio's `POSTGRES_PASSWORD`: the database password percent-encoded, derived by
+    /// the reconciler, since Studio splices it into a connection URL unencoded.
+    StudioDbPassword,
 }
 
 /// Where a value comes from.
@@ -379,6 +382,9 @@ pub mod internal_keys {
     pub const S3_PROTOCOL_KEY_ID: &str = "s3ProtocolAccessKeyId";
     /// Storage `S3_PROTOCOL_ACCESS_KEY_SECRET`.
     pub const S3_PROTOCOL_KEY_SECRET: &str = "s3ProtocolAccessKeySecret";
+    /// Studio `POSTGRES_PASSWORD`: the database password percent-encoded (derived, and
+    /// re-derived when the database Secret changes).
+    pub const STUDIO_DB_PASSWORD: &str = "studioPostgresPassword";
 }
 
 /// The generated Secret that holds the new keys the operator generates or derives: the
@@ -434,6 +440,7 @@ pub fn source(project: &str, spec: &SupabaseProjectSpec, value: Value) -> Option
         Value::StorageS3ProtocolKeySecret => {
             generated(names::internal_secret(project), internal_keys::S3_PROTOCOL_KEY_SECRET)
         }
+        Value::StudioDbPassword => generated(names::internal_secret(project), internal_keys::STUDIO_DB_PASSWORD),
         _ => None,
     }
 }

@@ -34,6 +34,7 @@ mod secret_data;
 mod secrets;
 mod skip;
 mod status;
+mod studio_password;
 pub mod workloads;
 
 use std::net::SocketAddr;

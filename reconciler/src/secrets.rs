@@ -1,7 +1,9 @@
 //! The Secrets the operator generates, once: `<name>-jwt` (signing secret and the two
 //! API keys, when the spec references no JWT Secret) and `<name>-internal` (Realtime's
 //! `SECRET_KEY_BASE` and `DB_ENC_KEY` and postgres-meta's crypto key when the spec
-//! references none; always Realtime's `RELEASE_COOKIE` and Storage's S3-protocol keys).
+//! references none; always Realtime's `RELEASE_COOKIE` and Storage's S3-protocol keys,
+//! and Studio's percent-encoded database password, derived and kept following the
+//! database Secret, see `studio_password`).
 //! What exists is never regenerated. A complete Secret is read from
 //! the cache of owned Secrets. One that no cache knows is, almost always, one a new
 //! project has yet to get: it is created straight away with every key, and since a
@@ -27,6 +29,7 @@ use crate::Error;
 use crate::context::Context;
 use crate::new_keys;
 use crate::secret_data::SecretData;
+use crate::studio_password;
 
 /// Length of the generated JWT signing secret (the issue asks for at least 40).
 pub const JWT_SECRET_LEN: usize = 48;
@@ -72,6 +75,7 @@ fn needed(project: &SupabaseProject) -> BTreeMap<String, Vec<String>> {
         Value::RealtimeReleaseCookie,
         Value::StorageS3ProtocolKeyId,
         Value::StorageS3ProtocolKeySecret,
+        Value::StudioDbPassword,
     ];
     // The new keys only with `keys: both`: a project on the legacy keys keeps its
     // generated Secret exactly as it is.
@@ -108,30 +112,40 @@ const NEW_KEYS: [&str; 7] = [
     jwt_keys::SERVICE_JWT,
 ];
 
-/// What the generated keys depend on outside the generated Secrets: the user's JWT
-/// secret and signing keys, when referenced.
-fn inputs<'a>(project: &'a SupabaseProject, user: &'a SecretData) -> new_keys::Inputs<'a> {
+/// What the derived keys depend on outside the generated Secrets.
+#[derive(Clone, Copy, Debug, Default)]
+struct Inputs<'a> {
+    /// The user's JWT secret and signing keys, when referenced.
+    keys: new_keys::Inputs<'a>,
+    /// The database password (always the user's; Studio's copy derives from it).
+    db_password: Option<&'a [u8]>,
+}
+
+/// What the generated keys depend on outside the generated Secrets.
+fn inputs<'a>(project: &'a SupabaseProject, user: &'a SecretData) -> Inputs<'a> {
     let name = project.name_any();
-    let user_value = |v: Value| match refs::source(&name, &project.spec, v) {
-        Some(Source::Secret { name, key, generated: false }) => {
-            user.get(&name).and_then(|d| d.get(&key)).and_then(|b| std::str::from_utf8(b).ok())
-        }
+    let user_bytes = |v: Value| match refs::source(&name, &project.spec, v) {
+        Some(Source::Secret { name, key, generated: false }) => user.get(&name).and_then(|d| d.get(&key)),
         _ => None,
     };
-    new_keys::Inputs {
-        jwt_secret: user_value(Value::JwtSecret),
-        user_set: user_value(Value::SigningKeys),
-        signing_key_id: project.spec.jwt.as_ref().and_then(|j| j.signing_key_id.as_deref()),
+    let user_value = |v: Value| user_bytes(v).and_then(|b| std::str::from_utf8(b).ok());
+    Inputs {
+        keys: new_keys::Inputs {
+            jwt_secret: user_value(Value::JwtSecret),
+            user_set: user_value(Value::SigningKeys),
+            signing_key_id: project.spec.jwt.as_ref().and_then(|j| j.signing_key_id.as_deref()),
+        },
+        db_password: user_bytes(Value::DbPassword).map(Vec::as_slice),
     }
 }
 
-/// Fills the missing keys of one generated Secret, keeping every key that exists; of
-/// the new keys, the derived ones are rewritten when what they derive from changed
-/// (see `new_keys`).
+/// Fills the missing keys of one generated Secret, keeping every key that exists; the
+/// derived ones (of the new keys, see `new_keys`; Studio's database password) are
+/// rewritten when what they derive from changed.
 fn complete(
     data: &BTreeMap<String, Vec<u8>>,
     keys: &[String],
-    inputs: &new_keys::Inputs<'_>,
+    inputs: &Inputs<'_>,
     now: i64,
 ) -> Result<BTreeMap<String, Vec<u8>>, Error> {
     let mut added = BTreeMap::new();
@@ -167,12 +181,21 @@ fn complete(
             added.insert(key.to_string(), random(len).into_bytes());
         }
     }
+    // Without the database password (its Secret not read yet) the key is left as it is.
+    if wants(internal_keys::STUDIO_DB_PASSWORD)
+        && let Some(password) = inputs.db_password
+    {
+        let encoded = studio_password::encode(password).into_bytes();
+        if data.get(internal_keys::STUDIO_DB_PASSWORD) != Some(&encoded) {
+            added.insert(internal_keys::STUDIO_DB_PASSWORD.to_string(), encoded);
+        }
+    }
     if NEW_KEYS.iter().any(|k| wants(k)) {
         let mut held = data.clone();
         held.extend(added.clone());
         let generated_secret = held.get(jwt_keys::SECRET).filter(|v| !v.is_empty()).map(|v| String::from_utf8_lossy(v));
-        let secret = generated_secret.as_deref().or(inputs.jwt_secret);
-        let inputs = new_keys::Inputs { jwt_secret: secret, ..*inputs };
+        let secret = generated_secret.as_deref().or(inputs.keys.jwt_secret);
+        let inputs = new_keys::Inputs { jwt_secret: secret, ..inputs.keys };
         let new_wants = |k: &str| NEW_KEYS.contains(&k) && wants(k);
         added.extend(new_keys::complete(&held, &new_wants, &inputs, now)?);
     }
@@ -206,7 +229,7 @@ struct SecretWriter<'a> {
     ctx: &'a Context,
     api: &'a Api<Secret>,
     project: &'a SupabaseProject,
-    inputs: new_keys::Inputs<'a>,
+    inputs: Inputs<'a>,
     now: i64,
 }
 
@@ -287,7 +310,7 @@ impl SecretWriter<'_> {
         }
         if !updated.is_empty() {
             let list = updated.keys().cloned().cloned().collect::<Vec<_>>().join(", ");
-            notes.push(format!("re-derived keys {list} of Secret {name} from the signing keys"));
+            notes.push(format!("re-derived keys {list} of Secret {name} from their sources"));
         }
         let note = notes.join("; ");
         let mut merged = current;
@@ -342,7 +365,10 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_800_000_000;
-    const NONE: new_keys::Inputs<'static> = new_keys::Inputs { jwt_secret: None, user_set: None, signing_key_id: None };
+    const NONE: Inputs<'static> = Inputs {
+        keys: new_keys::Inputs { jwt_secret: None, user_set: None, signing_key_id: None },
+        db_password: None,
+    };
 
     fn keys(ks: &[&str]) -> Vec<String> {
         ks.iter().map(|k| k.to_string()).collect()
@@ -392,6 +418,20 @@ mod tests {
         let again =
             complete(&existing, &keys(&["secretKeyBase", "dbEncKey", "cryptoKey"]), &NONE, NOW).unwrap_or_default();
         assert_eq!(again.keys().collect::<Vec<_>>(), ["dbEncKey"]);
+    }
+
+    #[test]
+    fn studio_s_password_is_the_database_password_percent_encoded_and_follows_it() {
+        let wanted = keys(&["studioPostgresPassword"]);
+        let with = |pw: &'static [u8]| Inputs { db_password: Some(pw), ..NONE };
+        let first = complete(&BTreeMap::new(), &wanted, &with(b"p@ss:w/rd%20?#&"), NOW).unwrap_or_default();
+        assert_eq!(text(&first, "studioPostgresPassword"), "p%40ss%3Aw%2Frd%2520%3F%23%26");
+        assert!(complete(&first, &wanted, &with(b"p@ss:w/rd%20?#&"), NOW).unwrap_or_default().is_empty());
+        // A new database password is re-derived over the old copy.
+        let next = complete(&first, &wanted, &with(b"new/one"), NOW).unwrap_or_default();
+        assert_eq!(text(&next, "studioPostgresPassword"), "new%2Fone");
+        // Not known yet (its Secret unread): the copy is left as it is.
+        assert!(complete(&first, &wanted, &NONE, NOW).unwrap_or_default().is_empty());
     }
 
     /// A fake apiserver for the Secrets of namespace `ns`: GET, POST (409 when the name

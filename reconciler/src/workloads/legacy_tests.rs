@@ -12,7 +12,11 @@
 //! `LEGACY_DIGESTS_WRITE=1` rewrites the file; only do that at such a commit. The `meta`
 //! lines alone were updated since, on purpose: postgres-meta takes its connection as a URL
 //! without the password and PGPASSWORD (meta.rs), so a password with `%` works; its pods roll
-//! once on upgrade.
+//! once on upgrade. The two `studio` lines (`full() studio`, `studio.yaml studio`) were updated
+//! since too, on purpose (a bug fix): Studio's `POSTGRES_PASSWORD` comes from the derived,
+//! percent-encoded `studioPostgresPassword` of `<name>-internal` instead of the database
+//! Secret (see `crate::studio_password`), so a password with `@ / ? # %` works in Studio's
+//! connection URL; Studio's pods roll once on upgrade. Every other line is unchanged.
 
 use sha2::{Digest, Sha256};
 

@@ -130,9 +130,18 @@ pub fn consumed(component: Component, spec: &SupabaseProjectSpec) -> Vec<Value> 
         ]
         .concat(),
         Component::Meta => [&db[..], &[Value::MetaCryptoKey]].concat(),
+        // Studio's password is the derived, percent-encoded copy (it changes with the
+        // database password, so the hash still follows that).
         Component::Studio => [
-            &db[..],
-            &[Value::JwtSecret, Value::AnonKey, Value::ServiceKey, Value::MetaCryptoKey, Value::StudioOpenAiKey],
+            &db[..3],
+            &[
+                Value::StudioDbPassword,
+                Value::JwtSecret,
+                Value::AnonKey,
+                Value::ServiceKey,
+                Value::MetaCryptoKey,
+                Value::StudioOpenAiKey,
+            ],
         ]
         .concat(),
     };

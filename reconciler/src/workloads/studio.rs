@@ -26,7 +26,10 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         .from("POSTGRES_HOST", Value::DbHost)?
         .from("POSTGRES_PORT", Value::DbPort)?
         .from("POSTGRES_DB", Value::DbName)?
-        .from("POSTGRES_PASSWORD", Value::DbPassword)?
+        // Percent-encoded: Studio splices it into a connection URL and nowhere else (see
+        // `crate::studio_password`; supabase/supabase apps/studio/lib/api/self-hosted/util.ts
+        // and constants.ts @ 123dc6bf0007ba46550ade46ba1a871cbce4839c).
+        .from("POSTGRES_PASSWORD", Value::StudioDbPassword)?
         // The role postgres-meta connects as (see `meta::DB_ROLE` for why not `postgres`).
         .lit("POSTGRES_USER_READ_WRITE", super::meta::DB_ROLE)
         .from("PG_META_CRYPTO_KEY", Value::MetaCryptoKey)?

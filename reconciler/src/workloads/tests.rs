@@ -319,7 +319,8 @@ fn studio_env_is_upstreams() {
             ("POSTGRES_HOST", sec(DB, "h")),
             ("POSTGRES_PORT", sec(DB, "p")),
             ("POSTGRES_DB", sec(DB, "d")),
-            ("POSTGRES_PASSWORD", sec(DB, "pw")),
+            // The derived, percent-encoded copy, never the database Secret's own key.
+            ("POSTGRES_PASSWORD", sec("demo-internal", "studioPostgresPassword")),
             ("POSTGRES_USER_READ_WRITE", lit("supabase_admin")),
             ("PG_META_CRYPTO_KEY", sec("demo-meta", "ck")),
             ("PGRST_DB_SCHEMAS", lit("public,api")),
@@ -477,6 +478,7 @@ fn consumed_lists_exactly_the_secret_values_each_component_reads() {
         Value::StorageS3ProtocolKeyId,
         Value::StorageS3ProtocolKeySecret,
         Value::StudioOpenAiKey,
+        Value::StudioDbPassword,
     ];
     let by_ref: BTreeMap<(String, String), Value> = all
         .iter()
