@@ -117,4 +117,21 @@ mod tests {
         let plain = hex::encode(Sha256::digest(b"two"));
         assert_ne!(h(Component::Auth, &new), plain);
     }
+
+    #[test]
+    fn studio_rolls_with_its_derived_password_which_follows_the_database_password() {
+        let spec: SupabaseProjectSpec = serde_yaml::from_str(
+            "apiExternalUrl: https://x\ndatabase: {secretRef: {name: db}}\ncomponents: {studio: {enabled: true}}\n",
+        )
+        .unwrap_or_default();
+        let spec = crds::defaults(spec);
+        let with = |copy: &str| {
+            let mut s = SecretData::new();
+            s.insert("demo-internal".into(), BTreeMap::from([("studioPostgresPassword".into(), copy.into())]));
+            s
+        };
+        let h = |c, s: &SecretData| digest("demo", &spec, c, s, &[]);
+        assert_ne!(h(Component::Studio, &with("one")), h(Component::Studio, &with("two")));
+        assert_eq!(h(Component::Meta, &with("one")), h(Component::Meta, &with("two")), "only Studio reads it");
+    }
 }

@@ -365,10 +365,8 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_800_000_000;
-    const NONE: Inputs<'static> = Inputs {
-        keys: new_keys::Inputs { jwt_secret: None, user_set: None, signing_key_id: None },
-        db_password: None,
-    };
+    const NONE: Inputs<'static> =
+        Inputs { keys: new_keys::Inputs { jwt_secret: None, user_set: None, signing_key_id: None }, db_password: None };
 
     fn keys(ks: &[&str]) -> Vec<String> {
         ks.iter().map(|k| k.to_string()).collect()

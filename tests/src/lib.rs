@@ -22,6 +22,7 @@ pub mod postgres;
 pub mod preflight_standin;
 pub mod process;
 pub mod reconciler;
+pub mod studio;
 pub mod supervisor;
 pub mod webhook;
 pub mod webhook_registration;

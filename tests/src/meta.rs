@@ -76,8 +76,14 @@ impl Meta {
 
     /// `GET path` over HTTP/1.0: the status code and the body.
     pub async fn get(&self, path: &str) -> std::io::Result<(u16, String)> {
+        self.get_with(path, &[]).await
+    }
+
+    /// [`Meta::get`] with extra request headers (`x-connection-encrypted`, as Studio sends).
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).await?;
+        let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{extra}\r\n").as_bytes()).await?;
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).await?;
         let text = String::from_utf8_lossy(&raw).into_owned();

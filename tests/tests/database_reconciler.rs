@@ -2,7 +2,8 @@
 //! (the harness's stand-in runs their containers' commands here), a component whose
 //! hard prerequisite is missing is held back while the others roll, and it rolls once the
 //! database is fixed and rechecked. Then the real postgres-meta, started with the env of
-//! the Deployment the reconciler applied, answers with a password full of URL syntax.
+//! the Deployment the reconciler applied, answers with a password full of URL syntax, also
+//! to the connection Studio makes from the env the reconciler gave it.
 // A panic is how a test reports failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -22,8 +23,21 @@ const PASSWORD: &str = "p@ss:w/rd%20?#&";
 const SPEC: &str = "apiExternalUrl: https://api.example.com\ndatabase:\n  initialize: true\n  sslMode: disable\n  \
                     secretRef:\n    name: db\n";
 
+/// The pod-template annotation that rolls a component's pods (reconciler/src/workloads/mod.rs).
+const HASH: &str = "supabase-operator.io/config-hash";
+
+/// [`SPEC`] with Studio on.
+const SPEC_WITH_STUDIO: &str = "apiExternalUrl: https://api.example.com\ndatabase:\n  initialize: true\n  \
+                                sslMode: disable\n  secretRef:\n    name: db\ncomponents:\n  studio:\n    \
+                                enabled: true\n";
+
 /// A namespace with the CRD, a `db` Secret pointing at `pg`, and the project `demo`.
 async fn env_for(test: &str, pg: &Postgres) -> TestEnv {
+    env_with(test, pg, SPEC).await
+}
+
+/// [`env_for`] with the project's spec `spec`.
+async fn env_with(test: &str, pg: &Postgres, spec: &str) -> TestEnv {
     let env = TestEnv::new(test).await.expect("test cluster");
     harness::crd::install(&env.client).await.expect("install CRD");
     let secret = format!(
@@ -32,7 +46,7 @@ async fn env_for(test: &str, pg: &Postgres) -> TestEnv {
         pg.port
     );
     env.kubectl().args(["apply", "-f", "-"]).stdin(secret).ok().await;
-    env.kubectl().args(["apply", "-f", "-"]).stdin(rec::admitted("demo", SPEC)).ok().await;
+    env.kubectl().args(["apply", "-f", "-"]).stdin(rec::admitted("demo", spec)).ok().await;
     env
 }
 
@@ -151,5 +165,69 @@ async fn the_real_postgres_meta_runs_with_the_env_the_reconciler_rendered_and_a_
     let tables: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     let names: Vec<&str> = tables.as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(names, ["todos"], "{body}");
+    reconciler.stop().await;
+}
+
+/// The env of `component`'s container as its pod would get it (the pod's IP is loopback).
+async fn resolved(env: &TestEnv, component: Component) -> Vec<(String, String)> {
+    let deployment = rec::wait_deployment(env, "demo", component).await;
+    let pod = deployment.spec.and_then(|s| s.template.spec).expect("a pod template");
+    let name = format!("{}-0", crds::names::component("demo", component));
+    let fields = PodFields { name, namespace: env.namespace.clone(), ip: "127.0.0.1".into() };
+    pod_env::resolve(&env.client, &env.namespace, &pod.containers[0], &fields).await
+}
+
+#[tokio::test]
+async fn studio_s_connection_string_with_a_password_full_of_url_syntax_works_against_the_real_postgres_meta() {
+    let pg = Postgres::start(Flavor::SupabaseReady, PASSWORD);
+    let env = env_with("db-studio", &pg, SPEC_WITH_STUDIO).await;
+    let reconciler = rec::start_with_database(&env, "only", Database::Real);
+    wait_database(&env, "Ready", None).await;
+    roll(&env, &[]).await;
+    let meta = Meta::start(resolved(&env, Component::Meta).await).await;
+    let studio = resolved(&env, Component::Studio).await;
+    pg.sql("CREATE TABLE public.notes (id serial PRIMARY KEY, body text)");
+
+    // What Studio sends, from exactly the env the reconciler gave it.
+    let header = harness::studio::encrypted_connection(&studio);
+    let (code, body) =
+        meta.get_with("/tables?included_schemas=public", &[("x-connection-encrypted", &header)]).await.unwrap();
+    assert_eq!(code, 200, "{body}\n{}", meta.log());
+    let tables: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let names: Vec<&str> = tables.as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["notes"], "{body}");
+
+    // The control: the database Secret's password as it is (what Studio got before) fails,
+    // so the answer above is the encoding's doing, not meta's own connection's.
+    let raw: Vec<(String, String)> = studio
+        .iter()
+        .map(|(k, v)| (k.clone(), if k == "POSTGRES_PASSWORD" { PASSWORD.to_string() } else { v.clone() }))
+        .collect();
+    let header = harness::studio::encrypted_connection(&raw);
+    let (code, body) =
+        meta.get_with("/tables?included_schemas=public", &[("x-connection-encrypted", &header)]).await.unwrap();
+    assert_ne!(code, 200, "the unencoded password worked: {body}");
+
+    // A new database password: Studio's copy is re-derived and Studio's pods roll.
+    let hash = |d: &Deployment| {
+        let template = d.spec.as_ref().and_then(|s| s.template.metadata.as_ref());
+        template.and_then(|m| m.annotations.as_ref()).and_then(|a| a.get(HASH).cloned()).unwrap_or_default()
+    };
+    let before = hash(&rec::wait_deployment(&env, "demo", Component::Studio).await);
+    let patch = r#"{"stringData":{"password":"né/w@p"}}"#;
+    env.kubectl().args(["patch", "secret", "db", "--type=merge", "-p", patch]).ok().await;
+    eventually("Studio's password re-derived and its pods rolled", patience::settle(), || async {
+        let secrets = env.api::<k8s_openapi::api::core::v1::Secret>();
+        let internal = secrets.get("demo-internal").await.map_err(|e| e.to_string())?;
+        let copy = internal.data.unwrap_or_default().get("studioPostgresPassword").map(|b| b.0.clone());
+        let now = hash(&rec::wait_deployment(&env, "demo", Component::Studio).await);
+        // n, é as the two bytes C3 A9, /, w, @, p.
+        if copy.as_deref() == Some(b"n%C3%A9%2Fw%40p".as_slice()) && now != before {
+            Ok(())
+        } else {
+            Err(format!("copy {:?}, hash changed: {}", copy.map(|c| c.len()), now != before))
+        }
+    })
+    .await;
     reconciler.stop().await;
 }
