@@ -60,8 +60,6 @@ pub struct Entry {
     pub name: &'static str,
     /// Prefix of the component's condition, `<prefix>Ready`.
     pub condition_prefix: &'static str,
-    /// Default image, pinned.
-    pub image: &'static str,
     /// The port the Service exposes.
     pub port: i32,
     /// Readiness probe.
@@ -75,21 +73,23 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The component's image in the operator's newest release (see `release`).
+    pub fn image(&self) -> &'static str {
+        crate::release::current().image(self.component)
+    }
+
     /// The `<Component>Ready` condition type.
     pub fn condition_type(&self) -> String {
         format!("{}Ready", self.condition_prefix)
     }
 }
 
-/// Every component, in rollout order. Images are upstream's self-hosted set (release 0.8.x).
+/// Every component, in rollout order. Images are per release: see `release`.
 pub const CATALOG: [Entry; 7] = [
     Entry {
         component: Component::Kong,
         name: "kong",
         condition_prefix: "Kong",
-        // Upstream's Kong gateway: supabase/supabase docker/docker-compose.kong.yml @ 1f37f2a9d82d
-        // (the override that pins the self-hosted image set; Envoy is upstream's default there).
-        image: "kong/kong:3.9.3",
         port: 8000,
         readiness: Probe::Exec(&["kong", "health"]),
         limits: Resources { memory: "2.5Gi", cpu: "500m" },
@@ -100,8 +100,6 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Auth,
         name: "auth",
         condition_prefix: "Auth",
-        // supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d (the self-hosted image set).
-        image: "supabase/gotrue:v2.196.0",
         port: 9999,
         readiness: Probe::Http { path: "/health", port: 9999 },
         limits: Resources { memory: "128Mi", cpu: "100m" },
@@ -112,8 +110,6 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Rest,
         name: "rest",
         condition_prefix: "PostgREST",
-        // supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d (the self-hosted image set).
-        image: "postgrest/postgrest:v14.17",
         port: 3000,
         // PostgREST answers readiness on its admin server, not on the API port.
         readiness: Probe::Http { path: "/ready", port: REST_ADMIN_PORT },
@@ -125,8 +121,6 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Realtime,
         name: "realtime",
         condition_prefix: "Realtime",
-        // supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d (the self-hosted image set).
-        image: "supabase/realtime:v2.134.10",
         port: 4000,
         // Realtime's unauthenticated health route (lib/realtime_web/router.ex, supabase/realtime
         // @ v2.129.8 2aa99787): the tenant's `/api/tenants/<t>/health`, which upstream's compose
@@ -141,8 +135,6 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Storage,
         name: "storage",
         condition_prefix: "Storage",
-        // supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d (the self-hosted image set).
-        image: "supabase/storage-api:v1.74.0",
         port: 5000,
         readiness: Probe::Http { path: "/status", port: 5000 },
         limits: Resources { memory: "128Mi", cpu: "100m" },
@@ -153,8 +145,6 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Meta,
         name: "meta",
         condition_prefix: "Meta",
-        // supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d (the self-hosted image set).
-        image: "supabase/postgres-meta:v0.99.0",
         port: 8080,
         readiness: Probe::Http { path: "/health", port: 8080 },
         limits: Resources { memory: "128Mi", cpu: "100m" },
@@ -165,8 +155,6 @@ pub const CATALOG: [Entry; 7] = [
         component: Component::Studio,
         name: "studio",
         condition_prefix: "Studio",
-        // supabase/supabase docker/docker-compose.yml @ 1f37f2a9d82d (the self-hosted image set).
-        image: "supabase/studio:2026.09.07-sha-7996410",
         port: 3000,
         readiness: Probe::Http { path: "/api/platform/profile", port: 3000 },
         limits: Resources { memory: "256Mi", cpu: "100m" },
@@ -221,14 +209,6 @@ mod tests {
     fn rollout_order_is_the_designed_one() {
         let names: Vec<_> = CATALOG.iter().map(|e| e.name).collect();
         assert_eq!(names, ["kong", "auth", "rest", "realtime", "storage", "meta", "studio"]);
-    }
-
-    #[test]
-    fn every_image_is_pinned_with_a_tag() {
-        for e in &CATALOG {
-            let tag = e.image.rsplit_once(':').map(|(_, t)| t).unwrap_or_default();
-            assert!(!tag.is_empty() && tag != "latest", "{} has no pinned tag", e.name);
-        }
     }
 
     #[test]

@@ -342,7 +342,7 @@ mod tests {
         assert_eq!(d.workload(Component::Kong).replicas, 3);
         assert!(d.smtp.is_none() && d.storage.s3.is_none() && d.dashboard.is_none());
         for e in CATALOG {
-            assert_eq!(d.workload(e.component).image, e.image, "{}", e.name);
+            assert_eq!(d.workload(e.component).image, e.image(), "{}", e.name);
         }
         assert!(!d.enabled(Component::Studio) && d.enabled(Component::Kong));
     }

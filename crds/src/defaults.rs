@@ -88,6 +88,14 @@ pub fn defaults(spec: SupabaseProjectSpec) -> SupabaseProjectSpec {
 
 /// [`defaults`] for a spec admitted as `admitted`.
 pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> SupabaseProjectSpec {
+    // A new project is on the newest release. A stored one without the field keeps it
+    // omitted (its images are stored; the release they are is inferred at the end).
+    if matches!(admitted, Admitted::Created) {
+        fill_str(&mut spec.release, crate::release::current().name);
+    }
+    // Omitted images come from the project's release (an unknown name is refused by
+    // the webhook; until then the newest release fills them, as before releases).
+    let release = spec.release.as_deref().and_then(crate::release::find).unwrap_or(crate::release::current());
     if spec.site_url.is_none() {
         spec.site_url = Some(spec.api_external_url.clone());
     }
@@ -168,6 +176,7 @@ pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> Supabas
     // email sign-up unfinishable (upstream's .env pairs its fake SMTP with autoconfirm off).
     let autoconfirm = spec.smtp.is_none();
     let c = spec.components.get_or_insert_with(Default::default);
+    let workload = |w: &mut WorkloadSpec, component: Component| workload(w, component, release.image(component));
     workload(&mut c.kong.get_or_insert_with(Default::default).workload, Component::Kong);
 
     let auth = c.auth.get_or_insert_with(Default::default);
@@ -207,6 +216,11 @@ pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> Supabas
     fill_str(&mut studio.organization, "Default Organization");
     fill_str(&mut studio.project, "Default Project");
 
+    // A project stored before `release` existed whose images are a known release's set
+    // is on that release (its images do not change; the name is now written down).
+    if spec.release.is_none() {
+        spec.release = crate::release::inferred(&spec).map(|r| r.name.to_string());
+    }
     spec
 }
 
@@ -219,9 +233,9 @@ fn below(a: &Quantity, b: &Quantity) -> bool {
     matches!((quantity::parse(&a.0), quantity::parse(&b.0)), (Ok(a), Ok(b)) if a < b)
 }
 
-fn workload(w: &mut WorkloadSpec, component: Component) {
+fn workload(w: &mut WorkloadSpec, component: Component, image: &str) {
     let entry = component.entry();
-    fill_str(&mut w.image, entry.image);
+    fill_str(&mut w.image, image);
     fill(&mut w.replicas, || DEFAULT_REPLICAS);
     let resources = w.resources.get_or_insert_with(ResourceRequirements::default);
     // Fill cpu and memory separately: a user who set only a memory limit still gets the
@@ -328,7 +342,7 @@ mod tests {
         let c = d.components.as_ref().map(ComponentsSpec::workloads).unwrap_or_default();
         assert_eq!(c.len(), CATALOG.len());
         for (entry, w) in CATALOG.iter().zip(c) {
-            assert_eq!(w.image.as_deref(), Some(entry.image), "{}", entry.name);
+            assert_eq!(w.image.as_deref(), Some(entry.image()), "{}", entry.name);
             assert_eq!(w.replicas, Some(DEFAULT_REPLICAS));
             let r = w.resources.clone().unwrap_or_default();
             let limits = r.limits.unwrap_or_default();

@@ -16,6 +16,7 @@ pub mod names;
 pub mod project;
 pub mod quantity;
 pub mod refs;
+pub mod release;
 pub mod rules;
 pub mod status;
 

@@ -30,6 +30,7 @@ use crate::status::SupabaseProjectStatus;
     namespaced,
     status = "SupabaseProjectStatus",
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase","description":"Lifecycle phase of the project"}"#,
+    printcolumn = r#"{"name":"Release","type":"string","jsonPath":".status.release","description":"The Supabase release every component runs (custom: images of no known release)"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.readyComponents","description":"Ready components out of enabled components"}"#,
     printcolumn = r#"{"name":"Database","type":"string","jsonPath":".status.conditions[?(@.type==\"DatabaseReady\")].reason","description":"The database preflight: Ready, Missing (what, in status.database), Unreachable or Checking"}"#,
     printcolumn = r#"{"name":"API URL","type":"string","jsonPath":".spec.apiExternalUrl","description":"External URL of the API gateway"}"#,
@@ -45,6 +46,16 @@ pub struct SupabaseProjectSpec {
     /// there after sign-in. Defaults to `apiExternalUrl`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_url: Option<String>,
+
+    /// The Supabase release: a named set of component images that upstream publishes as
+    /// tested together (its self-hosted release, e.g. `0.8.1`). Defaulted on creation to
+    /// the operator's newest; a project keeps its release until this field changes, also
+    /// when a newer operator knows newer ones. Changing it is an upgrade (or a rollback):
+    /// every image that followed the old release moves to the new one's, component by
+    /// component in rollout order; an image set under `components` stays as set. Omitted
+    /// on projects stored before the field existed: they keep their stored images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
 
     /// The external PostgreSQL database. Every service connects as its own Supabase role
     /// (`supabase_auth_admin`, `authenticator`, `supabase_storage_admin`, `supabase_admin`)
@@ -679,6 +690,19 @@ impl ComponentsSpec {
         }
     }
 
+    /// The workload settings of one component, to change them; `None` when absent.
+    pub fn workload_mut(&mut self, component: Component) -> Option<&mut WorkloadSpec> {
+        match component {
+            Component::Kong => self.kong.as_mut().map(|c| &mut c.workload),
+            Component::Auth => self.auth.as_mut().map(|c| &mut c.workload),
+            Component::Rest => self.rest.as_mut().map(|c| &mut c.workload),
+            Component::Realtime => self.realtime.as_mut().map(|c| &mut c.workload),
+            Component::Storage => self.storage.as_mut().map(|c| &mut c.workload),
+            Component::Meta => self.meta.as_mut().map(|c| &mut c.workload),
+            Component::Studio => self.studio.as_mut().map(|c| &mut c.workload),
+        }
+    }
+
     /// The workload settings of every component present, in rollout order.
     pub fn workloads(&self) -> Vec<&WorkloadSpec> {
         CATALOG.iter().filter_map(|e| self.workload(e.component)).collect()
@@ -686,6 +710,16 @@ impl ComponentsSpec {
 }
 
 impl SupabaseProjectSpec {
+    /// The workload settings of one component, when present.
+    pub fn workload(&self, component: Component) -> Option<&WorkloadSpec> {
+        self.components.as_ref().and_then(|c| c.workload(component))
+    }
+
+    /// The workload settings of one component, to change them; `None` when absent.
+    pub fn workload_mut(&mut self, component: Component) -> Option<&mut WorkloadSpec> {
+        self.components.as_mut().and_then(|c| c.workload_mut(component))
+    }
+
     /// Whether a component is deployed: every component but Studio, which is opt-in.
     pub fn enabled(&self, component: Component) -> bool {
         match component {

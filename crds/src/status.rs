@@ -23,6 +23,11 @@ pub struct SupabaseProjectStatus {
     /// When the reconciler last changed this status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reconcile_time: Option<Time>,
+    /// The release every enabled component runs (`spec.release` once an upgrade has rolled
+    /// through all of them; until then the one before), or `custom` when the images are no
+    /// known release's set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
     /// Ready components out of enabled components, e.g. `5/7`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_components: Option<String>,
@@ -157,6 +162,10 @@ pub struct ComponentStatus {
     /// Image the Deployment runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The release whose image the Deployment runs, when it is one's (`spec.release`'s
+    /// first); omitted for an image no known release pins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
     /// Desired replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i32>,

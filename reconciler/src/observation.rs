@@ -66,4 +66,6 @@ pub struct Observation {
     pub database: Option<DatabaseStatus>,
     /// Components held back by a missing hard prerequisite of the database.
     pub held: BTreeSet<Component>,
+    /// `spec.release` (after defaulting: inferred for a project stored without it).
+    pub release: Option<String>,
 }

@@ -34,7 +34,11 @@ pub fn rollout(d: &DeploymentView) -> Rollout {
     let updated = count(|s| s.updated_replicas) == desired;
     let ready_replicas = count(|s| s.ready_replicas);
     let available = count(|s| s.available_replicas);
-    let ready = desired == 0 || (observed && updated && ready_replicas == desired && available == desired);
+    // Old pods still counted (a surge rollout: the new pod exists, the old one serves)
+    // mean the rollout is not done, as `kubectl rollout status` reads it ("old replicas
+    // are pending termination", kubernetes/kubectl pkg/polymorphichelpers/rollout_status.go).
+    let no_old = count(|s| s.replicas) <= desired;
+    let ready = desired == 0 || (observed && updated && no_old && ready_replicas == desired && available == desired);
     Rollout { desired, ready_replicas, observed, updated, ready }
 }
 
@@ -56,6 +60,11 @@ mod tests {
         let mut stale = ready.clone();
         stale["status"]["observedGeneration"] = json!(1);
         assert!(!rollout(&deployment(stale)).ready);
+
+        // Mid-rollout with a surge: the new pod is up but not ready, the old one serves.
+        let mut surging = ready.clone();
+        surging["status"]["replicas"] = json!(3);
+        assert!(!rollout(&deployment(surging)).ready);
 
         let mut partly = ready.clone();
         partly["status"]["availableReplicas"] = json!(1);

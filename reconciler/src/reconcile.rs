@@ -67,6 +67,7 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
         keys: None,
         database: None,
         held: Default::default(),
+        release: project.spec.release.clone(),
     };
     let mut rolled = false;
     if obs.problems.is_empty() {

@@ -8,7 +8,7 @@ use crds::conditions::{
     self, AVAILABLE, DATABASE_INITIALIZED, DATABASE_READY, DEGRADED, PROGRESSING, READY, SECRETS_READY,
 };
 use crds::status::ComponentStatus;
-use crds::{CATALOG, Component, Phase, SupabaseProjectStatus};
+use crds::{CATALOG, Component, Phase, SupabaseProjectStatus, release};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::events::EventType;
 
@@ -46,14 +46,33 @@ fn rolling(d: &DeploymentView) -> bool {
     })
 }
 
-fn component_status(prev: &SupabaseProjectStatus, o: &Observed) -> ComponentStatus {
+/// A Deployment whose controller gave up waiting for its new pods:
+/// `Progressing=False` with reason `ProgressDeadlineExceeded`, after the Deployment's
+/// `progressDeadlineSeconds` (600 unless set). Such a rollout stops an upgrade there.
+fn stalled(d: &DeploymentView) -> bool {
+    let conditions = d.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conditions.into_iter().flatten().any(|c| {
+        c.type_ == "Progressing" && c.status == "False" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    })
+}
+
+/// The release whose image `image` is for `component`: `spec.release` first (two
+/// releases may pin the same image), else the newest that pins it.
+fn release_of(component: Component, image: Option<&str>, target: Option<&str>) -> Option<String> {
+    let image = image?;
+    let target = target.and_then(release::find).filter(|r| r.image(component) == image);
+    let r = target.or_else(|| release::RELEASES.iter().rev().find(|r| r.image(component) == image))?;
+    Some(r.name.to_string())
+}
+
+fn component_status(prev: &SupabaseProjectStatus, o: &Observed, target: Option<&str>) -> ComponentStatus {
     let Some(d) = &o.deployment else {
         return ComponentStatus { phase: Some(component_phase::PENDING.into()), ..Default::default() };
     };
     let r = readiness::rollout(d);
     let phase = if r.ready {
         component_phase::READY
-    } else if previously_up(prev, o.component) && r.observed && r.updated && !rolling(d) {
+    } else if stalled(d) || previously_up(prev, o.component) && r.observed && r.updated && !rolling(d) {
         component_phase::DEGRADED
     } else {
         component_phase::PROGRESSING
@@ -62,6 +81,7 @@ fn component_status(prev: &SupabaseProjectStatus, o: &Observed) -> ComponentStat
         phase: Some(phase.into()),
         ready: r.ready,
         image: d.image.clone(),
+        release: release_of(o.component, d.image.as_deref(), target),
         replicas: Some(r.desired),
         ready_replicas: Some(r.ready_replicas),
     }
@@ -82,6 +102,46 @@ fn waiting(c: Component, d: Option<&DeploymentView>, s: &ComponentStatus) -> Str
     }
 }
 
+/// The release every enabled component runs: one release's image each. While an
+/// upgrade or rollback rolls (each runs either the release before or the spec's), the
+/// release before; `custom` for any other mix. Unchanged until every component has a
+/// Deployment, so a first rollout shows no release before it has one.
+fn running_release(
+    prev: &SupabaseProjectStatus,
+    obs: &Observation,
+    components: &BTreeMap<String, ComponentStatus>,
+) -> Option<String> {
+    if obs.components.is_empty() || obs.components.iter().any(|o| o.deployment.is_none()) {
+        return prev.release.clone();
+    }
+    let images: Vec<(Component, Option<&str>)> =
+        obs.components.iter().map(|o| (o.component, o.deployment.as_ref().and_then(|d| d.image.as_deref()))).collect();
+    let all_on = |r: &release::Release| images.iter().all(|(c, image)| *image == Some(r.image(*c)));
+    let target = obs.release.as_deref().and_then(release::find);
+    if let Some(r) = target.filter(|r| all_on(r)).or_else(|| release::RELEASES.iter().rev().find(|r| all_on(r))) {
+        // Applied is not arrived: until the last component of an upgrade is ready,
+        // the project is still on the release before.
+        let before = prev.release.as_deref().filter(|p| *p != r.name && release::find(p).is_some());
+        if let Some(before) = before
+            && !components.values().all(|s| s.ready)
+        {
+            return Some(before.to_string());
+        }
+        return Some(r.name.to_string());
+    }
+    let before = prev.release.as_deref().and_then(release::find);
+    let rolling_between = |from: &release::Release, to: &release::Release| {
+        images.iter().all(|(c, image)| *image == Some(from.image(*c)) || *image == Some(to.image(*c)))
+    };
+    match (before, target) {
+        (Some(from), Some(to)) if rolling_between(from, to) => Some(from.name.to_string()),
+        _ => Some(CUSTOM.to_string()),
+    }
+}
+
+/// `status.release` of a project whose images are no known release's set.
+pub const CUSTOM: &str = "custom";
+
 /// The new status, from the previous one and what this reconcile saw.
 pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> SupabaseProjectStatus {
     let mut next = prev.clone();
@@ -90,12 +150,20 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
 
     let mut components = BTreeMap::new();
     for o in &obs.components {
-        let mut s = component_status(prev, o);
+        let mut s = component_status(prev, o, obs.release.as_deref());
         if o.deployment.is_none() && obs.held.contains(&o.component) {
             s.phase = Some(component_phase::HELD_BACK.into());
         }
         components.insert(o.component.name().to_string(), s);
     }
+    let running = running_release(prev, obs, &components);
+    // An upgrade (or rollback) is under way while the components do not all run the
+    // release the spec names; the message says how far it got.
+    let from_release = running.as_deref().is_some_and(|r| release::find(r).is_some());
+    let upgrade = obs.release.as_deref().filter(|to| from_release && running.as_deref() != Some(*to)).map(|to| {
+        let on = components.values().filter(|s| s.release.as_deref() == Some(to) && s.ready).count();
+        format!("upgrading to {to} ({on}/{} components on it): ", obs.components.len())
+    });
     let total = obs.components.len();
     let ready = components.values().filter(|s| s.ready).count();
     let first_not_ready = obs
@@ -127,11 +195,15 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
         (Phase::InitializingDatabase, why.clone())
     } else if let Some(o) = degraded {
         let s = &components.get(o.component.name()).cloned().unwrap_or_default();
-        (Phase::Degraded, format!("{} is not ready: {}", o.component.name(), progress(o.component, s)))
+        let stopped = o.deployment.as_ref().is_some_and(stalled);
+        let why = if stopped { " (its rollout exceeded its progress deadline)" } else { "" };
+        let detail = format!("{} is not ready{why}: {}", o.component.name(), progress(o.component, s));
+        (Phase::Degraded, format!("{}{detail}", upgrade.clone().unwrap_or_default()))
     } else if let Some(o) = first_not_ready {
         let s = &components.get(o.component.name()).cloned().unwrap_or_default();
         let phase = if was_up { Phase::Updating } else { Phase::DeployingComponents };
-        (phase, format!("waiting for {}", waiting(o.component, o.deployment.as_ref(), s)))
+        let upgrade = upgrade.clone().filter(|_| was_up).unwrap_or_default();
+        (phase, format!("{upgrade}waiting for {}", waiting(o.component, o.deployment.as_ref(), s)))
     } else if let Some(o) = first_held {
         let phase = if was_up { Phase::Updating } else { Phase::DeployingComponents };
         (phase, crate::database_status::held_because(obs.database.as_ref(), o.component))
@@ -142,6 +214,7 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
     next.phase = Some(phase);
     next.message = Some(message.clone());
     next.ready_components = Some(format!("{ready}/{total}"));
+    next.release = running;
 
     let mut endpoints = BTreeMap::new();
     endpoints.insert("api".to_string(), obs.api_url.clone());
@@ -285,7 +358,11 @@ pub fn transitions(prev: &SupabaseProjectStatus, next: &SupabaseProjectStatus) -
             Some(component_phase::DEGRADED) => out.push(Transition {
                 type_: EventType::Warning,
                 reason: "ComponentDegraded".into(),
-                note: format!("{} was ready and is not any more", e.name),
+                note: if before == Some(component_phase::READY) {
+                    format!("{} was ready and is not any more", e.name)
+                } else {
+                    format!("{} did not become ready within its rollout's progress deadline", e.name)
+                },
                 component: Some(e.component),
             }),
             _ => {}
@@ -358,7 +435,93 @@ mod tests {
             held: Default::default(),
             components,
             keys: None,
+            release: None,
         }
+    }
+
+    /// Six default components, each running `release`'s image (`None`: ready or not).
+    fn on(images: &[&release::Release], ready: &[bool], target: &str) -> Observation {
+        let mut o = obs(&[Some(true); 6]);
+        for (i, x) in o.components.iter_mut().enumerate() {
+            let d = x.deployment.as_mut().unwrap();
+            d.image = Some(images[i].image(x.component).to_string());
+            if !ready[i] {
+                // Just applied: a new generation the deployment controller has not seen.
+                d.metadata.generation = Some(2);
+                let s = d.status.as_mut().unwrap();
+                s.ready_replicas = Some(0);
+                s.available_replicas = Some(0);
+            }
+        }
+        o.release = Some(target.to_string());
+        o
+    }
+
+    #[test]
+    fn an_upgrade_shows_its_progress_and_the_release_arrives_with_the_last_component() {
+        let (old, new) = (&release::RELEASES[0], &release::RELEASES[1]);
+        let running = compute(&Default::default(), &on(&[old; 6], &[true; 6], old.name), &at(10));
+        assert_eq!((running.phase, running.release.as_deref()), (Some(Phase::Running), Some(old.name)));
+        assert_eq!(running.components["auth"].release.as_deref(), Some(old.name));
+
+        // Kong (the same image in both) and Auth on the new release; Rest applied, not ready.
+        let mid = on(&[new, new, new, old, old, old], &[true, true, false, true, true, true], new.name);
+        let s = compute(&running, &mid, &at(20));
+        assert_eq!(s.phase, Some(Phase::Updating));
+        assert_eq!(s.release.as_deref(), Some(old.name));
+        assert_eq!(
+            s.message.as_deref(),
+            Some("upgrading to 0.8.1 (2/6 components on it): waiting for rest: 0/1 ready")
+        );
+        assert_eq!(s.components["rest"].release.as_deref(), Some(new.name));
+
+        // Every image applied, the last not ready: still the release before.
+        let s = compute(&s, &on(&[new; 6], &[true, true, true, true, true, false], new.name), &at(30));
+        assert_eq!(s.release.as_deref(), Some(old.name));
+        let done = compute(&s, &on(&[new; 6], &[true; 6], new.name), &at(40));
+        assert_eq!((done.phase, done.release.as_deref()), (Some(Phase::Running), Some(new.name)));
+        assert_eq!(done.message.as_deref(), Some("all 6 components ready"));
+    }
+
+    #[test]
+    fn images_of_no_single_release_are_custom() {
+        let (old, new) = (&release::RELEASES[0], &release::RELEASES[1]);
+        let mut o = on(&[new; 6], &[true; 6], new.name);
+        o.components[5].deployment.as_mut().unwrap().image = Some("registry.example.com/meta:mine".into());
+        let s = compute(&Default::default(), &o, &at(10));
+        assert_eq!(s.release.as_deref(), Some(CUSTOM));
+        assert_eq!(s.components["meta"].release, None);
+        // A mix of two releases with no upgrade between them is custom too.
+        let s = compute(&Default::default(), &on(&[new, new, old, old, old, old], &[true; 6], new.name), &at(10));
+        assert_eq!(s.release.as_deref(), Some(CUSTOM));
+    }
+
+    #[test]
+    fn a_rollout_past_its_progress_deadline_is_degraded_with_an_event() {
+        let (old, new) = (&release::RELEASES[0], &release::RELEASES[1]);
+        let running = compute(&Default::default(), &on(&[old; 6], &[true; 6], old.name), &at(10));
+        let mut o = on(&[new, new, old, old, old, old], &[true, false, true, true, true, true], new.name);
+        let applied = compute(&running, &o, &at(15));
+        assert_eq!(applied.phase, Some(Phase::Updating));
+        // The controller saw the new generation and gave up on its pods.
+        let d = o.components[1].deployment.as_mut().unwrap();
+        d.status.as_mut().unwrap().observed_generation = Some(2);
+        d.status.as_mut().unwrap().conditions = Some(vec![
+            serde_json::from_value(json!({
+            "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}))
+            .unwrap(),
+        ]);
+        let s = compute(&applied, &o, &at(20));
+        assert_eq!(s.phase, Some(Phase::Degraded));
+        assert_eq!(
+            s.message.as_deref(),
+            Some(
+                "upgrading to 0.8.1 (1/6 components on it): auth is not ready (its rollout exceeded its progress deadline): auth: 0/1 ready"
+            )
+        );
+        assert!(conditions::is_true(&s.conditions, DEGRADED));
+        let t = transitions(&applied, &s);
+        assert!(t.iter().any(|t| t.reason == "ComponentDegraded" && t.note.contains("progress deadline")), "{t:?}");
     }
 
     #[test]

@@ -62,16 +62,34 @@ pub fn start_with(env: &TestEnv, identity: &str, health: Option<std::net::Socket
 /// Starts a reconciler for the test's namespace with election timings `lease`, and the
 /// preflight stand-in answering for a database that has everything.
 pub fn start_with_lease(env: &TestEnv, lease: LeaseConfig, health: Option<std::net::SocketAddr>) -> Running {
-    start_full(env, lease, health, Database::Complete)
+    start_full(env, lease, health, Database::Complete, env.client.clone())
 }
 
 /// Starts a reconciler whose database preflight Jobs are answered as `database` says
 /// (`Database::Real`: run against the PostgreSQL the project's Secret points at).
 pub fn start_with_database(env: &TestEnv, identity: &str, database: Database) -> Running {
-    start_full(env, lease(env, identity), None, database)
+    start_full(env, lease(env, identity), None, database, env.client.clone())
 }
 
-fn start_full(env: &TestEnv, lease: LeaseConfig, health: Option<std::net::SocketAddr>, database: Database) -> Running {
+/// Starts a reconciler whose client records every request it writes, for tests of what
+/// a reconciler does not write.
+pub async fn start_recorded(env: &TestEnv, identity: &str) -> (Running, crate::writes::Recorder) {
+    let recorder = crate::writes::Recorder::default();
+    let base = crate::env::config(&env.kubeconfig).await.expect("client config");
+    let client = kube::client::ClientBuilder::try_from(reconciler::leader::client_config(base))
+        .expect("client")
+        .with_layer(&recorder)
+        .build();
+    (start_full(env, lease(env, identity), None, Database::Complete, client), recorder)
+}
+
+fn start_full(
+    env: &TestEnv,
+    lease: LeaseConfig,
+    health: Option<std::net::SocketAddr>,
+    database: Database,
+    client: kube::Client,
+) -> Running {
     // The reconciler's logs go to the test's output (shown when it fails); RUST_LOG filters.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
@@ -86,7 +104,7 @@ fn start_full(env: &TestEnv, lease: LeaseConfig, health: Option<std::net::Socket
         concurrency: 4,
     };
     let shutdown = CancellationToken::new();
-    let handle = tokio::spawn(reconciler::run(config, env.client.clone(), shutdown.clone()));
+    let handle = tokio::spawn(reconciler::run(config, client, shutdown.clone()));
     // Nothing runs Jobs here: the stand-in answers the database preflight until the stop.
     tokio::spawn(crate::preflight_standin::answer(
         env.client.clone(),

@@ -55,7 +55,7 @@ async fn schema_rejects_a_wrong_type_and_a_missing_required_field() {
 async fn kubectl_get_shows_the_printer_columns() {
     let env = env("printer-columns").await;
     env.kubectl().args(["apply", "-f", "-"]).stdin(minimal_sample()).ok().await;
-    let status = json!({"status": {"phase": "Running", "readyComponents": "6/6",
+    let status = json!({"status": {"phase": "Running", "release": "0.8.1", "readyComponents": "6/6",
         "endpoints": {"api": "https://api.demo.example.com"},
         "conditions": [{"type": "DatabaseReady", "status": "True", "reason": "Ready", "message": "PostgreSQL 15",
             "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
@@ -67,9 +67,9 @@ async fn kubectl_get_shows_the_printer_columns() {
     let out = env.kubectl().args(["get", "supabaseprojects"]).ok().await;
     let mut lines = out.lines();
     let header: Vec<&str> = lines.next().expect("header").split_whitespace().collect();
-    assert_eq!(header, ["NAME", "PHASE", "READY", "DATABASE", "API", "URL", "AGE"], "{out}");
+    assert_eq!(header, ["NAME", "PHASE", "RELEASE", "READY", "DATABASE", "API", "URL", "AGE"], "{out}");
     let row: Vec<&str> = lines.next().expect("row").split_whitespace().collect();
-    assert_eq!(&row[..5], ["demo", "Running", "6/6", "Ready", "https://api.demo.example.com"], "{out}");
+    assert_eq!(&row[..6], ["demo", "Running", "0.8.1", "6/6", "Ready", "https://api.demo.example.com"], "{out}");
 
     // The short names work too.
     let short = env.kubectl().args(["get", "sbp", "-o", "name"]).ok().await;

@@ -139,6 +139,16 @@ fn stored_previous<S: SentJson>(request: &Request<S>) -> crds::Previous {
     crds::Previous { keys: read(&old, "/jwt/keys"), volume: read(&old, "/storage/volume") }
 }
 
+/// The stored spec on UPDATE, for a change of `spec.release` (which images followed the
+/// old release). Unreadable counts as absent: then no image moves.
+fn stored_spec<S: SentJson>(request: &Request<S>) -> Option<crds::SupabaseProjectSpec> {
+    if request.operation != Operation::Update {
+        return None;
+    }
+    let old = request.old_object.as_ref()?.spec.as_ref()?.json().ok()?;
+    serde_json::from_value(old.into_owned()).ok()
+}
+
 fn allowed_unchecked<S>(request: &Request<S>, why: &str) -> AdmissionResponse {
     let mut response = AdmissionResponse::from(request);
     response.result.message = why.to_string();
@@ -157,11 +167,10 @@ impl Admission {
             Operation::Create => crds::Admitted::Created,
             _ => crds::Admitted::Stored(stored_previous(request)),
         };
-        let patch = object
-            .spec
-            .as_ref()
-            .ok_or_else(|| NO_SPEC.to_string())
-            .and_then(|spec| crate::mutate::patch(spec.json()?.as_ref(), admitted).map_err(|e| e.to_string()));
+        let previous = stored_spec(request);
+        let patch = object.spec.as_ref().ok_or_else(|| NO_SPEC.to_string()).and_then(|spec| {
+            crate::mutate::patch_update(spec.json()?.as_ref(), admitted, previous.as_ref()).map_err(|e| e.to_string())
+        });
         match patch {
             Ok(None) => AdmissionResponse::from(request),
             // kube-core sets the patch type only in `with_patch`, which would encode a

@@ -20,7 +20,43 @@ fn not_a_spec(reason: impl ToString) -> Error {
 /// new (see `crds::Admitted`: only a new project's omitted `spec.jwt.keys` becomes
 /// `both`).
 pub fn patch(sent: &Value, admitted: crds::Admitted) -> Result<Option<Vec<u8>>, Error> {
-    let spec = crds::SupabaseProjectSpec::deserialize(sent).map_err(not_a_spec)?;
+    patch_update(sent, admitted, None)
+}
+
+/// [`patch`] for an UPDATE whose stored spec is `previous`: when `spec.release` changes,
+/// the images that followed the old release move to the new one's (see
+/// `crds::release::follow`). The patch then `add`s those images over the sent ones,
+/// which RFC 6902 defines as replacing an existing member.
+pub fn patch_update(
+    sent: &Value,
+    admitted: crds::Admitted,
+    previous: Option<&crds::SupabaseProjectSpec>,
+) -> Result<Option<Vec<u8>>, Error> {
+    let mut spec = crds::SupabaseProjectSpec::deserialize(sent).map_err(not_a_spec)?;
+    // A client that replaces the object without `release` (or a server-side apply that
+    // drops the fields the webhook wrote) keeps the project's release: its omitted
+    // images are then filled from it, never from a newer one.
+    if let Some(previous) = previous
+        && spec.release.is_none()
+    {
+        spec.release = crds::release::of(previous).map(|r| r.name.to_string());
+    }
+    let moved = previous.map(|p| crds::release::follow(&mut spec, p)).unwrap_or_default();
+    let without_moved;
+    let sent = if moved.is_empty() {
+        sent
+    } else {
+        let mut copy = sent.clone();
+        for c in &moved {
+            if let Some(component) =
+                copy.pointer_mut(&format!("/components/{}", c.name())).and_then(Value::as_object_mut)
+            {
+                component.remove("image");
+            }
+        }
+        without_moved = copy;
+        &without_moved
+    };
     let mut found = Found::at("/spec");
     crds::defaults_as(spec, admitted).serialize(Beside { sent, found: &mut found }).map_err(not_a_spec)?;
     let (text, ops) = found.into_patch();
@@ -51,6 +87,67 @@ mod tests {
             "metadata": {"name": "demo", "namespace": "ns"},
             "spec": {"apiExternalUrl": "https://api.example.com", "database": {"secretRef": {"name": "db"}}}
         })
+    }
+
+    /// A one-field upgrade: the stored project on 0.8.0 with one image of its own, sent
+    /// back with only `spec.release` changed.
+    #[test]
+    fn changing_the_release_replaces_the_images_that_followed_it_and_keeps_overrides() {
+        let mut stored = minimal();
+        stored["spec"]["release"] = json!("0.8.0");
+        stored["spec"]["components"] = json!({"meta": {"image": "registry.example.com/meta:mine"}});
+        let p = of(&stored).unwrap();
+        json_patch::patch(&mut stored, &p).unwrap();
+        assert_eq!(stored["spec"]["components"]["auth"]["image"], "supabase/gotrue:v2.189.0");
+        let previous: crds::SupabaseProjectSpec = serde_json::from_value(stored["spec"].clone()).unwrap();
+
+        let mut sent = stored.clone();
+        sent["spec"]["release"] = json!("0.8.1");
+        let text =
+            patch_update(&sent["spec"], crds::Admitted::Stored(Default::default()), Some(&previous)).unwrap().unwrap();
+        let p: json_patch::Patch = serde_json::from_slice(&text).unwrap();
+        json_patch::patch(&mut sent, &p).unwrap();
+        let c = &sent["spec"]["components"];
+        assert_eq!(c["auth"]["image"], "supabase/gotrue:v2.196.0");
+        assert_eq!(c["storage"]["image"], "supabase/storage-api:v1.74.0");
+        assert_eq!(c["studio"]["image"], "supabase/studio:2026.09.07-sha-7996410");
+        assert_eq!(c["meta"]["image"], "registry.example.com/meta:mine", "an override stays");
+        assert_eq!(c["auth"]["replicas"], stored["spec"]["components"]["auth"]["replicas"]);
+
+        // Sent again as stored now, nothing changes.
+        let now: crds::SupabaseProjectSpec = serde_json::from_value(sent["spec"].clone()).unwrap();
+        assert_eq!(patch_update(&sent["spec"], crds::Admitted::Stored(Default::default()), Some(&now)).unwrap(), None);
+    }
+
+    /// An UPDATE that omits the release and the images (a replace, or a server-side apply
+    /// of a manifest without them) keeps the stored release's images.
+    #[test]
+    fn an_update_without_release_or_images_keeps_the_stored_release() {
+        let mut stored = minimal();
+        stored["spec"]["release"] = json!("0.8.0");
+        let p = of(&stored).unwrap();
+        json_patch::patch(&mut stored, &p).unwrap();
+        let previous: crds::SupabaseProjectSpec = serde_json::from_value(stored["spec"].clone()).unwrap();
+        let mut sent = minimal();
+        let text =
+            patch_update(&sent["spec"], crds::Admitted::Stored(Default::default()), Some(&previous)).unwrap().unwrap();
+        let p: json_patch::Patch = serde_json::from_slice(&text).unwrap();
+        json_patch::patch(&mut sent, &p).unwrap();
+        assert_eq!(sent["spec"]["release"], "0.8.0");
+        assert_eq!(sent["spec"]["components"]["auth"]["image"], "supabase/gotrue:v2.189.0");
+    }
+
+    #[test]
+    fn a_new_project_is_on_the_newest_release_and_one_on_an_older_release_gets_its_images() {
+        let mut object = minimal();
+        let p = of(&object).unwrap();
+        json_patch::patch(&mut object, &p).unwrap();
+        assert_eq!(object["spec"]["release"], "0.8.1");
+        let mut older = minimal();
+        older["spec"]["release"] = json!("0.8.0");
+        let p = of(&older).unwrap();
+        json_patch::patch(&mut older, &p).unwrap();
+        assert_eq!(older["spec"]["components"]["realtime"]["image"], "supabase/realtime:v2.102.3");
     }
 
     #[test]

@@ -34,8 +34,12 @@ fn check(c: Component, file: &str, project: &crds::SupabaseProject, conditions: 
     let contract: ComponentContract = contract::load(file);
     let mut f = Findings::default();
     contract::check_table(&contract.upstream, &contract.env, &mut f);
-    if c.entry().image != contract.upstream.image {
-        f.add(format!("catalog image {}, the contract's upstream image {}", c.entry().image, contract.upstream.image));
+    if c.entry().image() != contract.upstream.image {
+        f.add(format!(
+            "catalog image {}, the contract's upstream image {}",
+            c.entry().image(),
+            contract.upstream.image
+        ));
     }
     let o = component(project, c, "h").expect("renders");
     let pod = o.deployment.spec.and_then(|s| s.template.spec).expect("pod");

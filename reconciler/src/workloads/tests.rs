@@ -615,7 +615,7 @@ fn workload_settings_come_from_the_spec() {
     // The catalog's values arrive through `defaults`, never through a fallback in a
     // builder: a spec whose defaults are gone is refused, naming what it lacks.
     let o = render(&minimal(), Component::Auth);
-    assert_eq!(container(&o).image.as_deref(), Some(Component::Auth.entry().image));
+    assert_eq!(container(&o).image.as_deref(), Some(Component::Auth.entry().image()));
     assert_eq!(o.deployment.spec.as_ref().and_then(|s| s.replicas), Some(1));
     let mut p = minimal();
     p.spec.components = None;

@@ -32,6 +32,8 @@ pub enum Rule {
     Policy,
     /// Rule 13: Supabase's new keys (signing keys, API keys, internal JWTs).
     Keys,
+    /// Rule 14: the Supabase release and moves between releases.
+    Release,
 }
 
 impl Rule {
@@ -51,6 +53,7 @@ impl Rule {
             Rule::Access => "access",
             Rule::Policy => "policy",
             Rule::Keys => "keys",
+            Rule::Release => "release",
         }
     }
 }
@@ -64,6 +67,8 @@ pub enum Kind {
     Required,
     /// `Not found: <value>`.
     NotFound(String),
+    /// `Unsupported value: <value>`, the detail listing the supported ones.
+    Unsupported(String),
     /// `Duplicate value: <value>`.
     Duplicate(String),
     /// `Forbidden: <detail>`.
@@ -111,6 +116,16 @@ impl Cause {
         Cause { rule, field: field.into(), kind: Kind::NotFound(value.into()), detail: detail.into() }
     }
 
+    /// `Unsupported value`: `detail` lists the supported values.
+    pub fn unsupported(
+        rule: Rule,
+        field: impl Into<String>,
+        value: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Cause {
+        Cause { rule, field: field.into(), kind: Kind::Unsupported(value.into()), detail: detail.into() }
+    }
+
     /// `Duplicate value`.
     pub fn duplicate(rule: Rule, field: impl Into<String>, value: impl Into<String>) -> Cause {
         Cause { rule, field: field.into(), kind: Kind::Duplicate(value.into()), detail: String::new() }
@@ -132,6 +147,7 @@ impl Cause {
             Kind::Invalid(_) => "FieldValueInvalid",
             Kind::Required => "FieldValueRequired",
             Kind::NotFound(_) => "FieldValueNotFound",
+            Kind::Unsupported(_) => "FieldValueNotSupported",
             Kind::Duplicate(_) => "FieldValueDuplicate",
             Kind::Forbidden => "FieldValueForbidden",
             Kind::Unavailable => "InternalError",
@@ -145,6 +161,7 @@ impl Cause {
             Kind::Invalid(v) => with_detail(format!("Invalid value: {v}")),
             Kind::Required => with_detail("Required value".into()),
             Kind::NotFound(v) => with_detail(format!("Not found: {v}")),
+            Kind::Unsupported(v) => with_detail(format!("Unsupported value: {v}")),
             Kind::Duplicate(v) => with_detail(format!("Duplicate value: {v}")),
             Kind::Forbidden => with_detail("Forbidden".into()),
             Kind::Unavailable => with_detail("Internal error".into()),

@@ -187,6 +187,12 @@ impl Case {
         self
     }
 
+    /// The same case as an UPDATE of the stored spec `old`.
+    pub fn with_old(mut self, old: SupabaseProjectSpec) -> Case {
+        self.old = Some(old);
+        self
+    }
+
     /// Sets (or with `None` removes) one key of a Secret.
     pub fn set_key(&mut self, secret: &str, key: &str, value: Option<&[u8]>) {
         if let Some(Lookup::Found(data)) = self.secrets.get_mut(secret) {

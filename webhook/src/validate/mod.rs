@@ -11,6 +11,7 @@ mod jwt;
 mod keys;
 mod keys_memo;
 mod names;
+mod release;
 mod s3;
 mod secrets;
 mod urls;
@@ -163,6 +164,7 @@ pub fn validate(input: &Input<'_>) -> Report {
     s3::check(input.spec, &mut report.causes);
     volume::check(input, &mut report);
     access::check(input, &refs, &mut report.causes);
+    release::check(input, &mut report.causes, &mut report.warnings);
     if !input.policy.namespace_allowed(input.namespace) {
         let allowed = input.policy.allowed_namespaces.join(", ");
         report.causes.push(Cause::forbidden(

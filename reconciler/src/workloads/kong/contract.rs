@@ -527,7 +527,7 @@ fn check_table(c: &KongContract) -> Findings {
 #[test]
 fn the_catalog_pins_upstreams_image() {
     let c: KongContract = contract::load("kong");
-    assert_eq!(Component::Kong.entry().image, c.upstream.image, "pinned by {}", c.upstream.cite());
+    assert_eq!(Component::Kong.entry().image(), c.upstream.image, "pinned by {}", c.upstream.cite());
 }
 
 #[test]
