@@ -102,7 +102,7 @@ mod tests {
         let lock = std::fs::read_to_string(crate::repo_path("tests/meta/package-lock.json")).unwrap();
         let lock: serde_json::Value = serde_json::from_str(&lock).unwrap();
         let locked = lock["packages"]["node_modules/@supabase/postgres-meta"]["version"].as_str().unwrap();
-        let image = crds::Component::Meta.entry().image;
+        let image = crds::Component::Meta.entry().image();
         let tag = image.rsplit_once(':').map(|(_, t)| t.trim_start_matches('v')).unwrap();
         assert_eq!(locked, tag, "tests/meta locks postgres-meta {locked}; the catalog deploys {image}");
     }
