@@ -17,6 +17,7 @@
 //! annotation are dropped everywhere.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
@@ -28,6 +29,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
 
 use crate::deployment_view::DeploymentView;
 
@@ -51,6 +53,12 @@ pub struct Caches {
     pub claims: Store<PartialObjectMeta<PersistentVolumeClaim>>,
     /// Every Secret, metadata only: which referenced user Secret changed.
     pub all_secrets: Store<PartialObjectMeta<Secret>>,
+    /// Set once every store above holds its initial list. `Store::wait_until_ready`
+    /// wakes only the last task that polled it (kube-runtime 5.0.0's `DelayedInit`
+    /// keeps a single `futures` oneshot receiver, whose waker each poll replaces), so
+    /// concurrent reconciles must not wait on the stores themselves: one waits, the
+    /// others wait on this cell, which wakes them all.
+    initialized: Arc<OnceCell<()>>,
 }
 
 /// The writing halves, consumed by [`Writers::streams`] when the controller starts.
@@ -75,7 +83,16 @@ pub fn new() -> (Caches, Writers) {
     let (claims, wpvc) = reflector::store();
     let (all_secrets, wa) = reflector::store();
     (
-        Caches { secrets, config_maps, services, deployments, jobs, claims, all_secrets },
+        Caches {
+            secrets,
+            config_maps,
+            services,
+            deployments,
+            jobs,
+            claims,
+            all_secrets,
+            initialized: Arc::new(OnceCell::new()),
+        },
         Writers {
             secrets: ws,
             config_maps: wc,
@@ -183,17 +200,23 @@ where
 impl Caches {
     /// Waits until every cache holds its initial list: before that a miss means nothing.
     pub async fn ready(&self) {
-        // A dropped writer means the controller is stopping; the reconcile then fails on
-        // its API calls or is cancelled, so there is nothing to report here.
-        let _ = futures::join!(
-            self.secrets.wait_until_ready(),
-            self.config_maps.wait_until_ready(),
-            self.services.wait_until_ready(),
-            self.deployments.wait_until_ready(),
-            self.jobs.wait_until_ready(),
-            self.claims.wait_until_ready(),
-            self.all_secrets.wait_until_ready(),
-        );
+        // Only the task running the initializer polls the stores (see `initialized`);
+        // should it be cancelled, the next waiter runs it and polls them itself.
+        self.initialized
+            .get_or_init(|| async {
+                // A dropped writer means the controller is stopping; the reconcile then
+                // fails on its API calls or is cancelled, so there is nothing to report.
+                let _ = futures::join!(
+                    self.secrets.wait_until_ready(),
+                    self.config_maps.wait_until_ready(),
+                    self.services.wait_until_ready(),
+                    self.deployments.wait_until_ready(),
+                    self.jobs.wait_until_ready(),
+                    self.claims.wait_until_ready(),
+                    self.all_secrets.wait_until_ready(),
+                );
+            })
+            .await;
     }
 }
 
@@ -221,6 +244,35 @@ mod tests {
         strip(&mut cm);
         assert!(cm.metadata.managed_fields.is_none());
         assert_eq!(cm.metadata.annotations, Some(BTreeMap::from([("keep".to_string(), "x".to_string())])));
+    }
+
+    /// Several reconciles (one per project of the controller's first list) wait at once;
+    /// every one of them goes on once the caches hold their lists.
+    #[tokio::test]
+    async fn every_concurrent_waiter_is_woken_when_the_caches_are_ready() {
+        let (caches, mut writers) = new();
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let c = caches.clone();
+                tokio::spawn(async move { c.ready().await })
+            })
+            .collect();
+        // Each waiter polls (and parks) before the lists arrive.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(waiters.iter().all(|w| !w.is_finished()));
+        writers.secrets.apply_watcher_event(&watcher::Event::InitDone);
+        writers.config_maps.apply_watcher_event(&watcher::Event::InitDone);
+        writers.services.apply_watcher_event(&watcher::Event::InitDone);
+        writers.deployments.apply_watcher_event(&watcher::Event::InitDone);
+        writers.jobs.apply_watcher_event(&watcher::Event::InitDone);
+        writers.claims.apply_watcher_event(&watcher::Event::InitDone);
+        writers.all_secrets.apply_watcher_event(&watcher::Event::InitDone);
+        for w in waiters {
+            tokio::time::timeout(std::time::Duration::from_secs(5), w)
+                .await
+                .expect("a waiter was never woken")
+                .unwrap();
+        }
     }
 
     fn meta() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
