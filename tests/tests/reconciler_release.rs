@@ -68,12 +68,18 @@ async fn rolls_in_order(env: &TestEnv, name: &str, from: &str, to: &str) {
             let d = api.get(&crds::names::component(name, *later)).await.unwrap();
             assert_eq!(image(&d), a.image(*later), "{later} went before {c} was ready");
         }
-        let p = rec::project(env, name).await;
-        let status = p.status.unwrap();
+        // The status is written at the end of the reconcile that applied the image, so it
+        // may still name the component before for a moment.
+        let waiting = format!("waiting for {c}");
+        let status = rec::eventually(&format!("the status waits for {c}"), patience::settle(), || async {
+            let status = rec::project(env, name).await.status.unwrap_or_default();
+            let message = status.message.clone().unwrap_or_default();
+            if message.contains(&waiting) { Ok(status) } else { Err(message) }
+        })
+        .await;
         assert_eq!(status.phase, Some(Phase::Updating));
         let message = status.message.unwrap_or_default();
         assert!(message.starts_with(&format!("upgrading to {to} (")), "{message}");
-        assert!(message.contains(&format!("waiting for {c}")), "{message}");
         assert_eq!(status.release.as_deref(), Some(from), "the release before, until all run the new one");
         deployments::mark_ready(&api, &object).await.unwrap();
     }
