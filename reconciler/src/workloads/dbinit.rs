@@ -4,16 +4,10 @@
 use std::collections::BTreeMap;
 
 use crds::names;
-use crds::refs::Value;
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, PodSpec, PodTemplateSpec, ResourceRequirements, Volume, VolumeMount,
-};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::ConfigMap;
 
-use super::container::{pod_security_context, security_context};
-use super::env::Env;
+use super::psql_job::{self, PsqlJob};
 use super::{Ctx, config_map};
 use crate::Error;
 
@@ -42,67 +36,24 @@ const SQL_KEY: &str = "init.sql";
 pub(super) fn render(ctx: &Ctx<'_>) -> Result<(ConfigMap, Job), Error> {
     let name = names::db_init_job(&ctx.name);
     let cm = config_map(ctx, name.clone(), COMPONENT, BTreeMap::from([(SQL_KEY.to_string(), SQL.to_string())]));
-
-    let mut env = Env::new(ctx);
-    env.from("PGHOST", Value::DbHost)?
-        .from("PGPORT", Value::DbPort)?
-        .from("PGDATABASE", Value::DbName)?
-        .lit("PGUSER", DB_INIT_USER)
-        .from("PGPASSWORD", Value::DbPassword)?
-        .lit("PGSSLMODE", ctx.spec.database.ssl_mode.as_str())
-        .lit("PGCONNECT_TIMEOUT", "10")
-        .lit("PGAPPNAME", "supabase-operator-db-init");
-
-    let q = |cpu: &str, memory: &str| {
-        BTreeMap::from([("cpu".to_string(), Quantity(cpu.into())), ("memory".to_string(), Quantity(memory.into()))])
-    };
-    let container = Container {
-        name: "psql".into(),
-        image: Some(DB_INIT_IMAGE.into()),
-        command: Some(
-            ["psql", "--no-psqlrc", "--file", &format!("{SQL_DIR}/{SQL_KEY}")].iter().map(|s| s.to_string()).collect(),
-        ),
-        env: Some(env.finish()),
-        resources: Some(ResourceRequirements {
-            limits: Some(q("200m", "64Mi")),
-            requests: Some(q("10m", "32Mi")),
-            ..Default::default()
-        }),
-        security_context: Some(security_context(PSQL_UID)),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "sql".into(),
-            mount_path: SQL_DIR.into(),
-            read_only: Some(true),
-            ..Default::default()
-        }]),
-        ..Default::default()
-    };
-    let job = Job {
-        metadata: ctx.meta(name.clone(), COMPONENT),
-        spec: Some(JobSpec {
+    let env = psql_job::connection_env(ctx, DB_INIT_USER, "supabase-operator-db-init")?;
+    let file = format!("{SQL_DIR}/{SQL_KEY}");
+    let job = psql_job::job(
+        ctx,
+        PsqlJob {
+            name: name.clone(),
+            component: COMPONENT,
+            labels: names::labels(&ctx.name, COMPONENT),
+            config_map: name,
+            sql_dir: SQL_DIR,
+            command: ["psql", "--no-psqlrc", "--file", &file].iter().map(|s| s.to_string()).collect(),
+            env,
             // The database may still be starting: retry with the Job's exponential backoff
             // (about ten minutes over six tries) before reporting failure.
-            backoff_limit: Some(6),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(names::labels(&ctx.name, COMPONENT)), ..Default::default() }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    restart_policy: Some("Never".into()),
-                    volumes: Some(vec![Volume {
-                        name: "sql".into(),
-                        config_map: Some(ConfigMapVolumeSource { name, ..Default::default() }),
-                        ..Default::default()
-                    }]),
-                    security_context: Some(pod_security_context(PSQL_UID)),
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    ..Default::default()
-                }),
-            },
-            ..Default::default()
-        }),
-        status: None,
-    };
+            backoff_limit: 6,
+            termination_message_file: false,
+        },
+    );
     Ok((cm, job))
 }
 

@@ -13,6 +13,7 @@ mod env;
 mod kong;
 mod meta;
 mod preflight;
+mod psql_job;
 mod realtime;
 mod rest;
 mod service;

@@ -6,17 +6,11 @@
 use std::collections::BTreeMap;
 
 use crds::names;
-use crds::refs::Value;
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, PodSpec, PodTemplateSpec, ResourceRequirements, Volume, VolumeMount,
-};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::ConfigMap;
 
-use super::container::{pod_security_context, security_context};
-use super::dbinit::{DB_INIT_IMAGE, DB_INIT_USER, PSQL_UID};
-use super::env::Env;
+use super::dbinit::DB_INIT_USER;
+use super::psql_job::{self, PsqlJob};
 use super::{Ctx, config_map};
 use crate::Error;
 
@@ -50,70 +44,28 @@ pub(super) fn render(ctx: &Ctx<'_>, job: &str) -> Result<(ConfigMap, Job), Error
     let cm = config_map(ctx, cm_name.clone(), COMPONENT, BTreeMap::from([(SQL_KEY.to_string(), SQL.to_string())]));
     // db-init's administrator while it is to run; else a role the components log in as.
     let user = if ctx.spec.database.initialize { DB_INIT_USER } else { CHECK_USER_WITHOUT_INIT };
-    let mut env = Env::new(ctx);
-    env.from("PGHOST", Value::DbHost)?
-        .from("PGPORT", Value::DbPort)?
-        .from("PGDATABASE", Value::DbName)?
-        .lit("PGUSER", user)
-        .from("PGPASSWORD", Value::DbPassword)?
-        .lit("PGSSLMODE", ctx.spec.database.ssl_mode.as_str())
-        .lit("PGCONNECT_TIMEOUT", "10")
-        .lit("PGAPPNAME", "supabase-operator-db-preflight")
-        // Every transaction read-only: the preflight cannot write even by mistake.
-        .lit("PGOPTIONS", "-c default_transaction_read_only=on");
-
-    let q = |cpu: &str, memory: &str| {
-        BTreeMap::from([("cpu".to_string(), Quantity(cpu.into())), ("memory".to_string(), Quantity(memory.into()))])
-    };
+    // Every transaction read-only: the preflight cannot write even by mistake.
+    let mut env = psql_job::connection_env(ctx, user, "supabase-operator-db-preflight")?;
+    env.lit("PGOPTIONS", "-c default_transaction_read_only=on");
     let file = format!("{SQL_DIR}/{SQL_KEY}");
-    let container = Container {
-        name: "psql".into(),
-        image: Some(DB_INIT_IMAGE.into()),
-        command: Some(["sh", "-c", SCRIPT, "preflight", &file].iter().map(|s| s.to_string()).collect()),
-        env: Some(env.finish()),
-        resources: Some(ResourceRequirements {
-            limits: Some(q("200m", "64Mi")),
-            requests: Some(q("10m", "32Mi")),
-            ..Default::default()
-        }),
-        security_context: Some(security_context(PSQL_UID)),
-        termination_message_policy: Some("File".into()),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "sql".into(),
-            mount_path: SQL_DIR.into(),
-            read_only: Some(true),
-            ..Default::default()
-        }]),
-        ..Default::default()
-    };
     let mut labels = names::labels(&ctx.name, COMPONENT);
     labels.insert(JOB_LABEL.into(), job.into());
-    let job = Job {
-        metadata: ctx.meta(job.into(), COMPONENT),
-        spec: Some(JobSpec {
+    let job = psql_job::job(
+        ctx,
+        PsqlJob {
+            name: job.into(),
+            component: COMPONENT,
+            labels,
+            config_map: cm_name,
+            sql_dir: SQL_DIR,
+            command: ["sh", "-c", SCRIPT, "preflight", &file].iter().map(|s| s.to_string()).collect(),
+            env,
             // A database that is still starting: a few tries with the Job's backoff
             // (10 s, 20 s, 40 s) before the failure stands; each try's error is in status.
-            backoff_limit: Some(3),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels), ..Default::default() }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    restart_policy: Some("Never".into()),
-                    volumes: Some(vec![Volume {
-                        name: "sql".into(),
-                        config_map: Some(ConfigMapVolumeSource { name: cm_name, ..Default::default() }),
-                        ..Default::default()
-                    }]),
-                    security_context: Some(pod_security_context(PSQL_UID)),
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    ..Default::default()
-                }),
-            },
-            ..Default::default()
-        }),
-        status: None,
-    };
+            backoff_limit: 3,
+            termination_message_file: true,
+        },
+    );
     Ok((cm, job))
 }
 
