@@ -655,6 +655,24 @@ mod tests {
         assert_eq!(m.service["url"], "http://demo-auth:9999/.well-known/oauth-authorization-server");
     }
 
+    /// Kong's rendered entrypoint, run with bash on `template` into `out`, with `env`
+    /// (`true` stands in for Kong, which the entrypoint execs last).
+    fn run_entrypoint(
+        script: &std::path::Path,
+        template: &std::path::Path,
+        out: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> std::process::Output {
+        std::process::Command::new("bash")
+            .arg(script)
+            .arg("true")
+            .env("SUPABASE_KONG_TEMPLATE", template)
+            .env("KONG_DECLARATIVE_CONFIG", out)
+            .envs(env.iter().copied())
+            .output()
+            .expect("bash runs")
+    }
+
     /// The entrypoint of a project with the new keys, run with bash: it fills the keys into
     /// the consumers and into upstream's expressions (the text upstream's shell would export,
     /// written here by hand from kong-entrypoint.sh @1f37f2a9), and refuses a key that would
@@ -671,19 +689,19 @@ mod tests {
         std::fs::write(&script, &data[ENTRYPOINT_KEY]).expect("write script");
         let run = |secret_key: &str| {
             let _ = std::fs::remove_file(&out);
-            std::process::Command::new("bash")
-                .arg(&script)
-                .arg("true")
-                .env("SUPABASE_KONG_TEMPLATE", &tpl)
-                .env("KONG_DECLARATIVE_CONFIG", &out)
-                .env("SUPABASE_ANON_KEY", "legacy.anon.jwt")
-                .env("SUPABASE_SERVICE_KEY", "legacy.service.jwt")
-                .env("SUPABASE_PUBLISHABLE_KEY", "sb_publishable_P")
-                .env("SUPABASE_SECRET_KEY", secret_key)
-                .env("ANON_KEY_ASYMMETRIC", "es256.anon.jwt")
-                .env("SERVICE_ROLE_KEY_ASYMMETRIC", "es256.service.jwt")
-                .output()
-                .expect("bash runs")
+            run_entrypoint(
+                &script,
+                &tpl,
+                &out,
+                &[
+                    ("SUPABASE_ANON_KEY", "legacy.anon.jwt"),
+                    ("SUPABASE_SERVICE_KEY", "legacy.service.jwt"),
+                    ("SUPABASE_PUBLISHABLE_KEY", "sb_publishable_P"),
+                    ("SUPABASE_SECRET_KEY", secret_key),
+                    ("ANON_KEY_ASYMMETRIC", "es256.anon.jwt"),
+                    ("SERVICE_ROLE_KEY_ASYMMETRIC", "es256.service.jwt"),
+                ],
+            )
         };
         run("sb_secret_S");
         let rendered = std::fs::read_to_string(&out).expect("rendered");
@@ -732,19 +750,18 @@ mod tests {
         std::fs::write(&tpl, template(&full())).expect("write template");
         std::fs::write(&script, ENTRYPOINT).expect("write script");
         let password = r#"p"a\s$s&w'o{r}d ${HOME} $(id) `id` %s \n"#;
-        let status = std::process::Command::new("bash")
-            .arg(&script)
-            .arg("true")
-            .env("SUPABASE_KONG_TEMPLATE", &tpl)
-            .env("KONG_DECLARATIVE_CONFIG", &out)
-            .env("SUPABASE_ANON_KEY", "anon.jwt.value")
-            .env("SUPABASE_SERVICE_KEY", "service&.jwt.value")
-            .env("DASHBOARD_USERNAME", "admin")
-            .env("DASHBOARD_PASSWORD", password)
-            .status()
-            .expect("bash runs");
         // The final `exec` of Kong's entrypoint fails here; the rendering happened before it.
-        let _ = status;
+        let _ = run_entrypoint(
+            &script,
+            &tpl,
+            &out,
+            &[
+                ("SUPABASE_ANON_KEY", "anon.jwt.value"),
+                ("SUPABASE_SERVICE_KEY", "service&.jwt.value"),
+                ("DASHBOARD_USERNAME", "admin"),
+                ("DASHBOARD_PASSWORD", password),
+            ],
+        );
         let rendered = std::fs::read_to_string(&out).expect("rendered");
         let json: serde_json::Value = serde_json::from_str(&rendered).expect("valid JSON");
         let yaml: serde_yaml::Value = serde_yaml::from_str(&rendered).expect("valid YAML");
