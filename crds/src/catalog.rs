@@ -1,7 +1,19 @@
-//! The component catalog: one ordered table used by the defaults, the webhook's rules
-//! and the reconciler's builders. The order is the rollout order.
+//! The component catalog: one description per component (a file each in `catalog/`),
+//! in rollout order, read by the defaults, the webhook's rules and the reconciler's
+//! builders, so no crate keeps a per-component table of its own.
 
 use std::fmt;
+
+use crate::project::KeyScheme;
+use crate::refs::Value;
+
+mod auth;
+mod kong;
+mod meta;
+mod realtime;
+mod rest;
+mod storage;
+mod studio;
 
 /// The Supabase components, in rollout order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,7 +62,35 @@ pub struct Resources {
     pub cpu: &'static str,
 }
 
-/// One row of the catalog.
+/// The Secret-sourced values a component reads (see `crate::refs::source`), so the
+/// reconciler can hash exactly the Secret data that should roll its pods. Values a project
+/// does not use (no SMTP, no S3, no dashboard) have no source and are skipped; database
+/// host, port and name count only when they come from a Secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Consumes {
+    /// Read under either key scheme.
+    pub always: &'static [Value],
+    /// Read only while the project uses the legacy keys alone (`spec.jwt.keys: legacy`).
+    pub legacy_keys: &'static [Value],
+    /// Read only with `spec.jwt.keys: both`: a legacy project's hash, and so its pods,
+    /// stay as they were.
+    pub new_keys: &'static [Value],
+}
+
+/// How a component logs in to PostgreSQL: the role db-init creates for it
+/// (reconciler/src/workloads/dbinit.sql) and the roles it must be a member of, which the
+/// database preflight checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DatabaseLogin {
+    /// The login role.
+    pub role: &'static str,
+    /// Roles it switches to, so it must be their member.
+    pub member_of: &'static [&'static str],
+}
+
+/// Everything the operator knows about one component, read by the defaults, the webhook's
+/// rules and the reconciler's builders alike: adding a component is its description (a
+/// file in `catalog/`), its builder and, if it is routed, its gateway routes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// Which component.
@@ -70,6 +110,19 @@ pub struct Entry {
     pub requests: Resources,
     /// Whether the component is deployed unless the user opts in.
     pub enabled_by_default: bool,
+    /// The uid (and gid) its container runs as; every component runs as non-root, and the
+    /// uid is numeric because `runAsNonRoot` cannot verify a user given by name. The facts
+    /// behind each (the image's `USER`, what its entrypoint does) are recorded, with their
+    /// upstream source, in `reconciler/contracts/<name>.toml`, whose tests check this.
+    pub user: i64,
+    /// The environment variables the operator sets on its container. The reconciler
+    /// refuses to render any other (so this list cannot fall behind the builder), and the
+    /// webhook refuses extra `env` that would replace one of them.
+    pub env: &'static [&'static str],
+    /// The Secret-sourced values it reads.
+    pub consumes: Consumes,
+    /// Its PostgreSQL login; `None` for a component that never connects to the database.
+    pub database: Option<DatabaseLogin>,
 }
 
 impl Entry {
@@ -82,86 +135,28 @@ impl Entry {
     pub fn condition_type(&self) -> String {
         format!("{}Ready", self.condition_prefix)
     }
+
+    /// The values it reads under `scheme`, sorted.
+    pub fn consumed(&self, scheme: KeyScheme) -> Vec<Value> {
+        let by_scheme = match scheme {
+            KeyScheme::Legacy => self.consumes.legacy_keys,
+            KeyScheme::Both => self.consumes.new_keys,
+        };
+        let mut values = [self.consumes.always, by_scheme].concat();
+        values.sort();
+        values.dedup();
+        values
+    }
+
+    /// Whether the operator sets the variable `name` on its container.
+    pub fn owns_env(&self, name: &str) -> bool {
+        self.env.contains(&name)
+    }
 }
 
 /// Every component, in rollout order. Images are per release: see `release`.
-pub const CATALOG: [Entry; 7] = [
-    Entry {
-        component: Component::Kong,
-        name: "kong",
-        condition_prefix: "Kong",
-        port: 8000,
-        readiness: Probe::Exec(&["kong", "health"]),
-        limits: Resources { memory: "2.5Gi", cpu: "500m" },
-        requests: Resources { memory: "256Mi", cpu: "100m" },
-        enabled_by_default: true,
-    },
-    Entry {
-        component: Component::Auth,
-        name: "auth",
-        condition_prefix: "Auth",
-        port: 9999,
-        readiness: Probe::Http { path: "/health", port: 9999 },
-        limits: Resources { memory: "128Mi", cpu: "100m" },
-        requests: Resources { memory: "64Mi", cpu: "50m" },
-        enabled_by_default: true,
-    },
-    Entry {
-        component: Component::Rest,
-        name: "rest",
-        condition_prefix: "PostgREST",
-        port: 3000,
-        // PostgREST answers readiness on its admin server, not on the API port.
-        readiness: Probe::Http { path: "/ready", port: REST_ADMIN_PORT },
-        limits: Resources { memory: "256Mi", cpu: "200m" },
-        requests: Resources { memory: "128Mi", cpu: "50m" },
-        enabled_by_default: true,
-    },
-    Entry {
-        component: Component::Realtime,
-        name: "realtime",
-        condition_prefix: "Realtime",
-        port: 4000,
-        // Realtime's unauthenticated health route (lib/realtime_web/router.ex, supabase/realtime
-        // @ v2.129.8 2aa99787): the tenant's `/api/tenants/<t>/health`, which upstream's compose
-        // asks, needs a bearer key that a kubelet probe cannot carry without putting it in the
-        // pod spec; `/healthcheck` answers once the endpoint serves.
-        readiness: Probe::Http { path: "/healthcheck", port: 4000 },
-        limits: Resources { memory: "256Mi", cpu: "200m" },
-        requests: Resources { memory: "128Mi", cpu: "50m" },
-        enabled_by_default: true,
-    },
-    Entry {
-        component: Component::Storage,
-        name: "storage",
-        condition_prefix: "Storage",
-        port: 5000,
-        readiness: Probe::Http { path: "/status", port: 5000 },
-        limits: Resources { memory: "128Mi", cpu: "100m" },
-        requests: Resources { memory: "64Mi", cpu: "50m" },
-        enabled_by_default: true,
-    },
-    Entry {
-        component: Component::Meta,
-        name: "meta",
-        condition_prefix: "Meta",
-        port: 8080,
-        readiness: Probe::Http { path: "/health", port: 8080 },
-        limits: Resources { memory: "128Mi", cpu: "100m" },
-        requests: Resources { memory: "64Mi", cpu: "50m" },
-        enabled_by_default: true,
-    },
-    Entry {
-        component: Component::Studio,
-        name: "studio",
-        condition_prefix: "Studio",
-        port: 3000,
-        readiness: Probe::Http { path: "/api/platform/profile", port: 3000 },
-        limits: Resources { memory: "256Mi", cpu: "100m" },
-        requests: Resources { memory: "128Mi", cpu: "50m" },
-        enabled_by_default: false,
-    },
-];
+pub const CATALOG: [Entry; 7] =
+    [kong::ENTRY, auth::ENTRY, rest::ENTRY, realtime::ENTRY, storage::ENTRY, meta::ENTRY, studio::ENTRY];
 
 /// PostgREST's admin server port (readiness and liveness endpoints).
 pub const REST_ADMIN_PORT: i32 = 3001;
@@ -171,7 +166,7 @@ pub const DEFAULT_REPLICAS: i32 = 1;
 
 impl Component {
     /// The catalog row of this component.
-    pub fn entry(self) -> &'static Entry {
+    pub const fn entry(self) -> &'static Entry {
         // The enum's discriminants follow the catalog's order; a test keeps them in step.
         &CATALOG[self as usize]
     }
@@ -209,6 +204,46 @@ mod tests {
     fn rollout_order_is_the_designed_one() {
         let names: Vec<_> = CATALOG.iter().map(|e| e.name).collect();
         assert_eq!(names, ["kong", "auth", "rest", "realtime", "storage", "meta", "studio"]);
+    }
+
+    #[test]
+    fn each_description_lists_valid_distinct_variables() {
+        for e in &CATALOG {
+            let mut seen = std::collections::BTreeSet::new();
+            for name in e.env {
+                assert!(
+                    name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+                    "{}: {name}",
+                    e.name
+                );
+                assert!(seen.insert(name), "{}: {name} listed twice", e.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_key_schemes_consume_disjoint_extras() {
+        for e in &CATALOG {
+            let c = e.consumes;
+            for v in c.legacy_keys.iter().chain(c.new_keys) {
+                assert!(!c.always.contains(v), "{}: {v:?} is both always and per scheme", e.name);
+            }
+            assert!(!c.legacy_keys.iter().any(|v| c.new_keys.contains(v)), "{}", e.name);
+        }
+        // PostgREST swaps the secret for the key set; every other component only adds.
+        let rest = Component::Rest.entry();
+        assert!(rest.consumed(KeyScheme::Legacy).contains(&Value::JwtSecret));
+        assert!(!rest.consumed(KeyScheme::Both).contains(&Value::JwtSecret));
+        assert!(rest.consumed(KeyScheme::Both).contains(&Value::PublicKeys));
+    }
+
+    #[test]
+    fn every_component_that_reads_the_database_password_has_a_login() {
+        for e in &CATALOG {
+            let reads = e.consumes.always.contains(&Value::DbPassword);
+            assert_eq!(reads, e.database.is_some(), "{}", e.name);
+            assert!(e.user > 0, "{} runs as root", e.name);
+        }
     }
 
     #[test]

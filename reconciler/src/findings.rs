@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crds::Component;
 use crds::status::{DatabaseFinding, DatabaseStatus};
+use crds::{CATALOG, Component};
 use serde::Deserialize;
 
 /// `severity` of a finding that holds its component back.
@@ -15,10 +15,6 @@ pub const REQUIRED: &str = "required";
 pub const OPTIONAL: &str = "optional";
 /// `component` of a finding about every component that uses the database.
 pub const ALL: &str = "all";
-
-/// The components that talk to PostgreSQL (Kong and Studio do not: Studio goes through meta).
-pub const USES_DATABASE: [Component; 5] =
-    [Component::Auth, Component::Rest, Component::Realtime, Component::Storage, Component::Meta];
 
 /// The preflight's facts, as preflight.sql writes them.
 #[derive(Deserialize, Debug, Default)]
@@ -57,16 +53,6 @@ pub enum Init {
     /// db-init succeeded: what it should have created must be there.
     Done,
 }
-
-/// Each component's login role and the roles it must be a member of (db-init's roles,
-/// reconciler/src/workloads/dbinit.sql, and each builder's `DB_ROLE`).
-const LOGINS: [(Component, &str, &[&str]); 5] = [
-    (Component::Auth, "supabase_auth_admin", &[]),
-    (Component::Rest, "authenticator", &["anon", "authenticated", "service_role"]),
-    (Component::Realtime, "supabase_admin", &[]),
-    (Component::Storage, "supabase_storage_admin", &["anon", "authenticated", "service_role"]),
-    (Component::Meta, "supabase_admin", &[]),
-];
 
 /// Extensions: name, component, severity, what it is for.
 const EXTENSIONS: [(&str, Component, &str, &str); 7] = [
@@ -169,7 +155,9 @@ pub fn from_facts(f: &Facts, init: Init) -> Vec<DatabaseFinding> {
     }
     if init != Init::Pending {
         let mut seen = BTreeSet::new();
-        for (component, role, members) in LOGINS {
+        // Each component's login and the roles it must be a member of: its description.
+        for (component, login) in CATALOG.iter().filter_map(|e| Some((e.component, e.database?))) {
+            let (role, members) = (login.role, login.member_of);
             let message = match f.roles.get(role) {
                 None => Some(format!("role {role} does not exist: create it with LOGIN and the project password")),
                 Some(r) if !r.login => Some(format!("role {role} cannot log in: ALTER ROLE {role} LOGIN")),
@@ -216,7 +204,7 @@ pub fn held(findings: &[DatabaseFinding], enabled: &[Component]) -> BTreeSet<Com
     let mut out = BTreeSet::new();
     for f in findings.iter().filter(|f| f.severity == REQUIRED) {
         for c in enabled {
-            let needs_db = USES_DATABASE.contains(c);
+            let needs_db = c.entry().database.is_some();
             if (f.component == ALL && needs_db) || f.component == c.name() {
                 out.insert(*c);
             }
@@ -316,6 +304,6 @@ mod tests {
         let enabled: Vec<Component> = crds::CATALOG.iter().map(|e| e.component).collect();
         let held = held(&s.findings, &enabled);
         assert!(!held.contains(&Component::Kong) && !held.contains(&Component::Studio));
-        assert_eq!(held.len(), USES_DATABASE.len());
+        assert_eq!(held.len(), CATALOG.iter().filter(|e| e.database.is_some()).count());
     }
 }

@@ -8,7 +8,7 @@ use super::{Ctx, Rendered};
 use crate::Error;
 
 /// The role Auth connects as; it owns the `auth` schema and runs its own migrations there.
-pub(super) const DB_ROLE: &str = "supabase_auth_admin";
+pub(super) const DB_ROLE: &str = super::db_role(Component::Auth);
 
 /// Paths of the links in Auth's mails: through the gateway to `/verify`.
 const MAILER_VERIFY_PATH: &str = "/auth/v1/verify";

@@ -18,26 +18,6 @@ use sha2::{Digest, Sha256};
 use super::{CONFIG_HASH_ANNOTATION, CONFIG_MAPS_HASH_ANNOTATION, Ctx, Rendered};
 use crate::Error;
 
-/// The user (and group) each component's container runs as; every one runs as non-root.
-/// The facts behind each row (the image's `USER`, what its entrypoint does) are recorded,
-/// with their upstream source, in `reconciler/contracts/<component>.toml`, whose tests
-/// check this choice against them; `runAsNonRoot` cannot verify a user given by name, so
-/// each is numeric.
-/// - Kong's `USER kong` is uid 1001 (see `kong::UID`); Auth (`USER supabase`, 1000) and
-///   PostgREST (`USER 1000`) run as their image's user.
-/// - Realtime's image has no `USER` (root) and its `run.sh` drops to `nobody` for the
-///   migrations and seeds; the operator runs the same steps itself as `nobody` (65534),
-///   which owns `/app` in the image (see `realtime::START`).
-/// - Storage, postgres-meta and Studio are node images without a `USER` (root) whose
-///   entrypoints do nothing that needs root; they run as the node images' `node` user (1000).
-pub(super) fn run_as(component: Component) -> i64 {
-    match component {
-        Component::Kong => super::kong::UID,
-        Component::Realtime => 65534,
-        _ => 1000,
-    }
-}
-
 /// A writable scratch volume (an emptyDir) at `path`, for an image that writes there while
 /// its root filesystem is read-only.
 pub(super) fn scratch(name: &str, path: &str) -> (Volume, VolumeMount) {
@@ -121,8 +101,16 @@ pub(super) fn deployment(
 ) -> Result<Deployment, Error> {
     let entry = component.entry();
     let workload = ctx.spec.workload(component);
-    let uid = run_as(component);
+    let uid = entry.user;
 
+    // The description's env list is what the webhook protects from overrides: a variable
+    // rendered without being described could be replaced silently by the user's `env`.
+    if let Some(var) = rendered.env.iter().find(|v| !entry.owns_env(&v.name)) {
+        return Err(Error::Render(format!(
+            "{component} sets {}, which its description (crds/src/catalog/{component}.rs) does not list",
+            var.name
+        )));
+    }
     let mut env = rendered.env.clone();
     env.extend(workload.env.iter().cloned());
 

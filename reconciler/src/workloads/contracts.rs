@@ -19,15 +19,9 @@ struct ComponentContract {
     env: Vec<EnvItem>,
 }
 
-/// The components with a contract of this shape, by file name.
-const COMPONENTS: [(Component, &str); 6] = [
-    (Component::Auth, "auth"),
-    (Component::Rest, "rest"),
-    (Component::Realtime, "realtime"),
-    (Component::Storage, "storage"),
-    (Component::Meta, "meta"),
-    (Component::Studio, "studio"),
-];
+/// The components with a contract of this shape (`contracts/<name>.toml`).
+const COMPONENTS: [Component; 6] =
+    [Component::Auth, Component::Rest, Component::Realtime, Component::Storage, Component::Meta, Component::Studio];
 
 /// Every difference between `project`'s rendering of `c` and its contract.
 fn check(c: Component, file: &str, project: &crds::SupabaseProject, conditions: &BTreeSet<&str>) -> Findings {
@@ -50,7 +44,8 @@ fn check(c: Component, file: &str, project: &crds::SupabaseProject, conditions: 
 
 #[test]
 fn a_default_project_renders_each_component_as_its_contract_says() {
-    for (c, file) in COMPONENTS {
+    for c in COMPONENTS {
+        let file = c.name();
         check(c, file, &minimal(), &BTreeSet::from(["file"]))
             .assert_none(&format!("{c}, default project, reconciler/contracts/{file}.toml"));
     }
@@ -58,7 +53,8 @@ fn a_default_project_renders_each_component_as_its_contract_says() {
 
 #[test]
 fn a_project_with_smtp_s3_and_tls_renders_each_component_as_its_contract_says() {
-    for (c, file) in COMPONENTS {
+    for c in COMPONENTS {
+        let file = c.name();
         check(c, file, &full(), &BTreeSet::from(["smtp", "s3", "ai"]))
             .assert_none(&format!("{c}, full project, reconciler/contracts/{file}.toml"));
     }
@@ -66,7 +62,8 @@ fn a_project_with_smtp_s3_and_tls_renders_each_component_as_its_contract_says() 
 
 #[test]
 fn projects_with_the_new_keys_render_each_component_as_its_contract_says() {
-    for (c, file) in COMPONENTS {
+    for c in COMPONENTS {
+        let file = c.name();
         check(c, file, &minimal_new_keys(), &BTreeSet::from(["file", "new_keys"]))
             .assert_none(&format!("{c}, default project with the new keys, reconciler/contracts/{file}.toml"));
         check(c, file, &full_new_keys(), &BTreeSet::from(["smtp", "s3", "ai", "new_keys"]))

@@ -65,14 +65,6 @@ pub(super) const TEMPLATE_KEY: &str = "kong.json";
 /// ConfigMap key of the entrypoint script.
 pub(super) const ENTRYPOINT_KEY: &str = "entrypoint.sh";
 
-/// The user of `kong/kong` images: `USER kong` (Kong/kong build/dockerfiles/deb.Dockerfile
-/// @3.9.3), created by the package's postinstall on an `ubuntu:24.04` base, whose own `ubuntu`
-/// user holds uid 1000, so `kong` is 1001 (Kong/kong scripts/explain_manifest/config.py
-/// @3.9.3, suite `docker-image-ubuntu-24.04`: `kong_uid` 1001; the plain version tag is the
-/// ubuntu build, .github/workflows/release.yml). The same holds for 3.9.1. The image's
-/// `/entrypoint.sh` never changes user (build/dockerfiles/entrypoint.sh @3.9.1 and @3.9.3).
-pub(super) const UID: i64 = 1001;
-
 /// Upstream's `KONG_PLUGINS` (docker-compose.kong.yml @1f37f2a9). `ip-restriction` is for
 /// upstream's commented-out local MCP access; loaded, as upstream does, so that a route a user
 /// adds the same way works.

@@ -15,7 +15,7 @@ use crate::Error;
 /// while `supabase_admin` is the role db-init creates with the project password, and the
 /// role whose new objects get the API roles' default grants (dbinit.sql); so meta (and
 /// Studio's `POSTGRES_USER_READ_WRITE`) keep `supabase_admin`.
-pub(super) const DB_ROLE: &str = "supabase_admin";
+pub(super) const DB_ROLE: &str = super::db_role(Component::Meta);
 
 pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
     let mut env = Env::new(ctx);

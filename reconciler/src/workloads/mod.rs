@@ -96,71 +96,20 @@ pub fn component(
     Ok(ComponentObjects { config_maps, service, deployment, claim })
 }
 
-/// The values `component` reads from Secrets (see `crds::refs::source`), so the
-/// controller can hash exactly the Secret data that should roll its pods. Values a
-/// project does not use (no SMTP, no S3, no dashboard) have no source and are skipped
-/// by the caller; database host, port and name count only when they come from a Secret.
-/// Kong lists the dashboard credentials although it reads them only while Studio is
-/// enabled: a superset costs at most a needless restart, a missing value a stale pod.
-/// The new keys count only with `spec.jwt.keys: both` (a legacy project's hash, and so its
-/// pods, stay as they were).
+/// The values `component` reads from Secrets under the project's key scheme (its
+/// description's `consumes`), so the controller can hash exactly the Secret data that
+/// should roll its pods.
 pub fn consumed(component: Component, spec: &SupabaseProjectSpec) -> Vec<Value> {
-    let db = [Value::DbHost, Value::DbPort, Value::DbName, Value::DbPassword];
-    let mut values: Vec<Value> = match component {
-        Component::Kong => {
-            vec![Value::AnonKey, Value::ServiceKey, Value::DashboardUsername, Value::DashboardPassword]
-        }
-        Component::Auth => [&db[..], &[Value::JwtSecret, Value::SmtpUsername, Value::SmtpPassword]].concat(),
-        Component::Rest => [&db[..], &[Value::JwtSecret]].concat(),
-        Component::Realtime => [
-            &db[..],
-            &[Value::JwtSecret, Value::RealtimeSecretKeyBase, Value::RealtimeDbEncKey, Value::RealtimeReleaseCookie],
-        ]
-        .concat(),
-        Component::Storage => [
-            &db[..],
-            &[
-                Value::JwtSecret,
-                Value::AnonKey,
-                Value::ServiceKey,
-                Value::S3AccessKeyId,
-                Value::S3SecretAccessKey,
-                Value::StorageS3ProtocolKeyId,
-                Value::StorageS3ProtocolKeySecret,
-            ],
-        ]
-        .concat(),
-        Component::Meta => [&db[..], &[Value::MetaCryptoKey]].concat(),
-        // Studio's password is the derived, percent-encoded copy (it changes with the
-        // database password, so the hash still follows that).
-        Component::Studio => [
-            &db[..3],
-            &[
-                Value::StudioDbPassword,
-                Value::JwtSecret,
-                Value::AnonKey,
-                Value::ServiceKey,
-                Value::MetaCryptoKey,
-                Value::StudioOpenAiKey,
-            ],
-        ]
-        .concat(),
-    };
-    if spec.key_scheme() == KeyScheme::Both {
-        match component {
-            Component::Kong => {
-                values.extend([Value::PublishableKey, Value::SecretApiKey, Value::AnonJwt, Value::ServiceJwt])
-            }
-            Component::Auth => values.push(Value::AuthSigningKeys),
-            // PostgREST verifies with the JWKS alone (it holds the legacy secret as its oct key).
-            Component::Rest => values = [&db[..], &[Value::PublicKeys]].concat(),
-            Component::Realtime | Component::Storage => values.push(Value::PublicKeys),
-            Component::Studio => values.extend([Value::PublishableKey, Value::SecretApiKey]),
-            Component::Meta => {}
-        }
+    component.entry().consumed(spec.key_scheme())
+}
+
+/// The login role `component`'s description names. Evaluated in constants, so a builder
+/// of a component described without a login does not compile.
+const fn db_role(component: Component) -> &'static str {
+    match component.entry().database {
+        Some(login) => login.role,
+        None => panic!("the component's description has no database login"),
     }
-    values.sort();
-    values
 }
 
 /// The database initialization Job and the ConfigMap holding its SQL.

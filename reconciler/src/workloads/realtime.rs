@@ -17,7 +17,7 @@ use super::{Ctx, Rendered};
 use crate::Error;
 
 /// Realtime and postgres-meta connect as the Supabase superuser role.
-pub(super) const DB_ROLE: &str = "supabase_admin";
+pub(super) const DB_ROLE: &str = super::db_role(Component::Realtime);
 
 /// The image's entrypoint `run.sh` drops to `nobody` with `sudo -E -u nobody` (v2.102.3
 /// to v2.129.8; a newer stored run.sh, 025b1ce16028, uses `runuser` only when root), which

@@ -11,7 +11,7 @@ use crate::Error;
 
 /// The role PostgREST connects as; it switches to `anon`/`authenticated`/`service_role`
 /// per request.
-pub(super) const DB_ROLE: &str = "authenticator";
+pub(super) const DB_ROLE: &str = super::db_role(Component::Rest);
 
 /// PostgREST's extra search path (compose @ 1f37f2a9d82d's default), which Studio reads too.
 pub(super) const EXTRA_SEARCH_PATH: &str = "public";

@@ -18,7 +18,7 @@ use super::{Ctx, Rendered};
 use crate::Error;
 
 /// The role Storage connects as; it owns the `storage` schema and runs its migrations there.
-pub(super) const DB_ROLE: &str = "supabase_storage_admin";
+pub(super) const DB_ROLE: &str = super::db_role(Component::Storage);
 
 /// Where the `file` backend keeps objects.
 pub(super) const FILE_PATH: &str = "/var/lib/storage";

@@ -685,3 +685,22 @@ fn the_db_init_job_uses_literal_database_values_as_given() {
     assert_eq!(env.get("PGDATABASE"), Some(&lit("my db/1")));
     assert_eq!(env.get("PGPASSWORD"), Some(&sec(DB, "password")));
 }
+
+/// A builder that sets a variable its component's description does not list is refused at
+/// render time: the webhook would not protect that variable from the user's `env`.
+#[test]
+fn a_variable_missing_from_the_description_is_not_rendered() {
+    let p = minimal();
+    let ctx = Ctx::new(&p).unwrap();
+    let described = Rendered {
+        env: vec![EnvVar { name: "PG_META_PORT".into(), value: Some("8080".into()), ..Default::default() }],
+        ..Default::default()
+    };
+    assert!(container::deployment(&ctx, Component::Meta, described, "h").is_ok());
+    let undescribed = Rendered {
+        env: vec![EnvVar { name: "PG_META_SOMETHING_NEW".into(), value: Some("1".into()), ..Default::default() }],
+        ..Default::default()
+    };
+    let err = container::deployment(&ctx, Component::Meta, undescribed, "h").unwrap_err().to_string();
+    assert!(err.contains("PG_META_SOMETHING_NEW") && err.contains("crds/src/catalog/meta.rs"), "{err}");
+}

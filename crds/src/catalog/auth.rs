@@ -1,0 +1,58 @@
+//! GoTrue, Supabase Auth.
+
+use super::{Component, Consumes, DatabaseLogin, Entry, Probe, Resources};
+use crate::refs::Value::*;
+
+pub(super) const ENTRY: Entry = Entry {
+    component: Component::Auth,
+    name: "auth",
+    condition_prefix: "Auth",
+    port: 9999,
+    readiness: Probe::Http { path: "/health", port: 9999 },
+    limits: Resources { memory: "128Mi", cpu: "100m" },
+    requests: Resources { memory: "64Mi", cpu: "50m" },
+    enabled_by_default: true,
+    // The image's `USER supabase` (reconciler/contracts/auth.toml).
+    user: 1000,
+    env: &[
+        "API_EXTERNAL_URL",
+        "GOTRUE_API_HOST",
+        "GOTRUE_API_PORT",
+        "GOTRUE_DB_DATABASE_URL",
+        "GOTRUE_DB_DRIVER",
+        "GOTRUE_DISABLE_SIGNUP",
+        "GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED",
+        "GOTRUE_EXTERNAL_EMAIL_ENABLED",
+        "GOTRUE_JWT_ADMIN_ROLES",
+        "GOTRUE_JWT_AUD",
+        "GOTRUE_JWT_DEFAULT_GROUP_NAME",
+        "GOTRUE_JWT_EXP",
+        "GOTRUE_EXTERNAL_PHONE_ENABLED",
+        "GOTRUE_JWT_ISSUER",
+        "GOTRUE_JWT_KEYS",
+        "GOTRUE_JWT_SECRET",
+        "GOTRUE_MAILER_AUTOCONFIRM",
+        "GOTRUE_MAILER_URLPATHS_CONFIRMATION",
+        "GOTRUE_MAILER_URLPATHS_EMAIL_CHANGE",
+        "GOTRUE_MAILER_URLPATHS_INVITE",
+        "GOTRUE_MAILER_URLPATHS_RECOVERY",
+        "GOTRUE_SITE_URL",
+        "GOTRUE_SMTP_ADMIN_EMAIL",
+        "GOTRUE_SMTP_HOST",
+        "GOTRUE_SMTP_PASS",
+        "GOTRUE_SMTP_PORT",
+        "GOTRUE_SMTP_SENDER_NAME",
+        "GOTRUE_SMTP_USER",
+        "GOTRUE_URI_ALLOW_LIST",
+        "PGDATABASE",
+        "PGHOST",
+        "PGPASSWORD",
+        "PGPORT",
+    ],
+    consumes: Consumes {
+        always: &[DbHost, DbPort, DbName, DbPassword, JwtSecret, SmtpUsername, SmtpPassword],
+        legacy_keys: &[],
+        new_keys: &[AuthSigningKeys],
+    },
+    database: Some(DatabaseLogin { role: "supabase_auth_admin", member_of: &[] }),
+};
