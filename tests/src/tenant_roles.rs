@@ -16,11 +16,7 @@ pub const BOOTSTRAP: [&str; 3] = ["admin", "edit", "view"];
 
 /// Whether `role` is labelled to aggregate into the bootstrap role `into`.
 pub fn aggregates_into(role: &ClusterRole, into: &str) -> bool {
-    role.metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(&format!("{AGGREGATE_TO}{into}")))
-        .is_some_and(|v| v == "true")
+    role.metadata.labels.as_ref().and_then(|l| l.get(&format!("{AGGREGATE_TO}{into}"))).is_some_and(|v| v == "true")
 }
 
 /// Every ClusterRole of `kubectl kustomize config/rbac` that aggregates into a bootstrap

@@ -122,7 +122,8 @@ async fn an_edit_user_applies_a_project_in_their_namespace_with_secrets_they_may
 
     // The binding is the namespace's: elsewhere alice is refused.
     let elsewhere = TestEnv::new("tenant-edit-elsewhere").await.expect("second namespace");
-    let out = elsewhere.kubectl().args(["--as=alice", "apply", "-f", "-"]).stdin(project("demo", "other-db")).run().await;
+    let out =
+        elsewhere.kubectl().args(["--as=alice", "apply", "-f", "-"]).stdin(project("demo", "other-db")).run().await;
     assert_forbidden(&out, "alice", "get", "supabaseprojects");
     assert!(out.stderr.contains(&format!("in the namespace \"{}\"", elsewhere.namespace)), "{}", out.stderr);
 
