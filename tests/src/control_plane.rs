@@ -1,6 +1,7 @@
 //! A real control plane on loopback: etcd, kube-apiserver and the garbage collector,
-//! namespace and pvc-protection controllers of kube-controller-manager. Everything
-//! lives under one directory; dropping the `ControlPlane` kills the processes.
+//! namespace, pvc-protection and clusterrole-aggregation controllers of
+//! kube-controller-manager. Everything lives under one directory; dropping the
+//! `ControlPlane` kills the processes.
 
 use std::fs;
 use std::net::TcpListener;
@@ -130,9 +131,11 @@ impl ControlPlane {
             // Only what tests need: owner-reference garbage collection, namespace
             // deletion, and the removal of the `kubernetes.io/pvc-protection` finalizer
             // that the apiserver puts on every claim (without it a deleted claim, and a
-            // namespace holding one, would stay Terminating). The deployment controller
-            // stays off so tests own Deployment status.
-            "--controllers=garbagecollector,namespace,pvc-protection",
+            // namespace holding one, would stay Terminating), and the aggregation of
+            // labelled ClusterRoles into `admin`, `edit` and `view` (without it those
+            // bootstrap roles have no rules, and config/rbac/tenants.yaml grants nothing).
+            // The deployment controller stays off so tests own Deployment status.
+            "--controllers=garbagecollector,namespace,pvc-protection,clusterrole-aggregation",
             "--leader-elect=false",
             "--port=0",
             "--secure-port=0",

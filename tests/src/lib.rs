@@ -24,6 +24,7 @@ pub mod process;
 pub mod reconciler;
 pub mod studio;
 pub mod supervisor;
+pub mod tenant_roles;
 pub mod webhook;
 pub mod webhook_registration;
 pub mod writes;
