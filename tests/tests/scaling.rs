@@ -117,8 +117,7 @@ async fn an_autoscaler_takes_over_replicas_and_is_never_fought() {
     let d = rec::eventually("kong applied with the new env", patience::settle(), || async {
         let d = deployments.get(KONG).await.unwrap();
         let containers = d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|p| p.containers.clone());
-        let has =
-            containers.unwrap_or_default()[0].env.iter().flatten().any(|e| e.name == "SCALING_TEST_MARK");
+        let has = containers.unwrap_or_default()[0].env.iter().flatten().any(|e| e.name == "SCALING_TEST_MARK");
         if has { Ok(d) } else { Err("not yet".to_string()) }
     })
     .await;

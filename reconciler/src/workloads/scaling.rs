@@ -83,3 +83,68 @@ pub(super) fn autoscaler(ctx: &Ctx<'_>, component: Component) -> Option<Hpa> {
         }),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crds::Component;
+    use serde_json::json;
+
+    use super::super::fixtures;
+
+    fn project(kong: serde_json::Value) -> crds::SupabaseProject {
+        let spec = json!({"apiExternalUrl": "https://api.demo.example.com",
+                          "database": {"secretRef": {"name": "demo-db"}}, "components": {"kong": kong}});
+        fixtures::project(&serde_json::to_string(&spec).unwrap())
+    }
+
+    fn rendered(kong: serde_json::Value) -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+        let p = project(kong);
+        let s = super::super::scaling(&p, Component::Kong).unwrap();
+        let d = super::super::component(&p, Component::Kong, "h").unwrap().deployment;
+        (
+            serde_json::to_value(&s.disruption_budget).unwrap(),
+            serde_json::to_value(&s.autoscaler).unwrap(),
+            serde_json::to_value(&d).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_budget_from_two_pods_on() {
+        let (pdb, hpa, d) = rendered(json!({"replicas": 1}));
+        assert_eq!((pdb, hpa, d["spec"]["replicas"].clone()), (json!(null), json!(null), json!(1)));
+        let (pdb, _, d) = rendered(json!({"replicas": 2}));
+        assert_eq!(pdb["apiVersion"], "policy/v1");
+        assert_eq!(pdb["kind"], "PodDisruptionBudget");
+        assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+        assert_eq!(pdb["spec"]["selector"]["matchLabels"], d["spec"]["selector"]["matchLabels"]);
+        assert_eq!(pdb["metadata"]["ownerReferences"], d["metadata"]["ownerReferences"]);
+        assert_eq!(pdb["metadata"]["labels"], d["metadata"]["labels"]);
+    }
+
+    #[test]
+    fn an_autoscaler_replaces_replicas_in_the_deployment() {
+        let scaler = json!({"minReplicas": 2, "maxReplicas": 5, "targetCPUUtilizationPercentage": 60,
+                            "targetMemoryUtilizationPercentage": 80});
+        let (pdb, hpa, d) = rendered(json!({"replicas": 3, "autoscaling": scaler}));
+        assert_eq!(d["spec"].get("replicas"), None, "left to the autoscaler");
+        assert_eq!(d["metadata"]["annotations"]["supabase-operator.io/replicas"], "autoscaler");
+        assert_eq!(pdb["spec"]["maxUnavailable"], 1, "minReplicas 2");
+        assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+        assert_eq!(
+            hpa["spec"],
+            json!({
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": d["metadata"]["name"]},
+                "minReplicas": 2,
+                "maxReplicas": 5,
+                "metrics": [
+                    {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}},
+                    {"type": "Resource", "resource": {"name": "memory", "target": {"type": "Utilization", "averageUtilization": 80}}},
+                ],
+            })
+        );
+        let (pdb, _, _) = rendered(
+            json!({"autoscaling": {"minReplicas": 1, "maxReplicas": 3, "targetCPUUtilizationPercentage": 60}}),
+        );
+        assert_eq!(pdb, json!(null), "minReplicas 1: no budget");
+    }
+}
