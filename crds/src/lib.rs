@@ -18,6 +18,7 @@ pub mod quantity;
 pub mod refs;
 pub mod release;
 pub mod rules;
+pub mod scaling;
 pub mod status;
 
 pub use catalog::{CATALOG, Component};

@@ -506,9 +506,20 @@ pub struct WorkloadSpec {
     /// Container image with a tag or digest. Defaults to the version this operator release pins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// Number of pods (0 scales the component down; it then counts as ready). Defaults to 1.
+    /// Number of pods (0 scales the component down; it then counts as ready). Defaults to 1
+    /// without `autoscaling`. With `autoscaling` the autoscaler sets the number of pods:
+    /// the defaulting webhook removes this field, and the operator leaves the Deployment's
+    /// replicas to the autoscaler. Above 1, the component gets a PodDisruptionBudget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i32>,
+    /// A HorizontalPodAutoscaler for the component, between `minReplicas` and
+    /// `maxReplicas` pods, aiming at a CPU and/or memory utilization. Takes precedence
+    /// over `replicas` (as the community Helm chart's `autoscaling.enabled` does). Switching
+    /// a running component to it keeps its current number of pods; removing it sets the
+    /// Deployment back to `replicas` (1 unless set). Needs the cluster's metrics API
+    /// (e.g. metrics-server) to act. Not for Storage on a ReadWriteOnce claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<crate::scaling::AutoscalingSpec>,
     /// CPU and memory requests and limits. Defaults to the catalog's values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,

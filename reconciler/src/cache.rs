@@ -32,6 +32,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
 use crate::deployment_view::DeploymentView;
+use crate::scaling_api::{Hpa, Pdb};
 
 /// `kubectl apply`'s copy of the whole object: never read, often as large as the object.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -53,6 +54,10 @@ pub struct Caches {
     pub claims: Store<PartialObjectMeta<PersistentVolumeClaim>>,
     /// Every Secret, metadata only: which referenced user Secret changed.
     pub all_secrets: Store<PartialObjectMeta<Secret>>,
+    /// Components' PodDisruptionBudgets, metadata only.
+    pub disruption_budgets: Store<PartialObjectMeta<Pdb>>,
+    /// Components' HorizontalPodAutoscalers, metadata only.
+    pub autoscalers: Store<PartialObjectMeta<Hpa>>,
     /// Set once every store above holds its initial list. `Store::wait_until_ready`
     /// wakes only the last task that polled it (kube-runtime 5.0.0's `DelayedInit`
     /// keeps a single `futures` oneshot receiver, whose waker each poll replaces), so
@@ -71,6 +76,8 @@ pub struct Writers {
     jobs: Writer<Job>,
     claims: Writer<PartialObjectMeta<PersistentVolumeClaim>>,
     all_secrets: Writer<PartialObjectMeta<Secret>>,
+    disruption_budgets: Writer<PartialObjectMeta<Pdb>>,
+    autoscalers: Writer<PartialObjectMeta<Hpa>>,
 }
 
 /// Empty caches and their writers.
@@ -82,6 +89,8 @@ pub fn new() -> (Caches, Writers) {
     let (jobs, wj) = reflector::store();
     let (claims, wpvc) = reflector::store();
     let (all_secrets, wa) = reflector::store();
+    let (disruption_budgets, wpdb) = reflector::store();
+    let (autoscalers, whpa) = reflector::store();
     (
         Caches {
             secrets,
@@ -91,6 +100,8 @@ pub fn new() -> (Caches, Writers) {
             jobs,
             claims,
             all_secrets,
+            disruption_budgets,
+            autoscalers,
             initialized: Arc::new(OnceCell::new()),
         },
         Writers {
@@ -101,6 +112,8 @@ pub fn new() -> (Caches, Writers) {
             jobs: wj,
             claims: wpvc,
             all_secrets: wa,
+            disruption_budgets: wpdb,
+            autoscalers: whpa,
         },
     )
 }
@@ -125,6 +138,10 @@ pub struct Streams {
     pub claims: Touched<PartialObjectMeta<PersistentVolumeClaim>>,
     /// Every Secret's metadata.
     pub all_secrets: Touched<PartialObjectMeta<Secret>>,
+    /// PodDisruptionBudgets' metadata.
+    pub disruption_budgets: Touched<PartialObjectMeta<Pdb>>,
+    /// HorizontalPodAutoscalers' metadata.
+    pub autoscalers: Touched<PartialObjectMeta<Hpa>>,
 }
 
 impl Writers {
@@ -145,6 +162,8 @@ impl Writers {
                 self.all_secrets,
                 slim_secret_meta,
             ),
+            disruption_budgets: reflect(namespaced(client, ns), config, self.disruption_budgets, strip),
+            autoscalers: reflect(namespaced(client, ns), config, self.autoscalers, strip),
         }
     }
 }
@@ -214,6 +233,8 @@ impl Caches {
                     self.jobs.wait_until_ready(),
                     self.claims.wait_until_ready(),
                     self.all_secrets.wait_until_ready(),
+                    self.disruption_budgets.wait_until_ready(),
+                    self.autoscalers.wait_until_ready(),
                 );
             })
             .await;
@@ -267,6 +288,8 @@ mod tests {
         writers.jobs.apply_watcher_event(&watcher::Event::InitDone);
         writers.claims.apply_watcher_event(&watcher::Event::InitDone);
         writers.all_secrets.apply_watcher_event(&watcher::Event::InitDone);
+        writers.disruption_budgets.apply_watcher_event(&watcher::Event::InitDone);
+        writers.autoscalers.apply_watcher_event(&watcher::Event::InitDone);
         for w in waiters {
             tokio::time::timeout(std::time::Duration::from_secs(5), w)
                 .await

@@ -30,6 +30,8 @@ pub mod preflight;
 mod readiness;
 mod reconcile;
 mod rollout;
+mod scaling;
+pub mod scaling_api;
 mod secret_data;
 mod secrets;
 mod skip;

@@ -3,6 +3,7 @@
 //! clock. Every violation is collected, not just the first.
 
 mod access;
+mod autoscaling;
 mod database;
 pub mod env;
 pub mod field;
@@ -163,6 +164,7 @@ pub fn validate(input: &Input<'_>) -> Report {
     keys::check(input, &refs, &mut report);
     s3::check(input.spec, &mut report.causes);
     volume::check(input, &mut report);
+    autoscaling::check(input, &mut report.causes, &mut report.warnings);
     access::check(input, &refs, &mut report.causes);
     release::check(input, &mut report.causes, &mut report.warnings);
     if !input.policy.namespace_allowed(input.namespace) {
