@@ -256,3 +256,101 @@ pub fn warning(prev: &SupabaseProjectStatus, next: &SupabaseProjectStatus) -> Op
     }
     Some((EventType::Warning, now.reason.clone(), now.message.clone()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(gateway_yaml: &str) -> SupabaseProject {
+        let yaml = format!(
+            "apiExternalUrl: https://API.demo.example.com:8443/\ndatabase: {{secretRef: {{name: demo-db}}}}\ngateway:\n{gateway_yaml}"
+        );
+        let spec: crds::SupabaseProjectSpec = serde_yaml::from_str(&yaml).unwrap();
+        let mut p = SupabaseProject::new("demo", crds::defaults(spec));
+        p.metadata.namespace = Some("ns".into());
+        p.metadata.uid = Some("0b5c1f5e-1111-2222-3333-444455556666".into());
+        p
+    }
+
+    /// Kong's Service as the workloads render it: what the gateway object must reach.
+    fn kong_service(p: &SupabaseProject) -> (String, i32) {
+        let svc = crate::workloads::component(p, Component::Kong, "").unwrap().service;
+        let port = svc.spec.unwrap().ports.unwrap()[0].port;
+        (svc.metadata.name.unwrap(), port)
+    }
+
+    #[test]
+    fn the_ingress_routes_the_url_host_to_kong_with_tls_issuer_and_websocket_timeouts() {
+        let p = project(
+            "  ingress:\n    className: nginx\n    annotations: {nginx.ingress.kubernetes.io/proxy-read-timeout: \"7200\", x/y: z}\n    tls: {secretName: demo-tls, clusterIssuer: letsencrypt}\n",
+        );
+        let spec = p.spec.gateway.clone().unwrap().ingress.unwrap();
+        let ing = ingress(&p, &spec).unwrap();
+        assert_eq!(ing.metadata.name.as_deref(), Some("demo-api"));
+        let a = ing.metadata.annotations.clone().unwrap();
+        assert_eq!(a["cert-manager.io/cluster-issuer"], "letsencrypt");
+        assert_eq!(a["nginx.ingress.kubernetes.io/proxy-read-timeout"], "7200", "the user's value wins");
+        assert_eq!(a["nginx.ingress.kubernetes.io/proxy-send-timeout"], "3600");
+        assert_eq!(a["x/y"], "z");
+        let s = ing.spec.unwrap();
+        assert_eq!(s.ingress_class_name.as_deref(), Some("nginx"));
+        let tls = &s.tls.unwrap()[0];
+        assert_eq!(tls.hosts, Some(vec!["api.demo.example.com".to_string()]));
+        assert_eq!(tls.secret_name.as_deref(), Some("demo-tls"));
+        let rule = &s.rules.unwrap()[0];
+        assert_eq!(rule.host.as_deref(), Some("api.demo.example.com"), "no port, lowercase");
+        let path = &rule.http.as_ref().unwrap().paths[0];
+        assert_eq!((path.path.as_deref(), path.path_type.as_str()), (Some("/"), "Prefix"));
+        let backend = path.backend.service.clone().unwrap();
+        assert_eq!((backend.name, backend.port.unwrap().number.unwrap()), kong_service(&p));
+    }
+
+    #[test]
+    fn an_ingress_without_tls_has_no_tls_and_no_issuer() {
+        let p = project("  ingress: {}\n");
+        let ing = ingress(&p, p.spec.gateway.as_ref().unwrap().ingress.as_ref().unwrap()).unwrap();
+        assert!(ing.spec.as_ref().unwrap().tls.is_none());
+        assert!(ing.spec.as_ref().unwrap().ingress_class_name.is_none());
+        assert!(!ing.metadata.annotations.unwrap().keys().any(|k| k.starts_with("cert-manager.io/")));
+    }
+
+    #[test]
+    fn the_route_attaches_to_the_named_gateway_and_routes_everything_to_kong() {
+        let p = project(
+            "  httpRoute:\n    parentRefs: [{name: public, namespace: gateways, sectionName: https}]\n",
+        );
+        let route = http_route(&p, p.spec.gateway.as_ref().unwrap().http_route.as_ref().unwrap()).unwrap();
+        let json = serde_json::to_value(&route).unwrap();
+        assert_eq!(json["apiVersion"], "gateway.networking.k8s.io/v1");
+        assert_eq!(json["kind"], "HTTPRoute");
+        assert_eq!(json["metadata"]["name"], "demo-api");
+        assert_eq!(json["spec"]["parentRefs"], serde_json::json!([{"name": "public", "namespace": "gateways", "sectionName": "https"}]));
+        assert_eq!(json["spec"]["hostnames"], serde_json::json!(["api.demo.example.com"]));
+        assert_eq!(json["spec"]["rules"][0]["matches"], serde_json::json!([{"path": {"type": "PathPrefix", "value": "/"}}]));
+        let (name, port) = kong_service(&p);
+        assert_eq!(json["spec"]["rules"][0]["backendRefs"], serde_json::json!([{"name": name, "port": port}]));
+    }
+
+    fn status_after(prev: &SupabaseProjectStatus, exposure: Option<Exposure>) -> SupabaseProjectStatus {
+        let mut next = prev.clone();
+        let now = Time(k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap());
+        status(&mut next, exposure.as_ref(), "demo", "https://api.demo.example.com/", Some(2), &now);
+        next
+    }
+
+    #[test]
+    fn status_url_follows_the_exposure_and_a_missing_crd_warns_once() {
+        let routed = status_after(&SupabaseProjectStatus::default(), Some(Exposure::Routed("Ingress")));
+        assert_eq!(routed.url.as_deref(), Some("https://api.demo.example.com"));
+        assert!(conditions::is_true(&routed.conditions, EXPOSED));
+        assert_eq!(status_after(&routed, Some(Exposure::Routed("Ingress"))), routed, "unchanged: no write");
+        assert_eq!(status_after(&routed, None), routed, "not reached: kept");
+        let missing = status_after(&routed, Some(Exposure::Unavailable("no CRD".into())));
+        assert_eq!(missing.url, None);
+        assert_eq!(conditions::find(&missing.conditions, EXPOSED).unwrap().reason, NO_GATEWAY_API);
+        assert!(warning(&routed, &missing).is_some());
+        assert!(warning(&missing, &missing).is_none(), "one event, not one per reconcile");
+        let off = status_after(&missing, Some(Exposure::Off));
+        assert!(off.url.is_none() && conditions::find(&off.conditions, EXPOSED).is_none());
+    }
+}
