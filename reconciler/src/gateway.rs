@@ -101,7 +101,9 @@ pub fn ingress(project: &SupabaseProject, spec: &IngressSpec) -> Result<Ingress,
         },
         spec: Some(IngressObjectSpec {
             ingress_class_name: spec.class_name.clone(),
-            tls: tls.map(|t| vec![IngressTLS { hosts: Some(vec![host.clone()]), secret_name: Some(t.secret_name.clone()) }]),
+            tls: tls.map(|t| {
+                vec![IngressTLS { hosts: Some(vec![host.clone()]), secret_name: Some(t.secret_name.clone()) }]
+            }),
             rules: Some(vec![IngressRule {
                 host: Some(host),
                 http: Some(HTTPIngressRuleValue {
@@ -134,7 +136,11 @@ pub fn http_route(project: &SupabaseProject, spec: &RouteSettings) -> Result<Htt
     let parent_refs = spec
         .parent_refs
         .iter()
-        .map(|p| ParentReference { name: p.name.clone(), namespace: p.namespace.clone(), section_name: p.section_name.clone() })
+        .map(|p| ParentReference {
+            name: p.name.clone(),
+            namespace: p.namespace.clone(),
+            section_name: p.section_name.clone(),
+        })
         .collect();
     let mut route = HttpRoute::new(
         &object_name(&name),
@@ -316,17 +322,21 @@ mod tests {
 
     #[test]
     fn the_route_attaches_to_the_named_gateway_and_routes_everything_to_kong() {
-        let p = project(
-            "  httpRoute:\n    parentRefs: [{name: public, namespace: gateways, sectionName: https}]\n",
-        );
+        let p = project("  httpRoute:\n    parentRefs: [{name: public, namespace: gateways, sectionName: https}]\n");
         let route = http_route(&p, p.spec.gateway.as_ref().unwrap().http_route.as_ref().unwrap()).unwrap();
         let json = serde_json::to_value(&route).unwrap();
         assert_eq!(json["apiVersion"], "gateway.networking.k8s.io/v1");
         assert_eq!(json["kind"], "HTTPRoute");
         assert_eq!(json["metadata"]["name"], "demo-api");
-        assert_eq!(json["spec"]["parentRefs"], serde_json::json!([{"name": "public", "namespace": "gateways", "sectionName": "https"}]));
+        assert_eq!(
+            json["spec"]["parentRefs"],
+            serde_json::json!([{"name": "public", "namespace": "gateways", "sectionName": "https"}])
+        );
         assert_eq!(json["spec"]["hostnames"], serde_json::json!(["api.demo.example.com"]));
-        assert_eq!(json["spec"]["rules"][0]["matches"], serde_json::json!([{"path": {"type": "PathPrefix", "value": "/"}}]));
+        assert_eq!(
+            json["spec"]["rules"][0]["matches"],
+            serde_json::json!([{"path": {"type": "PathPrefix", "value": "/"}}])
+        );
         let (name, port) = kong_service(&p);
         assert_eq!(json["spec"]["rules"][0]["backendRefs"], serde_json::json!([{"name": name, "port": port}]));
     }

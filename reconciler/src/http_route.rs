@@ -3,7 +3,7 @@
 //! builds on kube 4 and k8s-openapi 0.28, and its types implement kube 4's `Resource`,
 //! which kube 5's `Api` does not take. Field names and shapes follow the CRD
 //! (kubernetes-sigs/gateway-api `config/crd/standard/gateway.networking.k8s.io_httproutes.yaml`
-//! @4564255a); whatever is left out keeps the CRD's default, and server-side apply leaves
+//! @v1.6.1, 8bb74df0; the tests install that file); whatever is left out keeps the CRD's default, and server-side apply leaves
 //! fields we never set to their owners.
 
 use kube::CustomResource;

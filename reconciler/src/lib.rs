@@ -53,6 +53,8 @@ pub use config::Settings;
 pub use error::Error;
 pub use leader::LeaseConfig;
 pub use metrics::{Metrics, Outcome};
+/// How often a reconciler without the Gateway API CRDs asks whether they are installed.
+pub use route_watch::POLL as HTTP_ROUTE_POLL;
 
 /// How the reconciler runs.
 #[derive(Clone, Debug)]

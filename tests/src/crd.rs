@@ -22,7 +22,22 @@ pub fn committed() -> Result<CustomResourceDefinition, Error> {
 /// Applies the committed CRD (idempotent; safe from parallel tests) and waits
 /// until it is `Established`.
 pub async fn install(client: &Client) -> Result<(), Error> {
-    let crd = committed()?;
+    establish(client, committed()?).await
+}
+
+/// The Gateway API's HTTPRoute CRD, as released (see `tests/crds/README.md`).
+pub fn gateway_api() -> Result<CustomResourceDefinition, Error> {
+    let path = crate::repo_path("tests/crds/gateway.networking.k8s.io_httproutes.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::Io(format!("read {}", path.display()), e))?;
+    serde_yaml::from_str(&text).map_err(|e| Error::Manifest(path, e.to_string()))
+}
+
+/// Installs the Gateway API's HTTPRoute CRD like any CRD and waits until it is served.
+pub async fn install_gateway_api(client: &Client) -> Result<(), Error> {
+    establish(client, gateway_api()?).await
+}
+
+async fn establish(client: &Client, crd: CustomResourceDefinition) -> Result<(), Error> {
     let name = crd.metadata.name.clone().unwrap_or_default();
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&crd)).await?;
