@@ -12,8 +12,8 @@ use harness::reconciler::{self as rec};
 use harness::{ControlPlane, TestEnv, patience};
 use k8s_openapi::api::core::v1::{Event, Service};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::ResourceExt;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 
 const INGRESS_SPEC: &str = "apiExternalUrl: https://api.example.com/\ndatabase:\n  secretRef:\n    name: db\n\
 gateway:\n  ingress:\n    className: nginx\n    annotations: {example.com/team: a}\n    \
