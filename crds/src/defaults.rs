@@ -313,6 +313,8 @@ mod tests {
         "spec.components.*.resources.claims",
         // Optional: Studio runs without an AI key.
         "spec.components.studio.aiSecretRef",
+        // Optional: without it the API stays inside the cluster.
+        "spec.gateway",
     ];
 
     fn may_stay_omitted(path: &str) -> bool {

@@ -10,6 +10,7 @@ pub mod crd;
 pub mod defaulted;
 pub mod defaults;
 mod error;
+pub mod gateway;
 pub mod jwt;
 pub mod keys;
 pub mod names;

@@ -34,6 +34,7 @@ use crate::status::SupabaseProjectStatus;
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.readyComponents","description":"Ready components out of enabled components"}"#,
     printcolumn = r#"{"name":"Database","type":"string","jsonPath":".status.conditions[?(@.type==\"DatabaseReady\")].reason","description":"The database preflight: Ready, Missing (what, in status.database), Unreachable or Checking"}"#,
     printcolumn = r#"{"name":"API URL","type":"string","jsonPath":".spec.apiExternalUrl","description":"External URL of the API gateway"}"#,
+    printcolumn = r#"{"name":"URL","type":"string","priority":1,"jsonPath":".status.url","description":"The public URL of the API, while spec.gateway exposes it"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -83,6 +84,12 @@ pub struct SupabaseProjectSpec {
     /// Per-component settings: image, replicas, resources, extra env and scheduling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<ComponentsSpec>,
+
+    /// Reach the API from outside the cluster: an Ingress or a Gateway API HTTPRoute for
+    /// the host of `apiExternalUrl`, routing everything (WebSockets included) to Kong.
+    /// Omit to keep the API inside the cluster (Kong's Service only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<crate::gateway::GatewaySpec>,
 }
 
 /// The external PostgreSQL database and how to reach it.

@@ -93,6 +93,8 @@ pub async fn run(
         .owns_stream(streams.jobs)
         .owns_stream(streams.disruption_budgets)
         .owns_stream(streams.autoscalers)
+        .owns_stream(streams.ingresses)
+        .owns_stream(streams.http_routes)
         .watches_stream(streams.claims, claim_owner)
         .watches_stream(streams.all_secrets, move |s| referencing(&store, &s))
         .trigger_backoff(WatchBackoff::new(WATCH_BACKOFF_MAX))

@@ -71,9 +71,17 @@ fn full_sample_sets_every_field_of_the_spec() {
     let raw: Value = serde_yaml::from_str(&sample("full")).unwrap();
     let mut have = BTreeSet::new();
     value_paths(&raw["spec"], "spec", &mut have);
-    // Literal host/port/name replace their Secret keys, so the full sample cannot set both.
-    let exclusive =
-        ["spec.database.secretRef.hostKey", "spec.database.secretRef.portKey", "spec.database.secretRef.databaseKey"];
+    // Literal host/port/name replace their Secret keys, an Ingress excludes an HTTPRoute, and
+    // one issuer field the other, so the full sample cannot set both.
+    let exclusive = [
+        "spec.database.secretRef.hostKey",
+        "spec.database.secretRef.portKey",
+        "spec.database.secretRef.databaseKey",
+        "spec.gateway.httpRoute",
+        "spec.gateway.httpRoute.host",
+        "spec.gateway.httpRoute.parentRefs",
+        "spec.gateway.ingress.tls.issuer",
+    ];
     // `replicas` and `autoscaling` exclude each other: each is set on some component.
     let any_component = |p: &str| -> Option<String> {
         let rest = p.strip_prefix("spec.components.")?;

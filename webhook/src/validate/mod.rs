@@ -7,6 +7,7 @@ mod autoscaling;
 mod database;
 pub mod env;
 pub mod field;
+mod gateway;
 mod images;
 mod jwt;
 mod keys;
@@ -155,6 +156,7 @@ pub fn validate(input: &Input<'_>) -> Report {
     let causes = &mut report.causes;
     names::check(input, causes);
     urls::check(input.spec, causes);
+    gateway::check(input.spec, causes);
     workloads::check(input.spec, input.policy, causes);
     images::check(input.spec, input.policy, causes);
     env::check(input.spec, causes);
