@@ -33,8 +33,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
 use crate::deployment_view::DeploymentView;
-use crate::scaling_api::{Hpa, Pdb};
 use crate::http_route::HttpRoute;
+use crate::scaling_api::{Hpa, Pdb};
 
 /// `kubectl apply`'s copy of the whole object: never read, often as large as the object.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";

@@ -409,3 +409,54 @@ pub async fn silent_client() -> (Client, tokio::task::JoinHandle<()>) {
     let config = kube::Config::new(format!("https://127.0.0.1:{port}").parse().expect("uri"));
     (Client::try_from(config).expect("client"), holder)
 }
+
+/// The real webhook serving and registered with the test apiserver for one test namespace
+/// (the CRD installed): where every test of admission through `kubectl` starts.
+#[derive(Debug)]
+pub struct Admitting {
+    /// The test's namespace and client.
+    pub env: TestEnv,
+    /// The webhook.
+    pub server: TestWebhook,
+    /// Its two configurations, scoped to the namespace.
+    pub registration: Registration,
+}
+
+impl Admitting {
+    /// A new namespace for `test`, the CRD, and the webhook started with `flags`.
+    pub async fn start(test: &str, flags: &[&str]) -> Admitting {
+        let env = TestEnv::new(test).await.expect("test cluster");
+        crate::crd::install(&env.client).await.expect("install CRD");
+        Admitting::on(env, flags).await
+    }
+
+    /// The webhook, started with `flags`, in front of a namespace already set up.
+    pub async fn on(env: TestEnv, flags: &[&str]) -> Admitting {
+        let server = start(env.client.clone(), flags).await;
+        let registration = register(&env, server.running.tls_addr, &server.ca.pem()).await;
+        Admitting { env, server, registration }
+    }
+
+    /// Unregisters and stops the webhook.
+    pub async fn done(self) {
+        self.registration.remove().await;
+        self.server.running.shutdown().await;
+    }
+
+    /// `kubectl apply -f -` of `yaml`, as a user would; the caller checks the outcome.
+    pub async fn apply(&self, yaml: impl Into<String>) -> crate::kubectl::Output {
+        self.env.kubectl().args(["apply", "-f", "-"]).stdin(yaml).run().await
+    }
+
+    /// [`create_secret`] in the test's namespace.
+    pub async fn secret(&self, name: &str, pairs: &[(&str, &str)]) {
+        create_secret(&self.env, name, pairs).await;
+    }
+}
+
+/// `kubectl create secret generic <name> --from-literal=<key>=<value>...`, as a user would.
+pub async fn create_secret(env: &TestEnv, name: &str, pairs: &[(&str, &str)]) {
+    let mut args = vec!["create".to_string(), "secret".into(), "generic".into(), name.to_string()];
+    args.extend(pairs.iter().map(|(k, v)| format!("--from-literal={k}={v}")));
+    env.kubectl().args(args).ok().await;
+}

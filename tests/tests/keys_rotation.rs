@@ -190,27 +190,25 @@ async fn wait_status(env: &TestEnv, signer: &str, kids: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_keys_rotate_without_cutting_sessions_and_api_keys_rotate_alone() {
-    let env = TestEnv::new("keys-rotation").await.unwrap();
-    harness::crd::install(&env.client).await.unwrap();
-    let server = harness::webhook::start(env.client.clone(), &[]).await;
-    let registration = harness::webhook::register(&env, server.running.tls_addr, &server.ca.pem()).await;
-    let reconciler = rec::start(&env, "only");
+    let admitting = harness::webhook::Admitting::start("keys-rotation", &[]).await;
+    let env = &admitting.env;
+    let reconciler = rec::start(env, "only");
     let stop = CancellationToken::new();
     let kubelet = tokio::spawn(harness::kubelet::simulate(env.client.clone(), env.namespace.clone(), stop.clone()));
 
     let (a, b, c) = (ec(KID_A), ec(KID_B), ec(KID_C));
     let (anon, service) = fixtures::jwt_keys(JWT_SECRET);
-    apply(&env, &rec::db_secret("db", "pw")).await;
+    apply(env, &rec::db_secret("db", "pw")).await;
     apply(
-        &env,
+        env,
         &secret_manifest("demo-legacy", &[("secret", JWT_SECRET), ("anonKey", &anon), ("serviceKey", &service)]),
     )
     .await;
-    apply(&env, &secret_manifest("demo-signing", &[("keys", &set(&[&a]))])).await;
-    apply(&env, &secret_manifest("demo-api", &[("publishableKey", PUBLISHABLE_KEY), ("secretKey", SECRET_API_KEY)]))
+    apply(env, &secret_manifest("demo-signing", &[("keys", &set(&[&a]))])).await;
+    apply(env, &secret_manifest("demo-api", &[("publishableKey", PUBLISHABLE_KEY), ("secretKey", SECRET_API_KEY)]))
         .await;
-    apply(&env, &PROJECT.replace("KID", KID_A)).await;
-    rec::wait_phase(&env, "demo", crds::Phase::Running).await;
+    apply(env, &PROJECT.replace("KID", KID_A)).await;
+    rec::wait_phase(env, "demo", crds::Phase::Running).await;
 
     // What is rendered: Auth signs with the re-marked set, PostgREST verifies with the JWKS,
     // Kong swaps the user's API keys for the operator-signed internal JWTs.
@@ -222,53 +220,53 @@ async fn signing_keys_rotate_without_cutting_sessions_and_api_keys_rotate_alone(
     let kong = deployments.get("demo-kong").await.unwrap();
     assert_eq!(env_ref(&kong, "SUPABASE_PUBLISHABLE_KEY"), ("demo-api".into(), "publishableKey".into()));
     assert_eq!(env_ref(&kong, "SERVICE_ROLE_KEY_ASYMMETRIC"), ("demo-internal".into(), "serviceJwt".into()));
-    let first = wait_derived(&env, "keys derived", |d| signer(d).as_deref() == Some(KID_A)).await;
+    let first = wait_derived(env, "keys derived", |d| signer(d).as_deref() == Some(KID_A)).await;
     assert_eq!(public_kids(&first), [KID_A]);
     node_verifies(&first, KID_A, PUBLISHABLE_KEY, SECRET_API_KEY);
-    wait_status(&env, KID_A, &[KID_A]).await;
-    let s = status_keys(&env).await;
+    wait_status(env, KID_A, &[KID_A]).await;
+    let s = status_keys(env).await;
     assert_eq!(s.scheme, Some(crds::project::KeyScheme::Both));
 
     // 1. Add B to the set: it verifies everywhere, A still signs, the gateway's tokens stay.
-    let auth_hash = hash_of(&env, Component::Auth).await;
-    apply(&env, &secret_manifest("demo-signing", &[("keys", &set(&[&a, &b]))])).await;
-    let added = wait_derived(&env, "B published", |d| public_kids(d) == [KID_A, KID_B]).await;
+    let auth_hash = hash_of(env, Component::Auth).await;
+    apply(env, &secret_manifest("demo-signing", &[("keys", &set(&[&a, &b]))])).await;
+    let added = wait_derived(env, "B published", |d| public_kids(d) == [KID_A, KID_B]).await;
     assert_eq!(signer(&added).as_deref(), Some(KID_A));
     assert_eq!((&added.anon_jwt, &added.service_jwt), (&first.anon_jwt, &first.service_jwt));
-    rolls(&env, Component::Auth, &auth_hash).await;
-    wait_status(&env, KID_A, &[KID_A, KID_B]).await;
+    rolls(env, Component::Auth, &auth_hash).await;
+    wait_status(env, KID_A, &[KID_A, KID_B]).await;
 
     // 2. Make B the signer: Auth and the internal JWTs follow; what A signed still verifies.
-    let out = signer_patch(&env, KID_B).await;
+    let out = signer_patch(env, KID_B).await;
     assert!(out.success, "{}", out.stderr);
     assert!(!out.stderr.contains("no longer in the signing keys"), "{}", out.stderr);
-    let switched = wait_derived(&env, "B signs", |d| signer(d).as_deref() == Some(KID_B)).await;
+    let switched = wait_derived(env, "B signs", |d| signer(d).as_deref() == Some(KID_B)).await;
     node_verifies(&switched, KID_B, PUBLISHABLE_KEY, SECRET_API_KEY);
     let (set_now, _) = check_private(&switched.auth_keys, &Expect::default());
     let now = chrono::Utc::now().timestamp();
     assert_eq!(internal_jwt::verify(&set_now, &first.anon_jwt, Role::Anon, now).map(|v| v.kid), Ok(KID_A.to_string()));
-    wait_status(&env, KID_B, &[KID_A, KID_B]).await;
+    wait_status(env, KID_B, &[KID_A, KID_B]).await;
 
     // 3. Retire A once its sessions have expired: the set and the JWKS drop it.
-    apply(&env, &secret_manifest("demo-signing", &[("keys", &set(&[&b]))])).await;
-    let retired = wait_derived(&env, "A retired", |d| public_kids(d) == [KID_B]).await;
+    apply(env, &secret_manifest("demo-signing", &[("keys", &set(&[&b]))])).await;
+    let retired = wait_derived(env, "A retired", |d| public_kids(d) == [KID_B]).await;
     assert_eq!((&retired.anon_jwt, &retired.service_jwt), (&switched.anon_jwt, &switched.service_jwt));
     node_verifies(&retired, KID_B, PUBLISHABLE_KEY, SECRET_API_KEY);
-    wait_status(&env, KID_B, &[KID_B]).await;
+    wait_status(env, KID_B, &[KID_B]).await;
 
     // The API keys alone: Kong rolls, Auth does not, no signing material changes.
-    let (kong_hash, auth_hash) = (hash_of(&env, Component::Kong).await, hash_of(&env, Component::Auth).await);
+    let (kong_hash, auth_hash) = (hash_of(env, Component::Kong).await, hash_of(env, Component::Auth).await);
     let (publishable, secret) = (api_keys::generate(ApiKeyKind::Publishable), api_keys::generate(ApiKeyKind::Secret));
-    apply(&env, &secret_manifest("demo-api", &[("publishableKey", &publishable), ("secretKey", &secret)])).await;
-    rolls(&env, Component::Kong, &kong_hash).await;
-    rec::wait_phase(&env, "demo", crds::Phase::Running).await;
-    assert_eq!(hash_of(&env, Component::Auth).await, auth_hash, "Auth does not read the API keys");
-    assert_eq!(derived(&env).await.as_ref(), Some(&retired), "the signing material is untouched");
+    apply(env, &secret_manifest("demo-api", &[("publishableKey", &publishable), ("secretKey", &secret)])).await;
+    rolls(env, Component::Kong, &kong_hash).await;
+    rec::wait_phase(env, "demo", crds::Phase::Running).await;
+    assert_eq!(hash_of(env, Component::Auth).await, auth_hash, "Auth does not read the API keys");
+    assert_eq!(derived(env).await.as_ref(), Some(&retired), "the signing material is untouched");
     node_verifies(&retired, KID_B, &publishable, &secret);
 
     // The hurried way: a new signer whose set already lacks B draws the webhook's warning.
-    apply(&env, &secret_manifest("demo-signing", &[("keys", &set(&[&c]))])).await;
-    let out = signer_patch(&env, KID_C).await;
+    apply(env, &secret_manifest("demo-signing", &[("keys", &set(&[&c]))])).await;
+    let out = signer_patch(env, KID_C).await;
     assert!(out.success, "{}", out.stderr);
     assert!(
         out.stderr
@@ -276,11 +274,10 @@ async fn signing_keys_rotate_without_cutting_sessions_and_api_keys_rotate_alone(
         "{}",
         out.stderr
     );
-    wait_derived(&env, "C signs", |d| signer(d).as_deref() == Some(KID_C)).await;
+    wait_derived(env, "C signs", |d| signer(d).as_deref() == Some(KID_C)).await;
 
     stop.cancel();
     let _ = kubelet.await;
     reconciler.stop().await;
-    registration.remove().await;
-    server.running.shutdown().await;
+    admitting.done().await;
 }

@@ -9,16 +9,21 @@ use crds::SupabaseProject;
 use harness::TestEnv;
 use harness::kubectl::{Kubectl, Output};
 use harness::tenant_roles::{self, aggregates_into};
-use harness::webhook::{self, Registration, TestWebhook};
+use harness::webhook::Admitting;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::Api;
 
 struct Setup {
-    env: TestEnv,
-    server: TestWebhook,
-    registration: Registration,
+    admitting: Admitting,
     roles: Vec<ClusterRole>,
+}
+
+impl std::ops::Deref for Setup {
+    type Target = Admitting;
+    fn deref(&self) -> &Admitting {
+        &self.admitting
+    }
 }
 
 /// A namespace with the webhook registered, the shipped tenant roles aggregated, and two
@@ -28,19 +33,16 @@ async fn setup(test: &str) -> Setup {
     harness::crd::install(&env.client).await.expect("install CRD");
     let roles = tenant_roles::shipped(&env).await;
     tenant_roles::install(&env, &roles).await;
-    let server = webhook::start(env.client.clone(), &[]).await;
-    let registration = webhook::register(&env, server.running.tls_addr, &server.ca.pem()).await;
     let secrets: Api<Secret> = env.api();
     for name in ["demo-db", "other-db"] {
         secrets.create(&Default::default(), &harness::fixtures::database(name)).await.expect("create Secret");
     }
-    Setup { env, server, registration, roles }
+    Setup { admitting: Admitting::on(env, &[]).await, roles }
 }
 
 impl Setup {
     async fn done(self) {
-        self.registration.remove().await;
-        self.server.running.shutdown().await;
+        self.admitting.done().await;
     }
 
     fn as_user(&self, user: &str) -> Kubectl {

@@ -6,8 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crds::SupabaseProject;
-use harness::TestEnv;
-use harness::webhook::{self, Registration, TestWebhook};
+use harness::webhook::Admitting;
 use kube::api::Api;
 
 const SECRET: &str = "a-jwt-secret-of-at-least-32-characters!!";
@@ -28,47 +27,18 @@ fn in_days(days: i64) -> i64 {
     chrono::Utc::now().timestamp() + days * 86_400
 }
 
-struct Setup {
-    env: TestEnv,
-    server: TestWebhook,
-    registration: Registration,
+async fn setup(test: &str) -> Admitting {
+    Admitting::start(test, &[]).await
 }
 
-async fn setup(test: &str) -> Setup {
-    setup_with(test, &[]).await
-}
-
-async fn setup_with(test: &str, flags: &[&str]) -> Setup {
-    let env = TestEnv::new(test).await.expect("test cluster");
-    harness::crd::install(&env.client).await.expect("install CRD");
-    let server = webhook::start(env.client.clone(), flags).await;
-    let registration = webhook::register(&env, server.running.tls_addr, &server.ca.pem()).await;
-    Setup { env, server, registration }
-}
-
-impl Setup {
-    async fn done(self) {
-        self.registration.remove().await;
-        self.server.running.shutdown().await;
-    }
-
-    async fn secret(&self, name: &str, pairs: &[(&str, &str)]) {
-        let mut args = vec!["create".to_string(), "secret".into(), "generic".into(), name.to_string()];
-        args.extend(pairs.iter().map(|(k, v)| format!("--from-literal={k}={v}")));
-        self.env.kubectl().args(args).ok().await;
-    }
-
-    async fn db_secret(&self) {
-        self.secret(
-            "demo-db",
-            &[("host", "db.example.com"), ("port", "5432"), ("database", "postgres"), ("password", "pw")],
-        )
+/// The database Secret every project here names.
+async fn db_secret(s: &Admitting) {
+    s.secret("demo-db", &[("host", "db.example.com"), ("port", "5432"), ("database", "postgres"), ("password", "pw")])
         .await;
-    }
+}
 
-    async fn jwt_secret(&self, name: &str, anon: &str, service: &str) {
-        self.secret(name, &[("secret", SECRET), ("anonKey", anon), ("serviceKey", service)]).await;
-    }
+async fn jwt_secret(s: &Admitting, name: &str, anon: &str, service: &str) {
+    s.secret(name, &[("secret", SECRET), ("anonKey", anon), ("serviceKey", service)]).await;
 }
 
 // alice may manage projects and read the database Secret, not the JWT one.
@@ -97,7 +67,7 @@ fn with_jwt(yaml: &str, secret: &str) -> String {
 #[tokio::test]
 async fn a_minimal_project_is_stored_with_every_default_filled() {
     let s = setup("wh-minimal").await;
-    s.db_secret().await;
+    db_secret(&s).await;
     let sample = std::fs::read_to_string(harness::repo_path("config/samples/minimal.yaml")).unwrap();
     s.env.kubectl().args(["apply", "-f", "-"]).stdin(sample.clone()).ok().await;
 
@@ -121,7 +91,7 @@ async fn a_minimal_project_is_stored_with_every_default_filled() {
 #[tokio::test]
 async fn a_new_project_gets_a_storage_claim_that_kubectl_cannot_shrink_or_share() {
     let s = setup("wh-storage-claim").await;
-    s.db_secret().await;
+    db_secret(&s).await;
     s.env.kubectl().args(["apply", "-f", "-"]).stdin(MINIMAL).ok().await;
     let stored: SupabaseProject = s.env.api().get("demo").await.expect("stored");
     let spec = serde_json::to_value(&stored.spec).unwrap();
@@ -157,10 +127,11 @@ async fn a_new_project_gets_a_storage_claim_that_kubectl_cannot_shrink_or_share(
 #[tokio::test]
 async fn each_invalid_sample_is_refused_naming_the_field() {
     let s = setup("wh-invalid").await;
-    s.db_secret().await;
+    db_secret(&s).await;
     s.secret("short-db-port", &[("host", "db"), ("port", "99999"), ("database", "d"), ("password", "pw")]).await;
     s.secret("no-password", &[("host", "db"), ("port", "5432"), ("database", "d")]).await;
-    s.jwt_secret(
+    jwt_secret(
+        &s,
         "wrong-role",
         &key("service_role", "supabase", in_days(365)),
         &key("service_role", "supabase", in_days(365)),
@@ -225,7 +196,7 @@ async fn each_invalid_sample_is_refused_naming_the_field() {
 #[tokio::test]
 async fn server_side_dry_run_defaults_and_validates_without_storing() {
     let s = setup("wh-dry-run").await;
-    s.db_secret().await;
+    db_secret(&s).await;
     let out = s.env.kubectl().args(["apply", "--dry-run=server", "-o", "json", "-f", "-"]).stdin(MINIMAL).ok().await;
     let answered: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
@@ -248,8 +219,8 @@ async fn server_side_dry_run_defaults_and_validates_without_storing() {
 #[tokio::test]
 async fn a_user_who_cannot_read_the_jwt_secret_is_refused() {
     let s = setup("wh-access").await;
-    s.db_secret().await;
-    s.jwt_secret("demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
+    db_secret(&s).await;
+    jwt_secret(&s, "demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
         .await;
     s.env.kubectl().args(["apply", "-f", "-"]).stdin(ALICE_RBAC).ok().await;
     let project = with_jwt(MINIMAL, "demo-jwt");
@@ -269,8 +240,8 @@ async fn a_user_who_cannot_read_the_jwt_secret_is_refused() {
 #[tokio::test]
 async fn warnings_show_in_kubectl_output() {
     let s = setup("wh-warnings").await;
-    s.db_secret().await;
-    s.jwt_secret("soon", &key("anon", "supabase-demo", in_days(10)), &key("service_role", "supabase", in_days(365)))
+    db_secret(&s).await;
+    jwt_secret(&s, "soon", &key("anon", "supabase-demo", in_days(10)), &key("service_role", "supabase", in_days(365)))
         .await;
     let project = format!("{}  components:\n    studio:\n      enabled: true\n", with_jwt(MINIMAL, "soon"));
     let out = s.env.kubectl().args(["apply", "-f", "-"]).stdin(project).run().await;
@@ -289,7 +260,7 @@ async fn warnings_show_in_kubectl_output() {
 #[tokio::test]
 async fn a_project_whose_secrets_are_gone_can_still_be_deleted() {
     let s = setup("wh-deleting").await;
-    s.db_secret().await;
+    db_secret(&s).await;
     let project =
         MINIMAL.replace("metadata:\n  name: demo\n", "metadata:\n  name: demo\n  finalizers: [example.com/hold]\n");
     s.env.kubectl().args(["apply", "-f", "-"]).stdin(project).ok().await;
@@ -308,10 +279,13 @@ async fn a_project_whose_secrets_are_gone_can_still_be_deleted() {
 
 #[tokio::test]
 async fn access_answers_are_cached_briefly_and_the_check_can_be_turned_off() {
-    let s = setup_with("wh-access-cache", &["--access-denied-ttl-seconds", "1", "--access-allowed-ttl-seconds", "300"])
-        .await;
-    s.db_secret().await;
-    s.jwt_secret("demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
+    let s = Admitting::start(
+        "wh-access-cache",
+        &["--access-denied-ttl-seconds", "1", "--access-allowed-ttl-seconds", "300"],
+    )
+    .await;
+    db_secret(&s).await;
+    jwt_secret(&s, "demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
         .await;
     s.env.kubectl().args(["apply", "-f", "-"]).stdin(ALICE_RBAC).ok().await;
     let project = with_jwt(MINIMAL, "demo-jwt");
@@ -342,9 +316,9 @@ async fn access_answers_are_cached_briefly_and_the_check_can_be_turned_off() {
     assert!(as_alice().run().await.success, "the allowed answer was not cached");
     s.done().await;
 
-    let s = setup_with("wh-access-off", &["--check-secret-access=false"]).await;
-    s.db_secret().await;
-    s.jwt_secret("demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
+    let s = Admitting::start("wh-access-off", &["--check-secret-access=false"]).await;
+    db_secret(&s).await;
+    jwt_secret(&s, "demo-jwt", &key("anon", "supabase", in_days(365)), &key("service_role", "supabase", in_days(365)))
         .await;
     s.env.kubectl().args(["apply", "-f", "-"]).stdin(ALICE_RBAC).ok().await;
     let out = s.env.kubectl().args(["--as=alice", "apply", "-f", "-"]).stdin(with_jwt(MINIMAL, "demo-jwt")).run().await;

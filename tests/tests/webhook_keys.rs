@@ -7,18 +7,12 @@ use crds::SupabaseProject;
 use crds::project::KeyScheme;
 use harness::TestEnv;
 use harness::fixtures::{self, JWT_SECRET, PUBLISHABLE_KEY, SECRET_API_KEY};
-use harness::webhook::{self, Registration, TestWebhook};
+use harness::webhook::{Admitting, create_secret as secret};
 use kube::api::Api;
 use serde_json::Value;
 
 const KID: &str = "0b7e4d2a-6c1f-4e3a-9d8b-5a2c7f1e0d94";
 const NEW_KID: &str = "c4a1f6e2-3b9d-4f70-8e15-2d6b9a0c7e31";
-
-struct Setup {
-    env: TestEnv,
-    server: TestWebhook,
-    registration: Registration,
-}
 
 async fn env(test: &str) -> TestEnv {
     let env = TestEnv::new(test).await.expect("test cluster");
@@ -26,23 +20,8 @@ async fn env(test: &str) -> TestEnv {
     env
 }
 
-async fn register(env: TestEnv) -> Setup {
-    let server = webhook::start(env.client.clone(), &[]).await;
-    let registration = webhook::register(&env, server.running.tls_addr, &server.ca.pem()).await;
-    Setup { env, server, registration }
-}
-
-impl Setup {
-    async fn done(self) {
-        self.registration.remove().await;
-        self.server.running.shutdown().await;
-    }
-}
-
-async fn secret(env: &TestEnv, name: &str, pairs: &[(&str, &str)]) {
-    let mut args = vec!["create".to_string(), "secret".into(), "generic".into(), name.to_string()];
-    args.extend(pairs.iter().map(|(k, v)| format!("--from-literal={k}={v}")));
-    env.kubectl().args(args).ok().await;
+async fn register(env: TestEnv) -> Admitting {
+    Admitting::on(env, &[]).await
 }
 
 /// The database Secret, the legacy JWT Secret, and new keys made with `kid`.

@@ -7,51 +7,24 @@
 
 use crds::release::{RELEASES, Release};
 use crds::{CATALOG, SupabaseProject};
-use harness::TestEnv;
 use harness::kubectl::Output;
-use harness::webhook::{self, Registration, TestWebhook};
+use harness::webhook::Admitting;
 
 const OLD: &Release = &RELEASES[0];
 const NEW: &Release = &RELEASES[1];
 
-struct Setup {
-    env: TestEnv,
-    server: TestWebhook,
-    registration: Registration,
-}
-
-async fn setup(test: &str) -> Setup {
-    let env = TestEnv::new(test).await.expect("test cluster");
-    harness::crd::install(&env.client).await.expect("install CRD");
-    let server = webhook::start(env.client.clone(), &[]).await;
-    let registration = webhook::register(&env, server.running.tls_addr, &server.ca.pem()).await;
-    env.kubectl()
-        .args(["create", "secret", "generic", "demo-db"])
-        .args(
-            ["host=db.example.com", "port=5432", "database=postgres", "password=pw"]
-                .map(|p| format!("--from-literal={p}")),
-        )
-        .ok()
+async fn setup(test: &str) -> Admitting {
+    let s = Admitting::start(test, &[]).await;
+    s.secret("demo-db", &[("host", "db.example.com"), ("port", "5432"), ("database", "postgres"), ("password", "pw")])
         .await;
-    Setup { env, server, registration }
+    s
 }
 
-impl Setup {
-    async fn done(self) {
-        self.registration.remove().await;
-        self.server.running.shutdown().await;
-    }
-
-    async fn apply(&self, yaml: String) -> Output {
-        self.env.kubectl().args(["apply", "-f", "-"]).stdin(yaml).run().await
-    }
-
-    /// The stored release and each component's image, in catalog order.
-    async fn stored(&self) -> (Option<String>, Vec<Option<String>>) {
-        let p: SupabaseProject = self.env.api().get("demo").await.expect("stored");
-        let images = CATALOG.iter().map(|e| p.spec.workload(e.component).and_then(|w| w.image.clone())).collect();
-        (p.spec.release, images)
-    }
+/// The stored release and each component's image, in catalog order.
+async fn stored(s: &Admitting) -> (Option<String>, Vec<Option<String>>) {
+    let p: SupabaseProject = s.env.api().get("demo").await.expect("stored");
+    let images = CATALOG.iter().map(|e| p.spec.workload(e.component).and_then(|w| w.image.clone())).collect();
+    (p.spec.release, images)
 }
 
 /// The project a user keeps in a file: only `release` (and `extra`) changes between applies.
@@ -108,12 +81,12 @@ async fn a_project_moves_between_releases_by_one_field_with_kubectl_apply() {
     // 1. Created on the older release: the webhook writes its images into the spec.
     let out = s.apply(manifest(OLD.name, "")).await;
     assert!(out.success, "{}", out.stderr);
-    assert_eq!(s.stored().await, (Some(OLD.name.to_string()), images_of(OLD)));
+    assert_eq!(stored(&s).await, (Some(OLD.name.to_string()), images_of(OLD)));
 
     // 2. The same file with only the release changed: every image moves, each change warned.
     let out = s.apply(manifest(NEW.name, "")).await;
     assert!(out.success, "{}", out.stderr);
-    assert_eq!(s.stored().await, (Some(NEW.name.to_string()), images_of(NEW)));
+    assert_eq!(stored(&s).await, (Some(NEW.name.to_string()), images_of(NEW)));
     assert_image_changes_warned(&out, OLD, NEW);
 
     // 4. An unknown release is refused naming the field and every known release; nothing changes.
@@ -123,12 +96,12 @@ async fn a_project_moves_between_releases_by_one_field_with_kubectl_apply() {
     for r in RELEASES.iter() {
         assert!(out.stderr.contains(&format!("{:?}", r.name)), "{} not listed:\n{}", r.name, out.stderr);
     }
-    assert_eq!(s.stored().await, (Some(NEW.name.to_string()), images_of(NEW)));
+    assert_eq!(stored(&s).await, (Some(NEW.name.to_string()), images_of(NEW)));
 
     // 5. Back to the older release: admitted with the downgrade warning, the images return.
     let out = s.apply(manifest(OLD.name, "")).await;
     assert!(out.success, "{}", out.stderr);
-    assert_eq!(s.stored().await, (Some(OLD.name.to_string()), images_of(OLD)));
+    assert_eq!(stored(&s).await, (Some(OLD.name.to_string()), images_of(OLD)));
     let back: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("Warning: spec.release:")).collect();
     assert!(
         back.iter().any(|l| l.contains("back") && l.contains(NEW.name) && l.contains(OLD.name)),
@@ -151,13 +124,13 @@ async fn an_upgrade_with_kubectl_apply_keeps_an_overridden_image_and_names_it() 
     assert!(out.success, "{}", out.stderr);
     let mut expected = images_of(OLD);
     expected[e.component as usize] = Some(mine.clone());
-    assert_eq!(s.stored().await, (Some(OLD.name.to_string()), expected));
+    assert_eq!(stored(&s).await, (Some(OLD.name.to_string()), expected));
 
     let out = s.apply(manifest(NEW.name, &extra)).await;
     assert!(out.success, "{}", out.stderr);
     let mut expected = images_of(NEW);
     expected[e.component as usize] = Some(mine.clone());
-    assert_eq!(s.stored().await, (Some(NEW.name.to_string()), expected), "the override was not kept");
+    assert_eq!(stored(&s).await, (Some(NEW.name.to_string()), expected), "the override was not kept");
 
     let lines = image_warnings(&out, e.name);
     assert_eq!(lines.len(), 1, "one warning for the override:\n{}", out.stderr);
