@@ -8,8 +8,9 @@ use crds::catalog::Probe as CatalogProbe;
 use crds::{Component, names};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, TCPSocketAction, Volume, VolumeMount,
+    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodAffinity,
+    PodAffinityTerm, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext,
+    TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -145,21 +146,27 @@ pub(super) fn deployment(
         ..Default::default()
     };
 
+    let mut labels = names::labels(&ctx.name, entry.name);
+    let mut affinity = workload.affinity.cloned();
+    if let Some(key) = rendered.shares_node {
+        labels.insert(key.to_string(), "true".to_string());
+        affinity = Some(share_node(affinity.unwrap_or_default(), &ctx.name, key));
+    }
+    let mut pod_security = pod_security_context(uid);
+    if let Some(group) = rendered.fs_group {
+        pod_security.fs_group = Some(group);
+    }
     let selector = names::selector(&ctx.name, entry.name);
     let annotations = BTreeMap::from([
         (CONFIG_HASH_ANNOTATION.to_string(), config_hash.to_string()),
         (CONFIG_MAPS_HASH_ANNOTATION.to_string(), config_maps_hash(&rendered)?),
     ]);
     let template = PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(names::labels(&ctx.name, entry.name)),
-            annotations: Some(annotations),
-            ..Default::default()
-        }),
+        metadata: Some(ObjectMeta { labels: Some(labels), annotations: Some(annotations), ..Default::default() }),
         spec: Some(PodSpec {
             containers: vec![container],
             volumes: (!volumes.is_empty()).then_some(volumes),
-            security_context: Some(pod_security_context(uid)),
+            security_context: Some(pod_security),
             // None of the components talks to the Kubernetes API.
             automount_service_account_token: Some(false),
             // Service links would inject `<SERVICE>_PORT=tcp://...` for every Service in the
@@ -168,7 +175,7 @@ pub(super) fn deployment(
             enable_service_links: Some(false),
             node_selector: workload.node_selector.cloned(),
             tolerations: workload.tolerations.cloned(),
-            affinity: workload.affinity.cloned(),
+            affinity,
             ..Default::default()
         }),
     };
@@ -183,4 +190,29 @@ pub(super) fn deployment(
         }),
         status: None,
     })
+}
+
+/// `affinity` (the user's, if any) with a required term that puts the pod on the node of
+/// any other pod of the project labelled `key`. Kubernetes schedules the first such pod
+/// anywhere (a pod that matches its own term, with no other match, is exempt), and every
+/// later one beside it: both orders work, and so does a pod replaced while the other runs.
+fn share_node(mut affinity: Affinity, project: &str, key: &str) -> Affinity {
+    let term = PodAffinityTerm {
+        label_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([
+                ("app.kubernetes.io/instance".to_string(), project.to_string()),
+                (key.to_string(), "true".to_string()),
+            ])),
+            match_expressions: None,
+        }),
+        topology_key: "kubernetes.io/hostname".into(),
+        ..Default::default()
+    };
+    affinity
+        .pod_affinity
+        .get_or_insert_with(PodAffinity::default)
+        .required_during_scheduling_ignored_during_execution
+        .get_or_insert_with(Vec::new)
+        .push(term);
+    affinity
 }

@@ -10,6 +10,7 @@ mod auth;
 mod container;
 mod dbinit;
 mod env;
+mod imgproxy;
 mod kong;
 mod meta;
 mod preflight;
@@ -26,6 +27,8 @@ mod contract;
 mod contracts;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod imgproxy_tests;
 #[cfg(test)]
 mod legacy_tests;
 #[cfg(test)]
@@ -85,6 +88,7 @@ pub fn component(
         Component::Auth => auth::render(&ctx)?,
         Component::Rest => rest::render(&ctx)?,
         Component::Realtime => realtime::render(&ctx)?,
+        Component::Imgproxy => imgproxy::render(&ctx)?,
         Component::Storage => storage::render(&ctx)?,
         Component::Meta => meta::render(&ctx)?,
         Component::Studio => studio::render(&ctx)?,
@@ -141,6 +145,11 @@ struct Rendered {
     read_only_root: bool,
     /// How the Deployment replaces its pods; `None` leaves Kubernetes' default.
     strategy: Option<k8s_openapi::api::apps::v1::DeploymentStrategy>,
+    /// The pod's `fsGroup` when not the container's uid (imgproxy reads Storage's files).
+    fs_group: Option<i64>,
+    /// A label key the pod carries, with every other pod of the project that carries it
+    /// on the same node: Storage and imgproxy, which mount one ReadWriteOnce claim.
+    shares_node: Option<&'static str>,
 }
 
 /// A project reduced to what every renderer needs, checked once: its defaulted spec

@@ -7,6 +7,7 @@ mod database;
 pub mod env;
 pub mod field;
 mod images;
+mod imgproxy;
 mod jwt;
 mod keys;
 mod keys_memo;
@@ -163,6 +164,7 @@ pub fn validate(input: &Input<'_>) -> Report {
     keys::check(input, &refs, &mut report);
     s3::check(input.spec, &mut report.causes);
     volume::check(input, &mut report);
+    imgproxy::check(input, &mut report);
     access::check(input, &refs, &mut report.causes);
     release::check(input, &mut report.causes, &mut report.warnings);
     if !input.policy.namespace_allowed(input.namespace) {
