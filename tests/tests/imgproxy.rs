@@ -79,7 +79,11 @@ async fn imgproxy_is_rendered_owned_and_removed_and_storage_follows() {
     assert_eq!((claim.claim_name.as_str(), claim.read_only), ("demo-storage", Some(true)));
     assert!(hostname_affinity(&imgproxy), "imgproxy stays on Storage's node on a ReadWriteOnce claim");
 
-    // Rollout order: imgproxy before Storage. Storage is changed only once imgproxy is ready.
+    // Rollout order: imgproxy before Storage. Storage is changed only once imgproxy is ready,
+    // and nothing marks imgproxy ready until the next line.
+    let unchanged: Deployment = deployments.get("demo-storage").await.unwrap();
+    assert_eq!(env_of(&unchanged, "ENABLE_IMAGE_TRANSFORMATION").as_deref(), Some("false"), "Storage went first");
+    assert_eq!(unchanged.metadata.generation, storage_before.metadata.generation);
     harness::deployments::mark_ready(&deployments, "demo-imgproxy").await.expect("mark ready");
     let storage = rec::eventually("Storage with image transformation", patience::settle(), || async {
         let d: Deployment = deployments.get("demo-storage").await.unwrap();
