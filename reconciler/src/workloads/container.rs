@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{
     PodAffinityTerm, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext,
     TCPSocketAction, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use sha2::{Digest, Sha256};
 
@@ -146,11 +146,9 @@ pub(super) fn deployment(
         ..Default::default()
     };
 
-    let mut labels = names::labels(&ctx.name, entry.name);
     let mut affinity = workload.affinity.cloned();
-    if let Some(key) = rendered.shares_node {
-        labels.insert(key.to_string(), "true".to_string());
-        affinity = Some(share_node(affinity.unwrap_or_default(), &ctx.name, key));
+    if !rendered.shares_node.is_empty() {
+        affinity = Some(share_node(affinity.unwrap_or_default(), &ctx.name, rendered.shares_node));
     }
     let mut pod_security = pod_security_context(uid);
     if let Some(group) = rendered.fs_group {
@@ -162,7 +160,11 @@ pub(super) fn deployment(
         (CONFIG_MAPS_HASH_ANNOTATION.to_string(), config_maps_hash(&rendered)?),
     ]);
     let template = PodTemplateSpec {
-        metadata: Some(ObjectMeta { labels: Some(labels), annotations: Some(annotations), ..Default::default() }),
+        metadata: Some(ObjectMeta {
+            labels: Some(names::labels(&ctx.name, entry.name)),
+            annotations: Some(annotations),
+            ..Default::default()
+        }),
         spec: Some(PodSpec {
             containers: vec![container],
             volumes: (!volumes.is_empty()).then_some(volumes),
@@ -193,17 +195,20 @@ pub(super) fn deployment(
 }
 
 /// `affinity` (the user's, if any) with a required term that puts the pod on the node of
-/// any other pod of the project labelled `key`. Kubernetes schedules the first such pod
-/// anywhere (a pod that matches its own term, with no other match, is exempt), and every
-/// later one beside it: both orders work, and so does a pod replaced while the other runs.
-fn share_node(mut affinity: Affinity, project: &str, key: &str) -> Affinity {
+/// any pod of the project's `components` (by their `app.kubernetes.io/*` labels). The pod
+/// matches the term itself, and Kubernetes schedules a pod that matches its own term anywhere
+/// while no other pod matches it: so the first of them starts anywhere, every later one
+/// beside it, and one replaced or added later (imgproxy enabled on a running project) joins
+/// the running ones.
+fn share_node(mut affinity: Affinity, project: &str, components: &[&str]) -> Affinity {
     let term = PodAffinityTerm {
         label_selector: Some(LabelSelector {
-            match_labels: Some(BTreeMap::from([
-                ("app.kubernetes.io/instance".to_string(), project.to_string()),
-                (key.to_string(), "true".to_string()),
-            ])),
-            match_expressions: None,
+            match_labels: Some(BTreeMap::from([("app.kubernetes.io/instance".to_string(), project.to_string())])),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "app.kubernetes.io/component".into(),
+                operator: "In".into(),
+                values: Some(components.iter().map(|c| c.to_string()).collect()),
+            }]),
         }),
         topology_key: "kubernetes.io/hostname".into(),
         ..Default::default()

@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaimVolumeSource, Volume, Volu
 
 use super::container::scratch;
 use super::env::Env;
-use super::storage::{FILE_PATH, SHARED_DATA_LABEL};
+use super::storage::{FILE_PATH, SHARED_CLAIM};
 use super::{Ctx, Rendered};
 use crate::Error;
 
@@ -57,7 +57,7 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         // joins that group, so a kubelet that sets a volume's group does not change it.
         rendered.fs_group = Some(Component::Storage.entry().user);
         if !v.shared() {
-            rendered.shares_node = Some(SHARED_DATA_LABEL);
+            rendered.shares_node = SHARED_CLAIM;
         }
     }
     Ok(Rendered { env: env.finish(), volumes, read_only_root: true, ..rendered })

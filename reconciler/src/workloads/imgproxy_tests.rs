@@ -9,8 +9,6 @@ use k8s_openapi::api::core::v1::{EnvVar, PodAffinityTerm, PodSpec};
 use super::component;
 use super::fixtures::{full, minimal, project, with_imgproxy};
 
-const SHARED: &str = "supabase-operator.io/storage-data";
-
 fn pod(p: &SupabaseProject, c: Component) -> (BTreeMap<String, String>, PodSpec) {
     let d = component(p, c, "h").expect("renders").deployment;
     let t = d.spec.expect("spec").template;
@@ -30,10 +28,18 @@ fn required_terms(spec: &PodSpec) -> Vec<PodAffinityTerm> {
         .unwrap_or_default()
 }
 
-/// Whether `term` selects a pod labelled `labels` (match labels only, as rendered).
+/// Whether `term` selects a pod labelled `labels` (match labels and `In` expressions, what
+/// the reconciler renders; any other operator fails the test).
 fn selects(term: &PodAffinityTerm, labels: &BTreeMap<String, String>) -> bool {
-    let want = term.label_selector.as_ref().and_then(|s| s.match_labels.clone()).unwrap_or_default();
-    !want.is_empty() && want.iter().all(|(k, v)| labels.get(k) == Some(v))
+    let selector = term.label_selector.clone().unwrap_or_default();
+    let want = selector.match_labels.unwrap_or_default();
+    let expressions = selector.match_expressions.unwrap_or_default();
+    assert!(!want.is_empty() || !expressions.is_empty(), "an empty selector selects every pod");
+    let expressions_hold = expressions.iter().all(|e| {
+        assert_eq!(e.operator, "In", "{e:?}");
+        labels.get(&e.key).is_some_and(|v| e.values.iter().flatten().any(|w| w == v))
+    });
+    want.iter().all(|(k, v)| labels.get(k) == Some(v)) && expressions_hold
 }
 
 fn rwo_project() -> SupabaseProject {
@@ -94,10 +100,26 @@ fn on_a_read_write_once_claim_storage_and_imgproxy_require_each_others_node() {
         // It also selects itself: the first of the two is scheduled anywhere.
         assert!(selects(&terms[0], own), "{who}'s term selects its own pod");
     }
-    // Another project's pods carry the label too; the term is scoped to this project.
+    // Another project's Storage, and this project's other components, are not selected.
     let mut stranger = storage_labels.clone();
     stranger.insert("app.kubernetes.io/instance".into(), "other".into());
     assert!(!selects(&required_terms(&imgproxy)[0], &stranger));
+    let (rest_labels, _) = pod(&p, Component::Rest);
+    assert!(!selects(&required_terms(&imgproxy)[0], &rest_labels));
+}
+
+/// Enabling imgproxy on a running project: its first pod must go where the running Storage
+/// pod (rendered before imgproxy existed, without any term) holds the claim.
+#[test]
+fn imgproxy_enabled_on_a_running_project_joins_storages_running_pod() {
+    let running = project(
+        "apiExternalUrl: https://api.demo.example.com\ndatabase: {secretRef: {name: demo-db}}\n\
+         storage: {volume: {accessModes: [ReadWriteOnce]}}\n",
+    );
+    let (running_storage, running_spec) = pod(&running, Component::Storage);
+    assert!(running_spec.affinity.is_none(), "Storage without imgproxy renders as before");
+    let (_, imgproxy) = pod(&with_imgproxy(running), Component::Imgproxy);
+    assert!(selects(&required_terms(&imgproxy)[0], &running_storage));
 }
 
 #[test]
@@ -107,15 +129,15 @@ fn a_shared_claim_s3_or_no_imgproxy_adds_no_affinity() {
          storage: {volume: {accessModes: [ReadWriteMany]}}\n",
     ));
     for c in [Component::Imgproxy, Component::Storage] {
-        let (labels, spec) = pod(&rwx, c);
-        assert!(required_terms(&spec).is_empty() && !labels.contains_key(SHARED), "{c} on ReadWriteMany");
+        let (_, spec) = pod(&rwx, c);
+        assert!(required_terms(&spec).is_empty(), "{c} on ReadWriteMany");
     }
     let s3 = with_imgproxy(full());
-    let (labels, spec) = pod(&s3, Component::Imgproxy);
-    assert!(!labels.contains_key(SHARED));
+    let (_, spec) = pod(&s3, Component::Imgproxy);
+    assert!(required_terms(&spec).is_empty());
     assert!(spec.volumes.unwrap_or_default().iter().all(|v| v.persistent_volume_claim.is_none()), "no claim on S3");
-    let (labels, spec) = pod(&minimal(), Component::Storage);
-    assert!(spec.affinity.is_none() && !labels.contains_key(SHARED), "without imgproxy Storage is as before");
+    let (_, spec) = pod(&minimal(), Component::Storage);
+    assert!(spec.affinity.is_none(), "without imgproxy Storage is as before");
 }
 
 #[test]

@@ -356,7 +356,7 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         read_only_root: true,
         strategy: None,
         fs_group: None,
-        shares_node: None,
+        shares_node: &[],
     })
 }
 

@@ -147,9 +147,9 @@ struct Rendered {
     strategy: Option<k8s_openapi::api::apps::v1::DeploymentStrategy>,
     /// The pod's `fsGroup` when not the container's uid (imgproxy reads Storage's files).
     fs_group: Option<i64>,
-    /// A label key the pod carries, with every other pod of the project that carries it
-    /// on the same node: Storage and imgproxy, which mount one ReadWriteOnce claim.
-    shares_node: Option<&'static str>,
+    /// Components of the project whose pods this pod must run beside (its own among them),
+    /// on one node: Storage and imgproxy, which mount one ReadWriteOnce claim.
+    shares_node: &'static [&'static str],
 }
 
 /// A project reduced to what every renderer needs, checked once: its defaulted spec

@@ -23,9 +23,9 @@ pub(super) const DB_ROLE: &str = super::db_role(Component::Storage);
 /// Where the `file` backend keeps objects.
 pub(super) const FILE_PATH: &str = "/var/lib/storage";
 
-/// The pod label of Storage and imgproxy when they share a ReadWriteOnce claim, which
-/// keeps them on one node (a second node cannot attach the volume).
-pub(super) const SHARED_DATA_LABEL: &str = "supabase-operator.io/storage-data";
+/// The components whose pods mount Storage's claim: on a ReadWriteOnce claim they stay on
+/// one node (a second node cannot attach the volume).
+pub(super) const SHARED_CLAIM: &[&str] = &[Component::Imgproxy.entry().name, Component::Storage.entry().name];
 
 pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
     let spec = &ctx.spec;
@@ -88,7 +88,7 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
     // `rollingUpdate` and drops it when the Deployment switches to Recreate (a leftover
     // defaulted `rollingUpdate` would make the apiserver refuse `type: Recreate`).
     let percent = |p: &str| Some(IntOrString::String(p.to_string()));
-    let mut shares_node = None;
+    let mut shares_node: &[&str] = &[];
     let mut strategy = DeploymentStrategy {
         type_: Some("RollingUpdate".into()),
         rolling_update: Some(RollingUpdateDeployment { max_surge: percent("25%"), max_unavailable: percent("25%") }),
@@ -120,7 +120,7 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
                 strategy = DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None };
                 // imgproxy mounts the same claim (imgproxy.rs): both stay on one node.
                 if spec.enabled(Component::Imgproxy) {
-                    shares_node = Some(SHARED_DATA_LABEL);
+                    shares_node = SHARED_CLAIM;
                 }
             }
         }
