@@ -2,7 +2,8 @@
 //! project renders its Deployment and Service (owned by the project, on Storage's claim,
 //! read-only, beside Storage's pod on a ReadWriteOnce claim), changes Storage's env (so
 //! Storage's pods roll), settles without writes, and disabling it removes both and turns
-//! Storage's transformations off again; deleting the project collects what is left.
+//! Storage's transformations off again; deleting the project collects what is left. And
+//! the webhook's rule: no imgproxy beside an emptyDir, a warning on a ReadWriteOnce claim.
 // A panic is how a test reports failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -158,4 +159,47 @@ async fn imgproxy_is_rendered_owned_and_removed_and_storage_follows() {
     })
     .await;
     second.stop().await;
+}
+
+/// Through the real apiserver and webhook: a project stored before claims existed (its
+/// files in an emptyDir) is refused imgproxy, naming `spec.storage.volume`; a new project
+/// (the default ReadWriteOnce claim) gets it with a warning that both share a node.
+#[tokio::test]
+async fn the_webhook_refuses_imgproxy_without_a_claim_and_warns_on_a_read_write_once_one() {
+    let env = TestEnv::new("imgproxy-webhook").await.expect("test cluster");
+    harness::crd::install(&env.client).await.expect("install CRD");
+    env.kubectl().args(["apply", "-f", "-"]).stdin(rec::db_secret("db", "pw")).ok().await;
+    // Stored before the webhook is there, defaulted as a stored object: no claim.
+    env.kubectl().args(["apply", "-f", "-"]).stdin(rec::admitted("legacy", MINIMAL_SPEC)).ok().await;
+    let server = harness::webhook::start(env.client.clone(), &[]).await;
+    let registration = harness::webhook::register(&env, server.running.tls_addr, &server.ca.pem()).await;
+
+    let on = r#"{"spec":{"components":{"imgproxy":{"enabled":true}}}}"#;
+    let out = env.kubectl().args(["patch", "sbp", "legacy", "--type=merge", "-p", on]).run().await;
+    assert!(!out.success, "imgproxy admitted beside an emptyDir: {}", out.stdout);
+    assert!(
+        out.stderr.contains("spec.storage.volume: Required value: spec.components.imgproxy.enabled is true"),
+        "{}",
+        out.stderr
+    );
+    let stored = rec::project(&env, "legacy").await;
+    assert!(!stored.spec.enabled(Component::Imgproxy));
+
+    let new = format!(
+        "apiVersion: supabase-operator.io/v1alpha1\nkind: SupabaseProject\nmetadata: {{name: fresh}}\nspec:\n  \
+         apiExternalUrl: https://api.example.com\n  database: {{secretRef: {{name: db}}}}\n  \
+         components: {{imgproxy: {{enabled: true}}}}\n"
+    );
+    let out = env.kubectl().args(["apply", "-f", "-"]).stdin(new).run().await;
+    assert!(out.success, "{}", out.stderr);
+    assert!(out.stderr.contains("spec.storage.volume.accessModes: ReadWriteOnce: imgproxy"), "{}", out.stderr);
+    let fresh = rec::project(&env, "fresh").await;
+    assert!(fresh.spec.enabled(Component::Imgproxy));
+    assert_eq!(
+        fresh.spec.workload(Component::Imgproxy).and_then(|w| w.image.as_deref()),
+        Some(Component::Imgproxy.entry().image()),
+        "the webhook fills imgproxy's image from the release"
+    );
+    registration.remove().await;
+    server.running.shutdown().await;
 }
