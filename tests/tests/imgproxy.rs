@@ -185,11 +185,9 @@ async fn the_webhook_refuses_imgproxy_without_a_claim_and_warns_on_a_read_write_
     let stored = rec::project(&env, "legacy").await;
     assert!(!stored.spec.enabled(Component::Imgproxy));
 
-    let new = format!(
-        "apiVersion: supabase-operator.io/v1alpha1\nkind: SupabaseProject\nmetadata: {{name: fresh}}\nspec:\n  \
-         apiExternalUrl: https://api.example.com\n  database: {{secretRef: {{name: db}}}}\n  \
-         components: {{imgproxy: {{enabled: true}}}}\n"
-    );
+    let new = "apiVersion: supabase-operator.io/v1alpha1\nkind: SupabaseProject\nmetadata: {name: fresh}\nspec:\n  \
+               apiExternalUrl: https://api.example.com\n  database: {secretRef: {name: db}}\n  \
+               components: {imgproxy: {enabled: true}}\n";
     let out = env.kubectl().args(["apply", "-f", "-"]).stdin(new).run().await;
     assert!(out.success, "{}", out.stderr);
     assert!(out.stderr.contains("spec.storage.volume.accessModes: ReadWriteOnce: imgproxy"), "{}", out.stderr);
