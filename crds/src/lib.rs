@@ -10,6 +10,7 @@ pub mod crd;
 pub mod defaulted;
 pub mod defaults;
 mod error;
+pub mod gateway;
 pub mod jwt;
 pub mod keys;
 pub mod names;
@@ -18,6 +19,7 @@ pub mod quantity;
 pub mod refs;
 pub mod release;
 pub mod rules;
+pub mod scaling;
 pub mod status;
 
 pub use catalog::{CATALOG, Component};
