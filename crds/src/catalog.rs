@@ -8,6 +8,7 @@ use crate::project::KeyScheme;
 use crate::refs::Value;
 
 mod auth;
+mod imgproxy;
 mod kong;
 mod meta;
 mod realtime;
@@ -26,6 +27,8 @@ pub enum Component {
     Rest,
     /// Realtime.
     Realtime,
+    /// imgproxy, Storage's image transformation (optional).
+    Imgproxy,
     /// Storage API.
     Storage,
     /// postgres-meta.
@@ -155,8 +158,18 @@ impl Entry {
 }
 
 /// Every component, in rollout order. Images are per release: see `release`.
-pub const CATALOG: [Entry; 7] =
-    [kong::ENTRY, auth::ENTRY, rest::ENTRY, realtime::ENTRY, storage::ENTRY, meta::ENTRY, studio::ENTRY];
+pub const CATALOG: [Entry; 8] = [
+    kong::ENTRY,
+    auth::ENTRY,
+    rest::ENTRY,
+    realtime::ENTRY,
+    // Before Storage, which calls it: Storage starts serving transformations only once
+    // imgproxy answers (upstream's compose has Storage depend on it).
+    imgproxy::ENTRY,
+    storage::ENTRY,
+    meta::ENTRY,
+    studio::ENTRY,
+];
 
 /// PostgREST's admin server port (readiness and liveness endpoints).
 pub const REST_ADMIN_PORT: i32 = 3001;
@@ -203,7 +216,7 @@ mod tests {
     #[test]
     fn rollout_order_is_the_designed_one() {
         let names: Vec<_> = CATALOG.iter().map(|e| e.name).collect();
-        assert_eq!(names, ["kong", "auth", "rest", "realtime", "storage", "meta", "studio"]);
+        assert_eq!(names, ["kong", "auth", "rest", "realtime", "imgproxy", "storage", "meta", "studio"]);
     }
 
     #[test]
@@ -247,8 +260,8 @@ mod tests {
     }
 
     #[test]
-    fn only_studio_is_opt_in() {
+    fn only_imgproxy_and_studio_are_opt_in() {
         let opt_in: Vec<_> = CATALOG.iter().filter(|e| !e.enabled_by_default).map(|e| e.name).collect();
-        assert_eq!(opt_in, ["studio"]);
+        assert_eq!(opt_in, ["imgproxy", "studio"]);
     }
 }

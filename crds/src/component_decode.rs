@@ -10,7 +10,7 @@
 use serde::{Deserialize, Deserializer};
 
 use crate::project::{
-    AuthSpec, KongSpec, MetaSpec, RealtimeSpec, RestSpec, StorageComponentSpec, StudioSpec, WorkloadSpec,
+    AuthSpec, ImgproxySpec, KongSpec, MetaSpec, RealtimeSpec, RestSpec, StorageComponentSpec, StudioSpec, WorkloadSpec,
 };
 
 macro_rules! read_inline {
@@ -72,6 +72,7 @@ read_inline!(AuthSpec {
 });
 read_inline!(RestSpec { schemas: Option<Vec<String>>, max_rows: Option<i32> });
 read_inline!(RealtimeSpec { secret_ref: Option<crate::project::RealtimeSecretRef> });
+read_inline!(ImgproxySpec { enabled: Option<bool> });
 read_inline!(StorageComponentSpec {});
 read_inline!(MetaSpec { secret_ref: Option<crate::project::MetaSecretRef> });
 read_inline!(StudioSpec {

@@ -99,9 +99,13 @@ mod tests {
 mod size_tests {
     #[test]
     fn crd_fits_kubectl_apply_annotation_limit() {
-        let yaml = super::yaml().unwrap_or_default();
-        assert!(yaml.len() > 10_000, "CRD suspiciously small");
-        assert!(yaml.len() < 256 * 1024, "CRD is {} bytes", yaml.len());
+        // `kubectl apply` keeps the object in `kubectl.kubernetes.io/last-applied-configuration`
+        // as compact JSON, and the apiserver refuses annotations above 256 KiB in total; the
+        // YAML file, indented, is larger than what is stored (273 KB against 103 KB with
+        // eight components), so the JSON is what is measured.
+        let json = super::definition().ok().and_then(|d| serde_json::to_string(&d).ok()).unwrap_or_default();
+        assert!(json.len() > 10_000, "CRD suspiciously small");
+        assert!(json.len() < 256 * 1024, "CRD is {} bytes as JSON", json.len());
     }
 
     #[test]

@@ -159,6 +159,7 @@ struct Workloads<'a> {
     auth: Workload<'a>,
     rest: Workload<'a>,
     realtime: Workload<'a>,
+    imgproxy: Workload<'a>,
     storage: Workload<'a>,
     meta: Workload<'a>,
     studio: Workload<'a>,
@@ -188,6 +189,8 @@ pub struct Defaulted<'a> {
     pub rest: Rest<'a>,
     /// `spec.components.studio`'s settings.
     pub studio: Studio<'a>,
+    /// Whether imgproxy is deployed (`spec.components.imgproxy.enabled`).
+    pub imgproxy: bool,
     workloads: Workloads<'a>,
 }
 
@@ -254,6 +257,7 @@ impl<'a> Defaulted<'a> {
         let auth = need(c.auth.as_ref(), "spec.components.auth")?;
         let rest = need(c.rest.as_ref(), "spec.components.rest")?;
         let studio = need(c.studio.as_ref(), "spec.components.studio")?;
+        let imgproxy = need(c.imgproxy.as_ref(), "spec.components.imgproxy")?;
         Ok(Defaulted {
             spec,
             api_external_url: &spec.api_external_url,
@@ -293,11 +297,13 @@ impl<'a> Defaulted<'a> {
                 organization: need(studio.organization.as_deref(), "spec.components.studio.organization")?,
                 project: need(studio.project.as_deref(), "spec.components.studio.project")?,
             },
+            imgproxy: need(imgproxy.enabled, "spec.components.imgproxy.enabled")?,
             workloads: Workloads {
                 kong: workload(c, Component::Kong)?,
                 auth: workload(c, Component::Auth)?,
                 rest: workload(c, Component::Rest)?,
                 realtime: workload(c, Component::Realtime)?,
+                imgproxy: workload(c, Component::Imgproxy)?,
                 storage: workload(c, Component::Storage)?,
                 meta: workload(c, Component::Meta)?,
                 studio: workload(c, Component::Studio)?,
@@ -319,15 +325,20 @@ impl<'a> Defaulted<'a> {
             Component::Auth => &w.auth,
             Component::Rest => &w.rest,
             Component::Realtime => &w.realtime,
+            Component::Imgproxy => &w.imgproxy,
             Component::Storage => &w.storage,
             Component::Meta => &w.meta,
             Component::Studio => &w.studio,
         }
     }
 
-    /// Whether a component is deployed (only Studio is optional).
+    /// Whether a component is deployed (only imgproxy and Studio are optional).
     pub fn enabled(&self, component: Component) -> bool {
-        component != Component::Studio || self.studio.enabled
+        match component {
+            Component::Imgproxy => self.imgproxy,
+            Component::Studio => self.studio.enabled,
+            _ => true,
+        }
     }
 }
 
@@ -359,6 +370,7 @@ mod tests {
             assert_eq!(d.workload(e.component).image, e.image(), "{}", e.name);
         }
         assert!(!d.enabled(Component::Studio) && d.enabled(Component::Kong));
+        assert!(!d.enabled(Component::Imgproxy), "imgproxy is opt-in");
     }
 
     #[test]

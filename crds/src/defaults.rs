@@ -95,7 +95,14 @@ pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> Supabas
     }
     // Omitted images come from the project's release (an unknown name is refused by
     // the webhook; until then the newest release fills them, as before releases).
-    let release = spec.release.as_deref().and_then(crate::release::find).unwrap_or(crate::release::current());
+    // A stored project without the field fills a component added since (imgproxy) from
+    // the release its other images are, so that it stays on that release.
+    let release = spec
+        .release
+        .as_deref()
+        .and_then(crate::release::find)
+        .or_else(|| crate::release::inferred(&spec))
+        .unwrap_or(crate::release::current());
     if spec.site_url.is_none() {
         spec.site_url = Some(spec.api_external_url.clone());
     }
@@ -198,6 +205,10 @@ pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> Supabas
         fill_str(&mut r.secret_key_base_key, keys::SECRET_KEY_BASE);
         fill_str(&mut r.db_enc_key_key, keys::DB_ENC_KEY);
     }
+
+    let imgproxy = c.imgproxy.get_or_insert_with(Default::default);
+    workload(&mut imgproxy.workload, Component::Imgproxy);
+    fill(&mut imgproxy.enabled, || Component::Imgproxy.entry().enabled_by_default);
 
     workload(&mut c.storage.get_or_insert_with(Default::default).workload, Component::Storage);
 

@@ -495,6 +495,9 @@ pub struct ComponentsSpec {
     /// Realtime, WebSocket subscriptions to database changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realtime: Option<RealtimeSpec>,
+    /// imgproxy, which transforms Storage's images. Disabled unless `enabled: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imgproxy: Option<ImgproxySpec>,
     /// The Storage API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageComponentSpec>,
@@ -635,6 +638,21 @@ pub struct StorageComponentSpec {
     pub workload: WorkloadSpec,
 }
 
+/// imgproxy, Storage's image transformation (`/storage/v1/render/image/...`).
+// Deserialize: `component_decode`, in one pass.
+#[derive(Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImgproxySpec {
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadSpec,
+    /// Deploy imgproxy and turn on Storage's image transformation. Defaults to `false`.
+    /// With the `file` backend it reads Storage's volume claim (`spec.storage.volume`,
+    /// required), read-only; on a ReadWriteOnce claim its pods run on Storage's node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
 /// postgres-meta.
 // Deserialize: `component_decode`, in one pass.
 #[derive(Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -702,6 +720,7 @@ impl ComponentsSpec {
             Component::Auth => self.auth.as_ref().map(|c| &c.workload),
             Component::Rest => self.rest.as_ref().map(|c| &c.workload),
             Component::Realtime => self.realtime.as_ref().map(|c| &c.workload),
+            Component::Imgproxy => self.imgproxy.as_ref().map(|c| &c.workload),
             Component::Storage => self.storage.as_ref().map(|c| &c.workload),
             Component::Meta => self.meta.as_ref().map(|c| &c.workload),
             Component::Studio => self.studio.as_ref().map(|c| &c.workload),
@@ -715,6 +734,7 @@ impl ComponentsSpec {
             Component::Auth => self.auth.as_mut().map(|c| &mut c.workload),
             Component::Rest => self.rest.as_mut().map(|c| &mut c.workload),
             Component::Realtime => self.realtime.as_mut().map(|c| &mut c.workload),
+            Component::Imgproxy => self.imgproxy.as_mut().map(|c| &mut c.workload),
             Component::Storage => self.storage.as_mut().map(|c| &mut c.workload),
             Component::Meta => self.meta.as_mut().map(|c| &mut c.workload),
             Component::Studio => self.studio.as_mut().map(|c| &mut c.workload),
@@ -738,9 +758,15 @@ impl SupabaseProjectSpec {
         self.components.as_mut().and_then(|c| c.workload_mut(component))
     }
 
-    /// Whether a component is deployed: every component but Studio, which is opt-in.
+    /// Whether a component is deployed: every component but imgproxy and Studio, which are opt-in.
     pub fn enabled(&self, component: Component) -> bool {
         match component {
+            Component::Imgproxy => self
+                .components
+                .as_ref()
+                .and_then(|c| c.imgproxy.as_ref())
+                .and_then(|s| s.enabled)
+                .unwrap_or(component.entry().enabled_by_default),
             Component::Studio => self
                 .components
                 .as_ref()

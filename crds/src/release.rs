@@ -21,7 +21,7 @@ pub struct Release {
     /// Where upstream publishes this image set.
     pub upstream: &'static str,
     /// One image per component, in catalog (rollout) order.
-    pub images: [&'static str; 7],
+    pub images: [&'static str; 8],
     /// What changes for the user who moves to this release from the one before, beyond
     /// the images: shown as admission warnings. The rendered configuration is the same
     /// for every release here: where a setting was renamed between them, the builders
@@ -56,6 +56,9 @@ pub const RELEASES: [Release; 2] = [
             "supabase/gotrue:v2.189.0",
             "postgrest/postgrest:v14.12",
             "supabase/realtime:v2.102.3",
+            // Not readable in PR #50172 here; the compose of the 0.8.0 set (storage v1.60.4,
+            // studio 2026.08.03-sha-022b374) ran v3.30.1, as copies of it record.
+            "darthsim/imgproxy:v3.30.1",
             "supabase/storage-api:v1.60.4",
             "supabase/postgres-meta:v0.96.6",
             "supabase/studio:2026.08.03-sha-022b374",
@@ -74,6 +77,7 @@ pub const RELEASES: [Release; 2] = [
             "supabase/gotrue:v2.196.0",
             "postgrest/postgrest:v14.17",
             "supabase/realtime:v2.134.10",
+            "darthsim/imgproxy:v3.31.4",
             "supabase/storage-api:v1.74.0",
             "supabase/postgres-meta:v0.99.0",
             "supabase/studio:2026.09.07-sha-7996410",
@@ -110,11 +114,14 @@ pub fn known() -> String {
 /// The release whose images a spec runs exactly, for a project stored before
 /// `spec.release` existed: its images were written by an older webhook, and when they
 /// are a known release's set the project is on that release. `None`: custom images.
+/// A component without an image counts as matching: one added to the catalog after the
+/// project was stored (imgproxy) has none until the spec is defaulted again, and its
+/// image then comes from the release inferred here.
 pub fn inferred(spec: &SupabaseProjectSpec) -> Option<&'static Release> {
     RELEASES.iter().rev().find(|r| {
-        CATALOG
-            .iter()
-            .all(|e| spec.workload(e.component).and_then(|w| w.image.as_deref()) == Some(r.image(e.component)))
+        CATALOG.iter().all(|e| {
+            spec.workload(e.component).and_then(|w| w.image.as_deref()).is_none_or(|i| i == r.image(e.component))
+        })
     })
 }
 
@@ -199,6 +206,21 @@ mod tests {
     }
 
     #[test]
+    fn a_project_stored_before_imgproxy_existed_stays_on_its_release() {
+        let mut stored = spec(None, &RELEASES[0]);
+        stored.components.as_mut().unwrap().imgproxy = None;
+        stored.release = None;
+        assert_eq!(inferred(&stored).map(|r| r.name), Some("0.8.0"));
+        // Defaulting it again fills imgproxy from that release, and the release is written.
+        let again = crate::defaults(stored);
+        assert_eq!(again.release.as_deref(), Some("0.8.0"));
+        assert_eq!(
+            again.workload(Component::Imgproxy).unwrap().image.as_deref(),
+            Some(RELEASES[0].image(Component::Imgproxy))
+        );
+    }
+
+    #[test]
     fn changing_the_release_moves_the_images_that_followed_it_and_keeps_overrides() {
         let previous = spec(Some("0.8.0"), &RELEASES[0]);
         let mut next = previous.clone();
@@ -228,7 +250,7 @@ mod tests {
         next.release = Some("0.8.1".into());
         let moved = follow(&mut next, &previous);
         // Kong is the same image in both releases: nothing to move.
-        assert_eq!(moved.len(), 5, "{moved:?}");
+        assert_eq!(moved.len(), 6, "{moved:?}");
         assert!(!moved.contains(&Component::Studio) && !moved.contains(&Component::Kong));
     }
 }

@@ -419,8 +419,10 @@ mod tests {
     }
 
     fn obs(states: &[Option<bool>]) -> Observation {
+        // The components of a default project, in rollout order (the opt-in ones are off).
         let components = CATALOG
             .iter()
+            .filter(|e| e.enabled_by_default)
             .zip(states)
             .map(|(e, s)| Observed { component: e.component, deployment: s.map(deployment) })
             .collect();

@@ -27,6 +27,7 @@ pub(super) const ENTRY: Entry = Entry {
         "GLOBAL_S3_BUCKET",
         "GLOBAL_S3_ENDPOINT",
         "GLOBAL_S3_FORCE_PATH_STYLE",
+        "IMGPROXY_URL",
         "JWT_JWKS",
         "PGDATABASE",
         "PGHOST",

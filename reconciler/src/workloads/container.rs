@@ -8,10 +8,11 @@ use crds::catalog::Probe as CatalogProbe;
 use crds::{Component, names};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, TCPSocketAction, Volume, VolumeMount,
+    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodAffinity,
+    PodAffinityTerm, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext,
+    TCPSocketAction, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use sha2::{Digest, Sha256};
 
@@ -145,6 +146,14 @@ pub(super) fn deployment(
         ..Default::default()
     };
 
+    let mut affinity = workload.affinity.cloned();
+    if !rendered.shares_node.is_empty() {
+        affinity = Some(share_node(affinity.unwrap_or_default(), &ctx.name, rendered.shares_node));
+    }
+    let mut pod_security = pod_security_context(uid);
+    if let Some(group) = rendered.fs_group {
+        pod_security.fs_group = Some(group);
+    }
     let selector = names::selector(&ctx.name, entry.name);
     let annotations = BTreeMap::from([
         (CONFIG_HASH_ANNOTATION.to_string(), config_hash.to_string()),
@@ -159,7 +168,7 @@ pub(super) fn deployment(
         spec: Some(PodSpec {
             containers: vec![container],
             volumes: (!volumes.is_empty()).then_some(volumes),
-            security_context: Some(pod_security_context(uid)),
+            security_context: Some(pod_security),
             // None of the components talks to the Kubernetes API.
             automount_service_account_token: Some(false),
             // Service links would inject `<SERVICE>_PORT=tcp://...` for every Service in the
@@ -168,7 +177,7 @@ pub(super) fn deployment(
             enable_service_links: Some(false),
             node_selector: workload.node_selector.cloned(),
             tolerations: workload.tolerations.cloned(),
-            affinity: workload.affinity.cloned(),
+            affinity,
             ..Default::default()
         }),
     };
@@ -190,4 +199,32 @@ pub(super) fn deployment(
         }),
         status: None,
     })
+}
+
+/// `affinity` (the user's, if any) with a required term that puts the pod on the node of
+/// any pod of the project's `components` (by their `app.kubernetes.io/*` labels). The pod
+/// matches the term itself, and Kubernetes schedules a pod that matches its own term anywhere
+/// while no other pod matches it: so the first of them starts anywhere, every later one
+/// beside it, and one replaced or added later (imgproxy enabled on a running project) joins
+/// the running ones.
+fn share_node(mut affinity: Affinity, project: &str, components: &[&str]) -> Affinity {
+    let term = PodAffinityTerm {
+        label_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([("app.kubernetes.io/instance".to_string(), project.to_string())])),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "app.kubernetes.io/component".into(),
+                operator: "In".into(),
+                values: Some(components.iter().map(|c| c.to_string()).collect()),
+            }]),
+        }),
+        topology_key: "kubernetes.io/hostname".into(),
+        ..Default::default()
+    };
+    affinity
+        .pod_affinity
+        .get_or_insert_with(PodAffinity::default)
+        .required_during_scheduling_ignored_during_execution
+        .get_or_insert_with(Vec::new)
+        .push(term);
+    affinity
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use super::contract::{self, EnvItem, Findings, Image, Upstream};
-use super::fixtures::{full, full_new_keys, minimal, minimal_new_keys};
+use super::fixtures::{full, full_new_keys, minimal, minimal_new_keys, with_imgproxy};
 use super::{Component, component};
 
 #[derive(Debug, Deserialize)]
@@ -20,8 +20,15 @@ struct ComponentContract {
 }
 
 /// The components with a contract of this shape (`contracts/<name>.toml`).
-const COMPONENTS: [Component; 6] =
-    [Component::Auth, Component::Rest, Component::Realtime, Component::Storage, Component::Meta, Component::Studio];
+const COMPONENTS: [Component; 7] = [
+    Component::Auth,
+    Component::Rest,
+    Component::Realtime,
+    Component::Imgproxy,
+    Component::Storage,
+    Component::Meta,
+    Component::Studio,
+];
 
 /// Every difference between `project`'s rendering of `c` and its contract.
 fn check(c: Component, file: &str, project: &crds::SupabaseProject, conditions: &BTreeSet<&str>) -> Findings {
@@ -68,6 +75,17 @@ fn projects_with_the_new_keys_render_each_component_as_its_contract_says() {
             .assert_none(&format!("{c}, default project with the new keys, reconciler/contracts/{file}.toml"));
         check(c, file, &full_new_keys(), &BTreeSet::from(["smtp", "s3", "ai", "new_keys"]))
             .assert_none(&format!("{c}, full project with the new keys, reconciler/contracts/{file}.toml"));
+    }
+}
+
+#[test]
+fn projects_with_imgproxy_render_it_and_storage_as_their_contracts_say() {
+    for c in [Component::Imgproxy, Component::Storage] {
+        let file = c.name();
+        check(c, file, &with_imgproxy(minimal()), &BTreeSet::from(["file", "imgproxy"]))
+            .assert_none(&format!("{c}, default project with imgproxy, reconciler/contracts/{file}.toml"));
+        check(c, file, &with_imgproxy(full()), &BTreeSet::from(["smtp", "s3", "ai", "imgproxy"]))
+            .assert_none(&format!("{c}, full project with imgproxy, reconciler/contracts/{file}.toml"));
     }
 }
 

@@ -99,3 +99,19 @@ pub(super) fn literal_db() -> SupabaseProject {
          name: my db/1\n  secretRef: {name: demo-db}\n",
     )
 }
+
+/// `p` with imgproxy enabled (and, for the file backend, Storage's default claim, which
+/// admission requires with imgproxy).
+pub(super) fn with_imgproxy(mut p: SupabaseProject) -> SupabaseProject {
+    if let Some(c) = p.spec.components.as_mut().and_then(|c| c.imgproxy.as_mut()) {
+        c.enabled = Some(true);
+    }
+    if let Some(s) = p.spec.storage.as_mut()
+        && s.backend == Some(crds::project::StorageBackend::File)
+        && s.volume.is_none()
+    {
+        s.volume = Some(Default::default());
+    }
+    p.spec = crds::defaults(p.spec);
+    p
+}

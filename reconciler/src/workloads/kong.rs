@@ -355,6 +355,8 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         extra_ports: Vec::new(),
         read_only_root: true,
         strategy: None,
+        fs_group: None,
+        shares_node: &[],
     })
 }
 

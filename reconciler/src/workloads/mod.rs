@@ -10,6 +10,7 @@ mod auth;
 mod container;
 mod dbinit;
 mod env;
+mod imgproxy;
 mod kong;
 mod meta;
 mod preflight;
@@ -27,6 +28,8 @@ mod contract;
 mod contracts;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod imgproxy_tests;
 #[cfg(test)]
 mod legacy_tests;
 #[cfg(test)]
@@ -111,6 +114,7 @@ pub fn component(
         Component::Auth => auth::render(&ctx)?,
         Component::Rest => rest::render(&ctx)?,
         Component::Realtime => realtime::render(&ctx)?,
+        Component::Imgproxy => imgproxy::render(&ctx)?,
         Component::Storage => storage::render(&ctx)?,
         Component::Meta => meta::render(&ctx)?,
         Component::Studio => studio::render(&ctx)?,
@@ -167,6 +171,11 @@ struct Rendered {
     read_only_root: bool,
     /// How the Deployment replaces its pods; `None` leaves Kubernetes' default.
     strategy: Option<k8s_openapi::api::apps::v1::DeploymentStrategy>,
+    /// The pod's `fsGroup` when not the container's uid (imgproxy reads Storage's files).
+    fs_group: Option<i64>,
+    /// Components of the project whose pods this pod must run beside (its own among them),
+    /// on one node: Storage and imgproxy, which mount one ReadWriteOnce claim.
+    shares_node: &'static [&'static str],
 }
 
 /// A project reduced to what every renderer needs, checked once: its defaulted spec

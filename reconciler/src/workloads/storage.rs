@@ -23,6 +23,10 @@ pub(super) const DB_ROLE: &str = super::db_role(Component::Storage);
 /// Where the `file` backend keeps objects.
 pub(super) const FILE_PATH: &str = "/var/lib/storage";
 
+/// The components whose pods mount Storage's claim: on a ReadWriteOnce claim they stay on
+/// one node (a second node cannot attach the volume).
+pub(super) const SHARED_CLAIM: &[&str] = &[Component::Imgproxy.entry().name, Component::Storage.entry().name];
+
 pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
     let spec = &ctx.spec;
     let storage = spec.storage;
@@ -48,11 +52,17 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         .lit("STORAGE_BACKEND", backend.as_str())
         // The project's name prefixes every object key, so projects may share one bucket.
         .lit("TENANT_ID", ctx.name.clone())
-        // No imgproxy is deployed.
-        .lit("ENABLE_IMAGE_TRANSFORMATION", "false")
+        // Upstream's compose @ 1f37f2a9d82d turns it on with its imgproxy; here imgproxy
+        // is opt-in (below), and without it Storage keeps transformations off.
+        .lit("ENABLE_IMAGE_TRANSFORMATION", spec.enabled(Component::Imgproxy).to_string())
         // The S3-protocol endpoint's credentials, generated once into the internal Secret.
         .from("S3_PROTOCOL_ACCESS_KEY_ID", Value::StorageS3ProtocolKeyId)?
         .from("S3_PROTOCOL_ACCESS_KEY_SECRET", Value::StorageS3ProtocolKeySecret)?;
+
+    if spec.enabled(Component::Imgproxy) {
+        // Upstream: IMGPROXY_URL http://imgproxy:5001 (same compose); here its Service.
+        env.lit("IMGPROXY_URL", ctx.url(Component::Imgproxy));
+    }
 
     // Upload hashing uses os.tmpdir() (src/internal/streams/hash-stream.ts @ v1.70.6).
     let mut volumes = vec![scratch("tmp", "/tmp")];
@@ -78,6 +88,7 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
     // `rollingUpdate` and drops it when the Deployment switches to Recreate (a leftover
     // defaulted `rollingUpdate` would make the apiserver refuse `type: Recreate`).
     let percent = |p: &str| Some(IntOrString::String(p.to_string()));
+    let mut shares_node: &[&str] = &[];
     let mut strategy = DeploymentStrategy {
         type_: Some("RollingUpdate".into()),
         rolling_update: Some(RollingUpdateDeployment { max_surge: percent("25%"), max_unavailable: percent("25%") }),
@@ -107,6 +118,10 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
             // snippets claim); its Storage Deployment sets no strategy.
             if !v.shared() {
                 strategy = DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None };
+                // imgproxy mounts the same claim (imgproxy.rs): both stay on one node.
+                if spec.enabled(Component::Imgproxy) {
+                    shares_node = SHARED_CLAIM;
+                }
             }
         }
         (StorageBackend::File, None) => {
@@ -119,7 +134,14 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         }
         (StorageBackend::S3, _) => {}
     }
-    Ok(Rendered { env: env.finish(), volumes, read_only_root: true, strategy: Some(strategy), ..Default::default() })
+    Ok(Rendered {
+        env: env.finish(),
+        volumes,
+        read_only_root: true,
+        strategy: Some(strategy),
+        shares_node,
+        ..Default::default()
+    })
 }
 
 /// The claim behind the file backend, when the project has one: everything it is

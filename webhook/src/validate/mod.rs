@@ -9,6 +9,7 @@ pub mod env;
 pub mod field;
 mod gateway;
 mod images;
+mod imgproxy;
 mod jwt;
 mod keys;
 mod keys_memo;
@@ -166,6 +167,7 @@ pub fn validate(input: &Input<'_>) -> Report {
     keys::check(input, &refs, &mut report);
     s3::check(input.spec, &mut report.causes);
     volume::check(input, &mut report);
+    imgproxy::check(input, &mut report);
     autoscaling::check(input, &mut report.causes, &mut report.warnings);
     access::check(input, &refs, &mut report.causes);
     release::check(input, &mut report.causes, &mut report.warnings);
