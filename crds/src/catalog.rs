@@ -8,6 +8,7 @@ use crate::project::KeyScheme;
 use crate::refs::Value;
 
 mod auth;
+mod functions;
 mod kong;
 mod meta;
 mod realtime;
@@ -32,6 +33,8 @@ pub enum Component {
     Meta,
     /// Studio (optional).
     Studio,
+    /// Edge Functions (optional).
+    Functions,
 }
 
 /// How the kubelet decides a component's container is ready.
@@ -155,8 +158,16 @@ impl Entry {
 }
 
 /// Every component, in rollout order. Images are per release: see `release`.
-pub const CATALOG: [Entry; 7] =
-    [kong::ENTRY, auth::ENTRY, rest::ENTRY, realtime::ENTRY, storage::ENTRY, meta::ENTRY, studio::ENTRY];
+pub const CATALOG: [Entry; 8] = [
+    kong::ENTRY,
+    auth::ENTRY,
+    rest::ENTRY,
+    realtime::ENTRY,
+    storage::ENTRY,
+    meta::ENTRY,
+    studio::ENTRY,
+    functions::ENTRY,
+];
 
 /// PostgREST's admin server port (readiness and liveness endpoints).
 pub const REST_ADMIN_PORT: i32 = 3001;
@@ -203,7 +214,7 @@ mod tests {
     #[test]
     fn rollout_order_is_the_designed_one() {
         let names: Vec<_> = CATALOG.iter().map(|e| e.name).collect();
-        assert_eq!(names, ["kong", "auth", "rest", "realtime", "storage", "meta", "studio"]);
+        assert_eq!(names, ["kong", "auth", "rest", "realtime", "storage", "meta", "studio", "functions"]);
     }
 
     #[test]
@@ -247,8 +258,8 @@ mod tests {
     }
 
     #[test]
-    fn only_studio_is_opt_in() {
+    fn only_studio_and_functions_are_opt_in() {
         let opt_in: Vec<_> = CATALOG.iter().filter(|e| !e.enabled_by_default).map(|e| e.name).collect();
-        assert_eq!(opt_in, ["studio"]);
+        assert_eq!(opt_in, ["studio", "functions"]);
     }
 }

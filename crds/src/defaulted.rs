@@ -123,6 +123,17 @@ pub struct Studio<'a> {
     pub project: &'a str,
 }
 
+/// Edge Functions' settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Functions<'a> {
+    /// Whether Edge Functions are deployed.
+    pub enabled: bool,
+    /// Whether the main service refuses calls without a valid JWT.
+    pub verify_jwt: bool,
+    /// Where the code is; `None` only while disabled (admission requires it when enabled).
+    pub code: Option<&'a crate::project::FunctionsCode>,
+}
+
 /// One component's workload.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Workload<'a> {
@@ -152,6 +163,7 @@ struct Workloads<'a> {
     storage: Workload<'a>,
     meta: Workload<'a>,
     studio: Workload<'a>,
+    functions: Workload<'a>,
 }
 
 /// A defaulted spec, every defaulted value resolved (see the module doc).
@@ -178,6 +190,8 @@ pub struct Defaulted<'a> {
     pub rest: Rest<'a>,
     /// `spec.components.studio`'s settings.
     pub studio: Studio<'a>,
+    /// `spec.components.functions`' settings.
+    pub functions: Functions<'a>,
     workloads: Workloads<'a>,
 }
 
@@ -240,6 +254,7 @@ impl<'a> Defaulted<'a> {
         let auth = need(c.auth.as_ref(), "spec.components.auth")?;
         let rest = need(c.rest.as_ref(), "spec.components.rest")?;
         let studio = need(c.studio.as_ref(), "spec.components.studio")?;
+        let functions = need(c.functions.as_ref(), "spec.components.functions")?;
         Ok(Defaulted {
             spec,
             api_external_url: &spec.api_external_url,
@@ -279,6 +294,11 @@ impl<'a> Defaulted<'a> {
                 organization: need(studio.organization.as_deref(), "spec.components.studio.organization")?,
                 project: need(studio.project.as_deref(), "spec.components.studio.project")?,
             },
+            functions: Functions {
+                enabled: need(functions.enabled, "spec.components.functions.enabled")?,
+                verify_jwt: need(functions.verify_jwt, "spec.components.functions.verifyJwt")?,
+                code: functions.code.as_ref(),
+            },
             workloads: Workloads {
                 kong: workload(c, Component::Kong)?,
                 auth: workload(c, Component::Auth)?,
@@ -287,6 +307,7 @@ impl<'a> Defaulted<'a> {
                 storage: workload(c, Component::Storage)?,
                 meta: workload(c, Component::Meta)?,
                 studio: workload(c, Component::Studio)?,
+                functions: workload(c, Component::Functions)?,
             },
         })
     }
@@ -308,12 +329,17 @@ impl<'a> Defaulted<'a> {
             Component::Storage => &w.storage,
             Component::Meta => &w.meta,
             Component::Studio => &w.studio,
+            Component::Functions => &w.functions,
         }
     }
 
-    /// Whether a component is deployed (only Studio is optional).
+    /// Whether a component is deployed (only Studio and Functions are optional).
     pub fn enabled(&self, component: Component) -> bool {
-        component != Component::Studio || self.studio.enabled
+        match component {
+            Component::Studio => self.studio.enabled,
+            Component::Functions => self.functions.enabled,
+            _ => true,
+        }
     }
 }
 

@@ -21,7 +21,7 @@ pub struct Release {
     /// Where upstream publishes this image set.
     pub upstream: &'static str,
     /// One image per component, in catalog (rollout) order.
-    pub images: [&'static str; 7],
+    pub images: [&'static str; 8],
     /// What changes for the user who moves to this release from the one before, beyond
     /// the images: shown as admission warnings. The rendered configuration is the same
     /// for every release here: where a setting was renamed between them, the builders
@@ -59,6 +59,8 @@ pub const RELEASES: [Release; 2] = [
             "supabase/storage-api:v1.60.4",
             "supabase/postgres-meta:v0.96.6",
             "supabase/studio:2026.08.03-sha-022b374",
+            // PR #50172: `supabase/edge-runtime:v1.76.2 (prev supabase/edge-runtime:v1.74.0)`.
+            "supabase/edge-runtime:v1.74.0",
         ],
         notes: &[],
         // upgrades.json @ 5c923117e5cc has entries for 0.6.0 and 0.7.0 only.
@@ -77,6 +79,7 @@ pub const RELEASES: [Release; 2] = [
             "supabase/storage-api:v1.74.0",
             "supabase/postgres-meta:v0.99.0",
             "supabase/studio:2026.09.07-sha-7996410",
+            "supabase/edge-runtime:v1.76.2",
         ],
         notes: &[
             "Auth and Storage migrate their database schemas when the new version starts; moving back to 0.8.0 \
@@ -114,9 +117,15 @@ pub fn inferred(spec: &SupabaseProjectSpec) -> Option<&'static Release> {
     RELEASES.iter().rev().find(|r| {
         CATALOG
             .iter()
+            .filter(|e| !ADDED_WITH_RELEASES.contains(&e.component))
             .all(|e| spec.workload(e.component).and_then(|w| w.image.as_deref()) == Some(r.image(e.component)))
     })
 }
+
+/// Components added after `spec.release` existed: a project stored without the field was
+/// written by a webhook that did not know them, so they say nothing about its release (and
+/// `defaults` fills their image from the release inferred from the others).
+pub const ADDED_WITH_RELEASES: &[Component] = &[Component::Functions];
 
 /// The release a spec is on: the one it names, else the one its images are.
 pub fn of(spec: &SupabaseProjectSpec) -> Option<&'static Release> {
@@ -228,7 +237,7 @@ mod tests {
         next.release = Some("0.8.1".into());
         let moved = follow(&mut next, &previous);
         // Kong is the same image in both releases: nothing to move.
-        assert_eq!(moved.len(), 5, "{moved:?}");
+        assert_eq!(moved.len(), 6, "{moved:?}");
         assert!(!moved.contains(&Component::Studio) && !moved.contains(&Component::Kong));
     }
 }

@@ -10,6 +10,7 @@ mod auth;
 mod container;
 mod dbinit;
 mod env;
+mod functions;
 mod kong;
 mod meta;
 mod preflight;
@@ -88,6 +89,7 @@ pub fn component(
         Component::Storage => storage::render(&ctx)?,
         Component::Meta => meta::render(&ctx)?,
         Component::Studio => studio::render(&ctx)?,
+        Component::Functions => functions::render(&ctx)?,
     };
     let config_maps = rendered.config_maps.clone();
     let deployment = container::deployment(&ctx, component, rendered, config_hash)?;
