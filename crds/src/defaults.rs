@@ -310,6 +310,8 @@ mod tests {
         "spec.components.*.resources.claims",
         // Optional: Studio runs without an AI key.
         "spec.components.studio.aiSecretRef",
+        // The user's, required only with Edge Functions enabled (admission).
+        "spec.components.functions.code",
     ];
 
     fn may_stay_omitted(path: &str) -> bool {

@@ -53,6 +53,8 @@ pub struct Caches {
     pub claims: Store<PartialObjectMeta<PersistentVolumeClaim>>,
     /// Every Secret, metadata only: which referenced user Secret changed.
     pub all_secrets: Store<PartialObjectMeta<Secret>>,
+    /// Every ConfigMap, name and version only: which Edge Functions code ConfigMap changed.
+    pub all_config_maps: Store<PartialObjectMeta<ConfigMap>>,
     /// Set once every store above holds its initial list. `Store::wait_until_ready`
     /// wakes only the last task that polled it (kube-runtime 5.0.0's `DelayedInit`
     /// keeps a single `futures` oneshot receiver, whose waker each poll replaces), so
@@ -71,6 +73,7 @@ pub struct Writers {
     jobs: Writer<Job>,
     claims: Writer<PartialObjectMeta<PersistentVolumeClaim>>,
     all_secrets: Writer<PartialObjectMeta<Secret>>,
+    all_config_maps: Writer<PartialObjectMeta<ConfigMap>>,
 }
 
 /// Empty caches and their writers.
@@ -82,6 +85,7 @@ pub fn new() -> (Caches, Writers) {
     let (jobs, wj) = reflector::store();
     let (claims, wpvc) = reflector::store();
     let (all_secrets, wa) = reflector::store();
+    let (all_config_maps, wacm) = reflector::store();
     (
         Caches {
             secrets,
@@ -91,6 +95,7 @@ pub fn new() -> (Caches, Writers) {
             jobs,
             claims,
             all_secrets,
+            all_config_maps,
             initialized: Arc::new(OnceCell::new()),
         },
         Writers {
@@ -101,6 +106,7 @@ pub fn new() -> (Caches, Writers) {
             jobs: wj,
             claims: wpvc,
             all_secrets: wa,
+            all_config_maps: wacm,
         },
     )
 }
@@ -125,6 +131,8 @@ pub struct Streams {
     pub claims: Touched<PartialObjectMeta<PersistentVolumeClaim>>,
     /// Every Secret's metadata.
     pub all_secrets: Touched<PartialObjectMeta<Secret>>,
+    /// Every ConfigMap's metadata.
+    pub all_config_maps: Touched<PartialObjectMeta<ConfigMap>>,
 }
 
 impl Writers {
@@ -144,6 +152,12 @@ impl Writers {
                 &watcher::Config::default(),
                 self.all_secrets,
                 slim_secret_meta,
+            ),
+            all_config_maps: reflect(
+                namespaced(client, ns),
+                &watcher::Config::default(),
+                self.all_config_maps,
+                slim_config_map_meta,
             ),
         }
     }
@@ -171,6 +185,18 @@ pub fn strip<K: Resource>(obj: &mut K) {
 /// Any Secret, as the trigger on referenced user Secrets reads it: name and version.
 /// A cluster may hold thousands of Secrets none of which a project references.
 pub fn slim_secret_meta(m: &mut PartialObjectMeta<Secret>) {
+    let meta = &mut m.metadata;
+    *meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        name: meta.name.take(),
+        namespace: meta.namespace.take(),
+        resource_version: meta.resource_version.take(),
+        uid: meta.uid.take(),
+        ..Default::default()
+    };
+}
+
+/// Any ConfigMap, as the trigger on Edge Functions' code reads it: name and version.
+pub fn slim_config_map_meta(m: &mut PartialObjectMeta<ConfigMap>) {
     let meta = &mut m.metadata;
     *meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
         name: meta.name.take(),
@@ -214,6 +240,7 @@ impl Caches {
                     self.jobs.wait_until_ready(),
                     self.claims.wait_until_ready(),
                     self.all_secrets.wait_until_ready(),
+                    self.all_config_maps.wait_until_ready(),
                 );
             })
             .await;
@@ -267,6 +294,8 @@ mod tests {
         writers.jobs.apply_watcher_event(&watcher::Event::InitDone);
         writers.claims.apply_watcher_event(&watcher::Event::InitDone);
         writers.all_secrets.apply_watcher_event(&watcher::Event::InitDone);
+        assert!(waiters.iter().all(|w| !w.is_finished()), "the ConfigMaps' list is still missing");
+        writers.all_config_maps.apply_watcher_event(&watcher::Event::InitDone);
         for w in waiters {
             tokio::time::timeout(std::time::Duration::from_secs(5), w)
                 .await

@@ -31,8 +31,13 @@ const IDLE_TIMEOUT_MS: &str = "150000";
 /// The database login, from the component's description.
 const DB_ROLE: &str = super::db_role(Component::Functions);
 
-fn code_volume(code: &FunctionsCode) -> Result<Volume, Error> {
+/// The code's volume; an empty directory when there is no code, which admission allows only
+/// while Functions is disabled (its objects are then rendered but never applied).
+fn code_volume(code: Option<&FunctionsCode>) -> Result<Volume, Error> {
     let volume = Volume { name: "functions".into(), ..Default::default() };
+    let Some(code) = code else {
+        return Ok(Volume { empty_dir: Some(Default::default()), ..volume });
+    };
     match (&code.config_map, &code.claim_name) {
         (Some(cm), None) => Ok(Volume {
             config_map: Some(ConfigMapVolumeSource {
@@ -56,8 +61,6 @@ fn code_volume(code: &FunctionsCode) -> Result<Volume, Error> {
 
 pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
     let functions = ctx.spec.functions;
-    let code =
-        functions.code.ok_or_else(|| Error::Render("functions: spec.components.functions.code is not set".into()))?;
     let name = format!("{}-main", ctx.object_name(Component::Functions));
     let cm = config_map(
         ctx,
@@ -106,7 +109,7 @@ pub(super) fn render(ctx: &Ctx<'_>) -> Result<Rendered, Error> {
         config_maps: vec![cm],
         volumes: vec![
             (main_volume, mount("main", MAIN_DIR)),
-            (code_volume(code)?, mount("functions", FUNCTIONS_DIR)),
+            (code_volume(functions.code)?, mount("functions", FUNCTIONS_DIR)),
             scratch("deno-cache", DENO_DIR),
             // User workers' temporary files (supabase/edge-runtime crates/base/src/runtime/mod.rs
             // @ v1.74.0 mounts /tmp as their tmp fs).

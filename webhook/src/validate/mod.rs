@@ -6,6 +6,7 @@ mod access;
 mod database;
 pub mod env;
 pub mod field;
+mod functions;
 mod images;
 mod jwt;
 mod keys;
@@ -163,6 +164,7 @@ pub fn validate(input: &Input<'_>) -> Report {
     keys::check(input, &refs, &mut report);
     s3::check(input.spec, &mut report.causes);
     volume::check(input, &mut report);
+    functions::check(input, &mut report.causes);
     access::check(input, &refs, &mut report.causes);
     release::check(input, &mut report.causes, &mut report.warnings);
     if !input.policy.namespace_allowed(input.namespace) {
