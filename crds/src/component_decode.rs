@@ -27,6 +27,8 @@ macro_rules! read_inline {
                     #[serde(default)]
                     replicas: Option<i32>,
                     #[serde(default)]
+                    autoscaling: Option<crate::scaling::AutoscalingSpec>,
+                    #[serde(default)]
                     resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
                     #[serde(default)]
                     env: Option<Vec<k8s_openapi::api::core::v1::EnvVar>>,
@@ -46,6 +48,7 @@ macro_rules! read_inline {
                     workload: WorkloadSpec {
                         image: read.image,
                         replicas: read.replicas,
+                        autoscaling: read.autoscaling,
                         resources: read.resources,
                         env: read.env,
                         node_selector: read.node_selector,
@@ -101,6 +104,7 @@ mod tests {
     fn every_field() -> Value {
         let workload = json!({
             "image": "example/image:1", "replicas": 2,
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 4, "targetCPUUtilizationPercentage": 70},
             "resources": {"limits": {"cpu": "1"}, "requests": {"memory": "64Mi"}},
             "env": [{"name": "A", "value": "b"}],
             "nodeSelector": {"disk": "ssd"},

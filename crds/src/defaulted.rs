@@ -19,6 +19,7 @@ use crate::project::{
     ComponentsSpec, DashboardSpec, SmtpSpec, SslMode, StorageBackend, SupabaseProjectSpec, VolumeAccessMode,
     VolumeRetention, WorkloadSpec,
 };
+use crate::scaling::AutoscalingSpec;
 
 /// The database settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,8 +140,10 @@ pub struct Functions<'a> {
 pub struct Workload<'a> {
     /// Container image.
     pub image: &'a str,
-    /// Replicas.
+    /// Replicas: the fixed number or, with `autoscaling`, the autoscaler's minimum.
     pub replicas: i32,
+    /// The autoscaler, when given: it, not `replicas`, sets the Deployment's replicas.
+    pub autoscaling: Option<&'a AutoscalingSpec>,
     /// Requests and limits (both present).
     pub resources: &'a ResourceRequirements,
     /// Extra env, after the operator's.
@@ -151,6 +154,13 @@ pub struct Workload<'a> {
     pub tolerations: Option<&'a Vec<Toleration>>,
     /// Affinity, when given.
     pub affinity: Option<&'a Affinity>,
+}
+
+impl Workload<'_> {
+    /// The Deployment's `replicas`: `None` with an autoscaler, which owns the field.
+    pub fn fixed_replicas(&self) -> Option<i32> {
+        self.autoscaling.is_none().then_some(self.replicas)
+    }
 }
 
 /// The workload of every component, one field each, so looking one up cannot fail.
@@ -207,7 +217,11 @@ fn workload<'a>(components: &'a ComponentsSpec, component: Component) -> Result<
     need(resources.requests.as_ref(), &field(".resources.requests"))?;
     Ok(Workload {
         image: need(w.image.as_deref(), &field(".image"))?,
-        replicas: need(w.replicas, &field(".replicas"))?,
+        replicas: match &w.autoscaling {
+            Some(a) => a.min_replicas,
+            None => need(w.replicas, &field(".replicas"))?,
+        },
+        autoscaling: w.autoscaling.as_ref(),
         resources,
         env: need(w.env.as_deref(), &field(".env"))?,
         node_selector: w.node_selector.as_ref(),

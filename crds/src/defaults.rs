@@ -244,7 +244,16 @@ fn below(a: &Quantity, b: &Quantity) -> bool {
 fn workload(w: &mut WorkloadSpec, component: Component, image: &str) {
     let entry = component.entry();
     fill_str(&mut w.image, image);
-    fill(&mut w.replicas, || DEFAULT_REPLICAS);
+    if w.autoscaling.is_some() {
+        // The autoscaler sets the number of pods; a stored `replicas` (often this
+        // function's own earlier default) would only claim a number nobody keeps.
+        // Precedence as the community chart: supabase-community/supabase-kubernetes
+        // charts/supabase/templates/kong/deployment.yaml @1513a3b037c2c6dc7ffbf1f6fbde64deebbbc335
+        // renders `replicas` only `if not .Values.kong.autoscaling.enabled`.
+        w.replicas = None;
+    } else {
+        fill(&mut w.replicas, || DEFAULT_REPLICAS);
+    }
     let resources = w.resources.get_or_insert_with(ResourceRequirements::default);
     // Fill cpu and memory separately: a user who set only a memory limit still gets the
     // catalog's cpu limit, and no request is defaulted above a limit the user chose.
@@ -297,6 +306,8 @@ mod tests {
         "spec.jwt.signingKeysRef",
         "spec.jwt.apiKeysRef",
         "spec.storage.s3",
+        // Optional: without it the component runs `replicas` pods.
+        "spec.components.*.autoscaling",
         // A project stored before the field keeps its emptyDir; no class means the default.
         "spec.storage.volume",
         "spec.storage.volume.storageClassName",
@@ -312,6 +323,8 @@ mod tests {
         "spec.components.studio.aiSecretRef",
         // The user's, required only with Edge Functions enabled (admission).
         "spec.components.functions.code",
+        // Optional: without it the API stays inside the cluster.
+        "spec.gateway",
     ];
 
     fn may_stay_omitted(path: &str) -> bool {
@@ -406,6 +419,33 @@ mod tests {
         assert_eq!(auth.workload.image.as_deref(), Some("registry.example.com/gotrue:v2"));
         assert_eq!(auth.disable_signup, Some(true));
         assert_eq!(auth.enable_email_signup, Some(true));
+    }
+
+    #[test]
+    fn an_autoscaler_takes_the_place_of_replicas() {
+        let autoscaling = crate::scaling::AutoscalingSpec {
+            min_replicas: 2,
+            max_replicas: 5,
+            target_cpu_utilization_percentage: Some(70),
+            ..Default::default()
+        };
+        let mut spec = minimal();
+        spec.components = Some(ComponentsSpec {
+            kong: Some(KongSpec {
+                workload: WorkloadSpec {
+                    replicas: Some(3),
+                    autoscaling: Some(autoscaling.clone()),
+                    ..Default::default()
+                },
+            }),
+            ..Default::default()
+        });
+        let d = defaults(spec);
+        let kong = d.components.as_ref().and_then(|c| c.kong.as_ref()).map(|k| k.workload.clone()).unwrap_or_default();
+        assert_eq!((kong.replicas, kong.autoscaling), (None, Some(autoscaling)));
+        assert_eq!(defaults(d.clone()), d, "idempotent");
+        let auth = d.components.as_ref().and_then(|c| c.auth.as_ref()).and_then(|a| a.workload.replicas);
+        assert_eq!(auth, Some(DEFAULT_REPLICAS), "the others keep their default");
     }
 
     #[test]

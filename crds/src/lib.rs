@@ -11,6 +11,7 @@ pub mod defaulted;
 pub mod defaults;
 mod error;
 pub mod functions_rules;
+pub mod gateway;
 pub mod jwt;
 pub mod keys;
 pub mod names;
@@ -19,6 +20,7 @@ pub mod quantity;
 pub mod refs;
 pub mod release;
 pub mod rules;
+pub mod scaling;
 pub mod status;
 
 pub use catalog::{CATALOG, Component};

@@ -34,6 +34,7 @@ use crate::status::SupabaseProjectStatus;
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.readyComponents","description":"Ready components out of enabled components"}"#,
     printcolumn = r#"{"name":"Database","type":"string","jsonPath":".status.conditions[?(@.type==\"DatabaseReady\")].reason","description":"The database preflight: Ready, Missing (what, in status.database), Unreachable or Checking"}"#,
     printcolumn = r#"{"name":"API URL","type":"string","jsonPath":".spec.apiExternalUrl","description":"External URL of the API gateway"}"#,
+    printcolumn = r#"{"name":"URL","type":"string","priority":1,"jsonPath":".status.url","description":"The public URL of the API, while spec.gateway exposes it"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -83,6 +84,12 @@ pub struct SupabaseProjectSpec {
     /// Per-component settings: image, replicas, resources, extra env and scheduling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<ComponentsSpec>,
+
+    /// Reach the API from outside the cluster: an Ingress or a Gateway API HTTPRoute for
+    /// the host of `apiExternalUrl`, routing everything (WebSockets included) to Kong.
+    /// Omit to keep the API inside the cluster (Kong's Service only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<crate::gateway::GatewaySpec>,
 }
 
 /// The external PostgreSQL database and how to reach it.
@@ -509,9 +516,20 @@ pub struct WorkloadSpec {
     /// Container image with a tag or digest. Defaults to the version this operator release pins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// Number of pods (0 scales the component down; it then counts as ready). Defaults to 1.
+    /// Number of pods (0 scales the component down; it then counts as ready). Defaults to 1
+    /// without `autoscaling`. With `autoscaling` the autoscaler sets the number of pods:
+    /// the defaulting webhook removes this field, and the operator leaves the Deployment's
+    /// replicas to the autoscaler. Above 1, the component gets a PodDisruptionBudget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i32>,
+    /// A HorizontalPodAutoscaler for the component, between `minReplicas` and
+    /// `maxReplicas` pods, aiming at a CPU and/or memory utilization. Takes precedence
+    /// over `replicas` (as the community Helm chart's `autoscaling.enabled` does). Switching
+    /// a running component to it keeps its current number of pods; removing it sets the
+    /// Deployment back to `replicas` (1 unless set). Needs the cluster's metrics API
+    /// (e.g. metrics-server) to act. Not for Storage on a ReadWriteOnce claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<crate::scaling::AutoscalingSpec>,
     /// CPU and memory requests and limits. Defaults to the catalog's values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,

@@ -43,6 +43,11 @@ pub struct SupabaseProjectStatus {
     /// API URL under `api`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub endpoints: BTreeMap<String, String>,
+    /// The public URL of the API (`spec.apiExternalUrl`, no trailing slash) while
+    /// `spec.gateway` routes it into the cluster: set once the Ingress or HTTPRoute is in
+    /// place, removed when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Generation of the spec whose database initialization Job succeeded; the Job is never
     /// run again once this is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]

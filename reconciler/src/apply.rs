@@ -15,6 +15,7 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
 use kube::runtime::reflector::Store;
@@ -26,6 +27,7 @@ use crate::Error;
 use crate::cache::{self, Caches};
 use crate::context::Context;
 use crate::deployment_view::DeploymentView;
+use crate::http_route::HttpRoute;
 use crate::key;
 use crate::skip::{self, APPLIED_HASH_ANNOTATION, Live, Seen, Step};
 
@@ -93,6 +95,25 @@ impl Owned for Job {
     }
     fn cached(self) -> Self {
         self
+    }
+}
+
+impl Owned for Ingress {
+    type Cached = PartialObjectMeta<Self>;
+    fn store(c: &Caches) -> &Store<Self::Cached> {
+        &c.ingresses
+    }
+    fn cached(self) -> Self::Cached {
+        self.metadata.into_response_partial()
+    }
+}
+impl Owned for HttpRoute {
+    type Cached = PartialObjectMeta<Self>;
+    fn store(c: &Caches) -> &Store<Self::Cached> {
+        &c.http_routes
+    }
+    fn cached(self) -> Self::Cached {
+        self.metadata.into_response_partial()
     }
 }
 

@@ -23,6 +23,7 @@ use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, PodTemplateSpec, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::Resource;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
@@ -32,6 +33,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
 use crate::deployment_view::DeploymentView;
+use crate::http_route::HttpRoute;
+use crate::scaling_api::{Hpa, Pdb};
 
 /// `kubectl apply`'s copy of the whole object: never read, often as large as the object.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -55,6 +58,17 @@ pub struct Caches {
     pub all_secrets: Store<PartialObjectMeta<Secret>>,
     /// Every ConfigMap, name and version only: which Edge Functions code ConfigMap changed.
     pub all_config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    /// Components' PodDisruptionBudgets, metadata only.
+    pub disruption_budgets: Store<PartialObjectMeta<Pdb>>,
+    /// Components' HorizontalPodAutoscalers, metadata only.
+    pub autoscalers: Store<PartialObjectMeta<Hpa>>,
+    /// The projects' Ingresses (`spec.gateway.ingress`), metadata only.
+    pub ingresses: Store<PartialObjectMeta<Ingress>>,
+    /// The projects' HTTPRoutes, metadata only. Not part of [`Caches::ready`]: it fills
+    /// only once the cluster serves HTTPRoutes (see `route_watch`), which may be never.
+    pub http_routes: Store<PartialObjectMeta<HttpRoute>>,
+    /// Whether `http_routes` holds its initial list.
+    http_routes_listed: Arc<std::sync::atomic::AtomicBool>,
     /// Set once every store above holds its initial list. `Store::wait_until_ready`
     /// wakes only the last task that polled it (kube-runtime 5.0.0's `DelayedInit`
     /// keeps a single `futures` oneshot receiver, whose waker each poll replaces), so
@@ -74,6 +88,11 @@ pub struct Writers {
     claims: Writer<PartialObjectMeta<PersistentVolumeClaim>>,
     all_secrets: Writer<PartialObjectMeta<Secret>>,
     all_config_maps: Writer<PartialObjectMeta<ConfigMap>>,
+    disruption_budgets: Writer<PartialObjectMeta<Pdb>>,
+    autoscalers: Writer<PartialObjectMeta<Hpa>>,
+    ingresses: Writer<PartialObjectMeta<Ingress>>,
+    http_routes: Writer<PartialObjectMeta<HttpRoute>>,
+    http_routes_listed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Empty caches and their writers.
@@ -86,6 +105,11 @@ pub fn new() -> (Caches, Writers) {
     let (claims, wpvc) = reflector::store();
     let (all_secrets, wa) = reflector::store();
     let (all_config_maps, wacm) = reflector::store();
+    let (disruption_budgets, wpdb) = reflector::store();
+    let (autoscalers, whpa) = reflector::store();
+    let (ingresses, wi) = reflector::store();
+    let (http_routes, wr) = reflector::store();
+    let listed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     (
         Caches {
             secrets,
@@ -96,6 +120,11 @@ pub fn new() -> (Caches, Writers) {
             claims,
             all_secrets,
             all_config_maps,
+            disruption_budgets,
+            autoscalers,
+            ingresses,
+            http_routes,
+            http_routes_listed: listed.clone(),
             initialized: Arc::new(OnceCell::new()),
         },
         Writers {
@@ -107,6 +136,11 @@ pub fn new() -> (Caches, Writers) {
             claims: wpvc,
             all_secrets: wa,
             all_config_maps: wacm,
+            disruption_budgets: wpdb,
+            autoscalers: whpa,
+            ingresses: wi,
+            http_routes: wr,
+            http_routes_listed: listed,
         },
     )
 }
@@ -133,6 +167,14 @@ pub struct Streams {
     pub all_secrets: Touched<PartialObjectMeta<Secret>>,
     /// Every ConfigMap's metadata.
     pub all_config_maps: Touched<PartialObjectMeta<ConfigMap>>,
+    /// PodDisruptionBudgets' metadata.
+    pub disruption_budgets: Touched<PartialObjectMeta<Pdb>>,
+    /// HorizontalPodAutoscalers' metadata.
+    pub autoscalers: Touched<PartialObjectMeta<Hpa>>,
+    /// Ingresses' metadata.
+    pub ingresses: Touched<PartialObjectMeta<Ingress>>,
+    /// HTTPRoutes' metadata, once the cluster serves them.
+    pub http_routes: Touched<PartialObjectMeta<HttpRoute>>,
 }
 
 impl Writers {
@@ -159,11 +201,21 @@ impl Writers {
                 self.all_config_maps,
                 slim_config_map_meta,
             ),
+            disruption_budgets: reflect(namespaced(client, ns), config, self.disruption_budgets, strip),
+            autoscalers: reflect(namespaced(client, ns), config, self.autoscalers, strip),
+            ingresses: reflect(namespaced(client, ns), config, self.ingresses, strip),
+            http_routes: crate::route_watch::stream(
+                client.clone(),
+                ns.map(str::to_string),
+                config.clone(),
+                self.http_routes,
+                self.http_routes_listed,
+            ),
         }
     }
 }
 
-fn namespaced<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+pub(crate) fn namespaced<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
 {
@@ -215,7 +267,7 @@ pub fn slim_job(j: &mut Job) {
     }
 }
 
-fn reflect<K>(api: Api<K>, config: &watcher::Config, writer: Writer<K>, slim: fn(&mut K)) -> Touched<K>
+pub(crate) fn reflect<K>(api: Api<K>, config: &watcher::Config, writer: Writer<K>, slim: fn(&mut K)) -> Touched<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
@@ -224,6 +276,12 @@ where
 }
 
 impl Caches {
+    /// Whether the HTTPRoute cache holds its initial list (the cluster serves HTTPRoutes
+    /// and the watch has listed them); until then a miss in it means nothing.
+    pub fn http_routes_ready(&self) -> bool {
+        self.http_routes_listed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Waits until every cache holds its initial list: before that a miss means nothing.
     pub async fn ready(&self) {
         // Only the task running the initializer polls the stores (see `initialized`);
@@ -241,6 +299,9 @@ impl Caches {
                     self.claims.wait_until_ready(),
                     self.all_secrets.wait_until_ready(),
                     self.all_config_maps.wait_until_ready(),
+                    self.disruption_budgets.wait_until_ready(),
+                    self.autoscalers.wait_until_ready(),
+                    self.ingresses.wait_until_ready(),
                 );
             })
             .await;
@@ -296,6 +357,9 @@ mod tests {
         writers.all_secrets.apply_watcher_event(&watcher::Event::InitDone);
         assert!(waiters.iter().all(|w| !w.is_finished()), "the ConfigMaps' list is still missing");
         writers.all_config_maps.apply_watcher_event(&watcher::Event::InitDone);
+        writers.disruption_budgets.apply_watcher_event(&watcher::Event::InitDone);
+        writers.autoscalers.apply_watcher_event(&watcher::Event::InitDone);
+        writers.ingresses.apply_watcher_event(&watcher::Event::InitDone);
         for w in waiters {
             tokio::time::timeout(std::time::Duration::from_secs(5), w)
                 .await

@@ -85,6 +85,8 @@ pub async fn run(
 ) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
+    // Before any watch: the scaling kinds' watches use the versions the cluster serves.
+    crate::scaling_api::detect(&client).await;
     // Owned objects carry our labels; watching only those keeps the caches small.
     let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     // The projects' cache is ours too, to drop managed fields (a status written by
@@ -103,6 +105,10 @@ pub async fn run(
         .owns_stream(streams.services)
         .owns_stream(streams.deployments)
         .owns_stream(streams.jobs)
+        .owns_stream(streams.disruption_budgets)
+        .owns_stream(streams.autoscalers)
+        .owns_stream(streams.ingresses)
+        .owns_stream(streams.http_routes)
         .watches_stream(streams.claims, claim_owner)
         .watches_stream(streams.all_secrets, move |s| referencing(&store, &s))
         .watches_stream(streams.all_config_maps, move |m| running_code(&code_store, &m))

@@ -17,8 +17,10 @@ mod deployment_view;
 mod error;
 pub mod events;
 pub mod findings;
+mod gateway;
 mod hash;
 pub mod health;
+mod http_route;
 mod inputs;
 mod key;
 pub mod leader;
@@ -30,6 +32,9 @@ pub mod preflight;
 mod readiness;
 mod reconcile;
 mod rollout;
+mod route_watch;
+mod scaling;
+pub mod scaling_api;
 mod secret_data;
 mod secrets;
 mod skip;
@@ -50,6 +55,8 @@ pub use config::Settings;
 pub use error::Error;
 pub use leader::LeaseConfig;
 pub use metrics::{Metrics, Outcome};
+/// How often a reconciler without the Gateway API CRDs asks whether they are installed.
+pub use route_watch::POLL as HTTP_ROUTE_POLL;
 
 /// How the reconciler runs.
 #[derive(Clone, Debug)]

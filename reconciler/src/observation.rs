@@ -68,4 +68,6 @@ pub struct Observation {
     pub held: BTreeSet<Component>,
     /// `spec.release` (after defaulting: inferred for a project stored without it).
     pub release: Option<String>,
+    /// What the gateway step did; `None` when it was not reached.
+    pub gateway: Option<crate::gateway::Exposure>,
 }

@@ -2,7 +2,8 @@
 //! settings, their Secret, the initialization state or the recheck annotation change, a
 //! read-only Job reports what the database has (workloads/preflight.rs); its findings go
 //! to `status.database`, and a missing hard prerequisite holds back the components that
-//! need it. The Job's name carries a hash of those inputs, so a change is a new Job.
+//! need it. The Job's name carries a hash of those inputs, so a change is a new Job,
+//! and the Jobs it supersedes are deleted.
 
 use crds::refs::{self, Source, Value};
 use crds::status::DatabaseStatus;
@@ -10,7 +11,7 @@ use crds::{SupabaseProject, names};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use sha2::{Digest, Sha256};
 
 use crate::Error;
@@ -88,6 +89,7 @@ pub async fn step(ctx: &Context, project: &SupabaseProject) -> Result<DatabaseSt
         let (script, j) = workloads::preflight(project, &job)?;
         apply(ctx, project, workloads::PREFLIGHT_COMPONENT, script).await?;
         apply(ctx, project, workloads::PREFLIGHT_COMPONENT, j).await?;
+        delete_superseded(ctx, project, &job).await?;
         return Ok(checking);
     }
     let Some(message) = termination_message(ctx, project, &job).await? else {
@@ -96,6 +98,42 @@ pub async fn step(ctx: &Context, project: &SupabaseProject) -> Result<DatabaseSt
     let mut status = findings::evaluate(&message, init_state(project));
     status.checked_by = Some(job);
     Ok(status)
+}
+
+/// Deletes the project's earlier preflight Jobs (and, through garbage collection, their
+/// pods): a new Job means the inputs changed, the earlier answers are already in the
+/// status, and without this every settings change or recheck would leave a Job behind
+/// for the project's lifetime. Found in the cache, so a new check costs no list; only
+/// Jobs this project controls are touched.
+async fn delete_superseded(ctx: &Context, project: &SupabaseProject, current: &str) -> Result<(), Error> {
+    let namespace = project.namespace().unwrap_or_default();
+    let uid = project.uid().unwrap_or_default();
+    let name = project.name_any();
+    let superseded: Vec<String> = ctx
+        .caches
+        .jobs
+        .state()
+        .iter()
+        .filter(|j| j.namespace().as_deref() == Some(namespace.as_str()) && j.name_any() != current)
+        .filter(|j| {
+            let labels = j.labels();
+            labels.get("app.kubernetes.io/instance") == Some(&name)
+                && labels.get("app.kubernetes.io/component").map(String::as_str) == Some(workloads::PREFLIGHT_COMPONENT)
+        })
+        .filter(|j| j.owner_references().iter().any(|r| r.uid == uid && r.controller == Some(true)))
+        .map(|j| j.name_any())
+        .collect();
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
+    for job in superseded {
+        ctx.may_write()?;
+        match jobs.delete(&job, &DeleteParams::background()).await {
+            // Gone already (the user, or a deletion the cache has not seen yet) is done.
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// The newest termination message of the Job's pods, if one has ended.

@@ -68,6 +68,7 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
         database: None,
         held: Default::default(),
         release: project.spec.release.clone(),
+        gateway: None,
     };
     let mut rolled = false;
     if obs.problems.is_empty() {
@@ -146,6 +147,13 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
             }
         }
         obs.db = Some(db);
+        if obs.problems.is_empty() {
+            match crate::gateway::step(ctx, project).await {
+                Ok(g) => obs.gateway = Some(g),
+                Err(Error::Render(m)) => obs.problems.push(format!("cannot render the gateway: {m}")),
+                Err(e) => return Err(e),
+            }
+        }
     }
     if !rolled {
         obs.components = rollout::observe(ctx, project).await?;
@@ -168,6 +176,9 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
             });
             ctx.events.publish_related(&reference, related, t.type_, &t.reason, "Reconcile", &t.note).await;
         }
+        if let Some((type_, reason, note)) = crate::gateway::warning(&prev, &next) {
+            ctx.events.publish(&reference, type_, &reason, "Expose", &note).await;
+        }
     }
     let failed = next.phase == Some(Phase::Failed);
     if failed {
@@ -176,7 +187,10 @@ pub(crate) async fn reconcile_project(project: &SupabaseProject, ctx: &Context) 
         return Ok((Action::requeue(ctx.failed(&key::of(project))), true));
     }
     ctx.succeeded(&key::of(project));
-    Ok((Action::requeue(RESYNC), false))
+    // A project waiting for the Gateway API CRDs is looked at as often as the HTTPRoute
+    // watch polls for them: installing a CRD wakes no project.
+    let waiting = obs.gateway.as_ref().is_some_and(crate::gateway::Exposure::waiting);
+    Ok((Action::requeue(if waiting { crate::route_watch::POLL } else { RESYNC }), false))
 }
 
 /// Turns a render error of the db-init Job into a problem (phase Failed) and keeps going.

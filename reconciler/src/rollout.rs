@@ -80,7 +80,9 @@ pub async fn roll(
         if let Some(claim) = &objects.claim {
             crate::claim::ensure(ctx, project, claim).await?;
         }
+        crate::scaling::before_deployment(ctx, project, c, &objects.deployment).await?;
         let deployment = apply(ctx, project, c.name(), objects.deployment).await?;
+        crate::scaling::after_deployment(ctx, project, c).await?;
         blocked = !readiness::rollout(&deployment).ready;
         out.push(Observed { component: c, deployment: Some(deployment) });
     }
@@ -129,5 +131,5 @@ async fn remove(ctx: &Context, project: &SupabaseProject, component: Component) 
             maps.delete(&cm.name_any(), &dp).await?;
         }
     }
-    Ok(())
+    crate::scaling::remove(ctx, project, component).await
 }

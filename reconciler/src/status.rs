@@ -291,6 +291,7 @@ pub fn compute(prev: &SupabaseProjectStatus, obs: &Observation, now: &Time) -> S
         }
     }
     next.components = components;
+    crate::gateway::status(&mut next, obs.gateway.as_ref(), &obs.name, &obs.api_url, g, now);
 
     // `lastReconcileTime` says when the status last changed, so it moves only with it.
     let mut unchanged = next.clone();
@@ -436,6 +437,7 @@ mod tests {
             components,
             keys: None,
             release: None,
+            gateway: None,
         }
     }
 

@@ -130,6 +130,15 @@ async fn realtime_is_held_back_without_logical_decoding_and_rolls_after_the_fix_
         .ok()
         .await;
     wait_database(&env, "Ready", first_check.as_deref()).await;
+    // The recheck's Job supersedes the earlier checks' Jobs, which are deleted: one is left.
+    let selector = format!("app.kubernetes.io/component={}", reconciler::workloads::PREFLIGHT_COMPONENT);
+    eventually("only the newest preflight Job", patience::settle(), || async {
+        let jobs = env.kubectl().args(["get", "jobs", "-l", &selector, "-o", "name"]).ok().await;
+        let left: Vec<&str> = jobs.lines().collect();
+        let first = format!("job.batch/{}", first_check.as_deref().unwrap_or_default());
+        if left.len() == 1 && !left.contains(&first.as_str()) { Ok(()) } else { Err(jobs.clone()) }
+    })
+    .await;
     roll(&env, &[Component::Kong, Component::Auth, Component::Rest]).await;
     let p = rec::wait_phase(&env, "demo", Phase::Running).await;
     assert!(conditions::is_true(&p.status.unwrap().conditions, conditions::DATABASE_READY));

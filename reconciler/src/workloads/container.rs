@@ -172,10 +172,17 @@ pub(super) fn deployment(
             ..Default::default()
         }),
     };
+    let mut metadata = ctx.meta(ctx.object_name(component), entry.name);
+    if workload.autoscaling.is_some() {
+        // Says that this apply left `replicas` to the autoscaler (see `crate::scaling`).
+        metadata.annotations =
+            Some(BTreeMap::from([(super::REPLICAS_ANNOTATION.to_string(), super::AUTOSCALER.to_string())]));
+    }
     Ok(Deployment {
-        metadata: ctx.meta(ctx.object_name(component), entry.name),
+        metadata,
         spec: Some(DeploymentSpec {
-            replicas: Some(workload.replicas),
+            // With an autoscaler the field is left out, so the apply never resets it.
+            replicas: workload.fixed_replicas(),
             selector: LabelSelector { match_labels: Some(selector), match_expressions: None },
             template,
             strategy: rendered.strategy.clone(),

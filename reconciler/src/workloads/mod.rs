@@ -17,6 +17,7 @@ mod preflight;
 mod psql_job;
 mod realtime;
 mod rest;
+mod scaling;
 mod service;
 mod storage;
 mod studio;
@@ -58,6 +59,31 @@ pub const CONFIG_HASH_ANNOTATION: &str = "supabase-operator.io/config-hash";
 /// Pod-template annotation holding the digest of the component's own ConfigMaps (Kong's
 /// declarative config is read once at start, so a changed route must roll the pods).
 pub const CONFIG_MAPS_HASH_ANNOTATION: &str = "supabase-operator.io/config-maps-hash";
+
+/// Deployment annotation set when the Deployment leaves `replicas` to an autoscaler:
+/// the reconciler's field manager then no longer owns `spec.replicas`.
+pub const REPLICAS_ANNOTATION: &str = "supabase-operator.io/replicas";
+
+/// [`REPLICAS_ANNOTATION`]'s value.
+pub const AUTOSCALER: &str = "autoscaler";
+
+/// A component's PodDisruptionBudget and HorizontalPodAutoscaler, each when it has one.
+#[derive(Clone, Debug, Default)]
+pub struct Scaling {
+    /// From two pods on.
+    pub disruption_budget: Option<crate::scaling_api::Pdb>,
+    /// With `autoscaling`.
+    pub autoscaler: Option<crate::scaling_api::Hpa>,
+}
+
+/// The scaling objects of `component` for `project` (which must be defaulted).
+pub fn scaling(project: &SupabaseProject, component: Component) -> Result<Scaling, Error> {
+    let ctx = Ctx::new(project)?;
+    Ok(Scaling {
+        disruption_budget: scaling::disruption_budget(&ctx, component),
+        autoscaler: scaling::autoscaler(&ctx, component),
+    })
+}
 
 /// Everything one component needs, in the order to apply it.
 #[derive(Clone, Debug)]

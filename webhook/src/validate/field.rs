@@ -34,6 +34,8 @@ pub enum Rule {
     Keys,
     /// Rule 14: the Supabase release and moves between releases.
     Release,
+    /// Rule 15: `spec.gateway` (Ingress or HTTPRoute) and the host it routes.
+    Gateway,
 }
 
 impl Rule {
@@ -54,6 +56,7 @@ impl Rule {
             Rule::Policy => "policy",
             Rule::Keys => "keys",
             Rule::Release => "release",
+            Rule::Gateway => "gateway",
         }
     }
 }

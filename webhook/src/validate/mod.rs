@@ -3,10 +3,12 @@
 //! clock. Every violation is collected, not just the first.
 
 mod access;
+mod autoscaling;
 mod database;
 pub mod env;
 pub mod field;
 mod functions;
+mod gateway;
 mod images;
 mod jwt;
 mod keys;
@@ -155,6 +157,7 @@ pub fn validate(input: &Input<'_>) -> Report {
     let causes = &mut report.causes;
     names::check(input, causes);
     urls::check(input.spec, causes);
+    gateway::check(input.spec, causes);
     workloads::check(input.spec, input.policy, causes);
     images::check(input.spec, input.policy, causes);
     env::check(input.spec, causes);
@@ -165,6 +168,7 @@ pub fn validate(input: &Input<'_>) -> Report {
     s3::check(input.spec, &mut report.causes);
     volume::check(input, &mut report);
     functions::check(input, &mut report.causes);
+    autoscaling::check(input, &mut report.causes, &mut report.warnings);
     access::check(input, &refs, &mut report.causes);
     release::check(input, &mut report.causes, &mut report.warnings);
     if !input.policy.namespace_allowed(input.namespace) {

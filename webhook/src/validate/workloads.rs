@@ -9,13 +9,7 @@ use crate::policy::Policy;
 
 pub(super) fn check(spec: &SupabaseProjectSpec, policy: &Policy, causes: &mut Vec<Cause>) {
     let Some(components) = &spec.components else { return };
-    let storage = spec.storage.as_ref();
-    let file_backend = storage.and_then(|s| s.backend).unwrap_or(StorageBackend::File) == StorageBackend::File;
-    let volume = storage.and_then(|s| s.volume.as_ref());
-    // Pods on several nodes can share only a ReadWriteMany claim.
-    let shared = volume
-        .and_then(|v| v.access_modes.as_ref())
-        .is_some_and(|m| m.contains(&crds::project::VolumeAccessMode::ReadWriteMany));
+    let single_storage = single_storage(spec);
     for entry in &CATALOG {
         let Some(w) = components.workload(entry.component) else { continue };
         // Field paths are built only for a problem: most reviews have none.
@@ -36,18 +30,16 @@ pub(super) fn check(spec: &SupabaseProjectSpec, policy: &Policy, causes: &mut Ve
                     replicas.to_string(),
                     format!("must be at most {}", policy.max_replicas),
                 ));
-            } else if entry.component == Component::Storage && file_backend && replicas > 1 && !shared {
-                let detail = match volume {
-                    Some(_) => {
-                        "must be at most 1 with a ReadWriteOnce volume (spec.storage.volume.accessModes): one node \
-                         mounts it; use ReadWriteMany or the s3 backend to scale"
-                    }
-                    None => {
-                        "must be at most 1 with the file storage backend without spec.storage.volume (each pod \
-                         would have an emptyDir of its own); use a ReadWriteMany volume or s3 to scale"
-                    }
-                };
-                causes.push(Cause::invalid(Rule::Workloads, field(), replicas.to_string(), detail));
+            } else if entry.component == Component::Storage
+                && replicas > 1
+                && let Some(why) = single_storage
+            {
+                causes.push(Cause::invalid(
+                    Rule::Workloads,
+                    field(),
+                    replicas.to_string(),
+                    format!("must be at most 1 {why}"),
+                ));
             }
         }
         let resources = w.resources.as_ref();
@@ -95,6 +87,30 @@ pub(super) fn check(spec: &SupabaseProjectSpec, policy: &Policy, causes: &mut Ve
                 }
             }
         }
+    }
+}
+
+/// Why Storage must run a single pod, if it must: the `file` backend on a claim only
+/// one node mounts, or on a per-pod emptyDir (a project stored before claims existed).
+/// The replicas rule here and the autoscaling rule (`autoscaling`) both read it.
+pub(super) fn single_storage(spec: &SupabaseProjectSpec) -> Option<&'static str> {
+    let storage = spec.storage.as_ref();
+    let file_backend = storage.and_then(|s| s.backend).unwrap_or(StorageBackend::File) == StorageBackend::File;
+    let volume = storage.and_then(|s| s.volume.as_ref());
+    // Pods on several nodes can share only a ReadWriteMany claim.
+    let shared = volume
+        .and_then(|v| v.access_modes.as_ref())
+        .is_some_and(|m| m.contains(&crds::project::VolumeAccessMode::ReadWriteMany));
+    match volume {
+        _ if !file_backend || shared => None,
+        Some(_) => Some(
+            "with a ReadWriteOnce volume (spec.storage.volume.accessModes): one node mounts it; use ReadWriteMany \
+             or the s3 backend to scale",
+        ),
+        None => Some(
+            "with the file storage backend without spec.storage.volume (each pod would have an emptyDir of its \
+             own); use a ReadWriteMany volume or s3 to scale",
+        ),
     }
 }
 
