@@ -29,6 +29,8 @@ mod contracts;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod functions_tests;
+#[cfg(test)]
 mod legacy_tests;
 #[cfg(test)]
 mod storage_tests;
