@@ -517,8 +517,10 @@ mod tests {
         if ctx.new_keys() {
             add_new_key_credentials(&mut config);
         }
-        if routes_dashboard(ctx) {
-            let extra = parse(DASHBOARD);
+        // Edge Functions' route came after the templates were parsed once; it goes before
+        // Studio's catch-all, as in upstream's kong.yml.
+        let extras = [(routes_functions(ctx), FUNCTIONS), (routes_dashboard(ctx), DASHBOARD)];
+        for extra in extras.iter().filter(|(on, _)| *on).map(|(_, t)| parse(t)) {
             let base = config.as_object_mut().expect("a mapping");
             for (key, value) in extra.as_object().expect("a mapping") {
                 match (base.get_mut(key), value) {
@@ -547,13 +549,15 @@ mod tests {
             p.metadata.uid = Some("0b5c1f5e-1111-2222-3333-444455556666".into());
             projects.push(p);
         }
-        let mut dashboards = 0;
+        let (mut dashboards, mut functions) = (0, 0);
         for p in &projects {
             let ctx = Ctx::new(p).expect("context");
             dashboards += usize::from(routes_dashboard(&ctx));
+            functions += usize::from(routes_functions(&ctx));
             assert_eq!(declarative(&ctx).expect("renders"), declarative_reparsed(&ctx), "{:?}", p.metadata.name);
         }
         assert!(dashboards > 0 && dashboards < projects.len(), "both templates compared");
+        assert!(functions > 0 && functions < projects.len(), "with and without the functions' route");
     }
 
     fn config_of(p: &crds::SupabaseProject) -> Json {
