@@ -8,6 +8,7 @@ use crate::project::KeyScheme;
 use crate::refs::Value;
 
 mod auth;
+mod functions;
 mod imgproxy;
 mod kong;
 mod meta;
@@ -35,6 +36,8 @@ pub enum Component {
     Meta,
     /// Studio (optional).
     Studio,
+    /// Edge Functions (optional).
+    Functions,
 }
 
 /// How the kubelet decides a component's container is ready.
@@ -158,7 +161,7 @@ impl Entry {
 }
 
 /// Every component, in rollout order. Images are per release: see `release`.
-pub const CATALOG: [Entry; 8] = [
+pub const CATALOG: [Entry; 9] = [
     kong::ENTRY,
     auth::ENTRY,
     rest::ENTRY,
@@ -169,6 +172,7 @@ pub const CATALOG: [Entry; 8] = [
     storage::ENTRY,
     meta::ENTRY,
     studio::ENTRY,
+    functions::ENTRY,
 ];
 
 /// PostgREST's admin server port (readiness and liveness endpoints).
@@ -216,7 +220,7 @@ mod tests {
     #[test]
     fn rollout_order_is_the_designed_one() {
         let names: Vec<_> = CATALOG.iter().map(|e| e.name).collect();
-        assert_eq!(names, ["kong", "auth", "rest", "realtime", "imgproxy", "storage", "meta", "studio"]);
+        assert_eq!(names, ["kong", "auth", "rest", "realtime", "imgproxy", "storage", "meta", "studio", "functions"]);
     }
 
     #[test]
@@ -260,8 +264,8 @@ mod tests {
     }
 
     #[test]
-    fn only_imgproxy_and_studio_are_opt_in() {
+    fn only_imgproxy_studio_and_functions_are_opt_in() {
         let opt_in: Vec<_> = CATALOG.iter().filter(|e| !e.enabled_by_default).map(|e| e.name).collect();
-        assert_eq!(opt_in, ["imgproxy", "studio"]);
+        assert_eq!(opt_in, ["imgproxy", "studio", "functions"]);
     }
 }

@@ -10,7 +10,8 @@
 use serde::{Deserialize, Deserializer};
 
 use crate::project::{
-    AuthSpec, ImgproxySpec, KongSpec, MetaSpec, RealtimeSpec, RestSpec, StorageComponentSpec, StudioSpec, WorkloadSpec,
+    AuthSpec, FunctionsSpec, ImgproxySpec, KongSpec, MetaSpec, RealtimeSpec, RestSpec, StorageComponentSpec,
+    StudioSpec, WorkloadSpec,
 };
 
 macro_rules! read_inline {
@@ -80,6 +81,11 @@ read_inline!(StudioSpec {
     organization: Option<String>,
     project: Option<String>,
     ai_secret_ref: Option<crate::project::StudioAiSecretRef>,
+});
+read_inline!(FunctionsSpec {
+    enabled: Option<bool>,
+    verify_jwt: Option<bool>,
+    code: Option<crate::project::FunctionsCode>,
 });
 
 #[cfg(test)]

@@ -124,6 +124,17 @@ pub struct Studio<'a> {
     pub project: &'a str,
 }
 
+/// Edge Functions' settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Functions<'a> {
+    /// Whether Edge Functions are deployed.
+    pub enabled: bool,
+    /// Whether the main service refuses calls without a valid JWT.
+    pub verify_jwt: bool,
+    /// Where the code is; `None` only while disabled (admission requires it when enabled).
+    pub code: Option<&'a crate::project::FunctionsCode>,
+}
+
 /// One component's workload.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Workload<'a> {
@@ -163,6 +174,7 @@ struct Workloads<'a> {
     storage: Workload<'a>,
     meta: Workload<'a>,
     studio: Workload<'a>,
+    functions: Workload<'a>,
 }
 
 /// A defaulted spec, every defaulted value resolved (see the module doc).
@@ -191,6 +203,8 @@ pub struct Defaulted<'a> {
     pub studio: Studio<'a>,
     /// Whether imgproxy is deployed (`spec.components.imgproxy.enabled`).
     pub imgproxy: bool,
+    /// `spec.components.functions`' settings.
+    pub functions: Functions<'a>,
     workloads: Workloads<'a>,
 }
 
@@ -258,6 +272,7 @@ impl<'a> Defaulted<'a> {
         let rest = need(c.rest.as_ref(), "spec.components.rest")?;
         let studio = need(c.studio.as_ref(), "spec.components.studio")?;
         let imgproxy = need(c.imgproxy.as_ref(), "spec.components.imgproxy")?;
+        let functions = need(c.functions.as_ref(), "spec.components.functions")?;
         Ok(Defaulted {
             spec,
             api_external_url: &spec.api_external_url,
@@ -298,6 +313,11 @@ impl<'a> Defaulted<'a> {
                 project: need(studio.project.as_deref(), "spec.components.studio.project")?,
             },
             imgproxy: need(imgproxy.enabled, "spec.components.imgproxy.enabled")?,
+            functions: Functions {
+                enabled: need(functions.enabled, "spec.components.functions.enabled")?,
+                verify_jwt: need(functions.verify_jwt, "spec.components.functions.verifyJwt")?,
+                code: functions.code.as_ref(),
+            },
             workloads: Workloads {
                 kong: workload(c, Component::Kong)?,
                 auth: workload(c, Component::Auth)?,
@@ -307,6 +327,7 @@ impl<'a> Defaulted<'a> {
                 storage: workload(c, Component::Storage)?,
                 meta: workload(c, Component::Meta)?,
                 studio: workload(c, Component::Studio)?,
+                functions: workload(c, Component::Functions)?,
             },
         })
     }
@@ -329,14 +350,16 @@ impl<'a> Defaulted<'a> {
             Component::Storage => &w.storage,
             Component::Meta => &w.meta,
             Component::Studio => &w.studio,
+            Component::Functions => &w.functions,
         }
     }
 
-    /// Whether a component is deployed (only imgproxy and Studio are optional).
+    /// Whether a component is deployed (only imgproxy, Studio and Functions are optional).
     pub fn enabled(&self, component: Component) -> bool {
         match component {
             Component::Imgproxy => self.imgproxy,
             Component::Studio => self.studio.enabled,
+            Component::Functions => self.functions.enabled,
             _ => true,
         }
     }

@@ -232,6 +232,14 @@ pub fn defaults_as(mut spec: SupabaseProjectSpec, admitted: Admitted) -> Supabas
     if spec.release.is_none() {
         spec.release = crate::release::inferred(&spec).map(|r| r.name.to_string());
     }
+    // Components newer than `spec.release` take the image of the release just inferred.
+    let release = spec.release.as_deref().and_then(crate::release::find).unwrap_or(crate::release::current());
+    let c = spec.components.get_or_insert_with(Default::default);
+    let functions = c.functions.get_or_insert_with(Default::default);
+    self::workload(&mut functions.workload, Component::Functions, release.image(Component::Functions));
+    fill(&mut functions.enabled, || Component::Functions.entry().enabled_by_default);
+    // Upstream's docker/.env.example: FUNCTIONS_VERIFY_JWT=false.
+    fill(&mut functions.verify_jwt, || false);
     spec
 }
 
@@ -324,6 +332,8 @@ mod tests {
         "spec.components.*.resources.claims",
         // Optional: Studio runs without an AI key.
         "spec.components.studio.aiSecretRef",
+        // The user's, required only with Edge Functions enabled (admission).
+        "spec.components.functions.code",
         // Optional: without it the API stays inside the cluster.
         "spec.gateway",
     ];

@@ -10,6 +10,7 @@ pub mod crd;
 pub mod defaulted;
 pub mod defaults;
 mod error;
+pub mod functions_rules;
 pub mod gateway;
 pub mod jwt;
 pub mod keys;

@@ -36,7 +36,14 @@ pub fn storage_claim(project: &str) -> String {
 
 /// Every name derived from a project's name, so admission can check them all.
 pub fn derived(project: &str) -> Vec<String> {
-    let mut names: Vec<String> = CATALOG.iter().map(|e| component(project, e.component)).collect();
+    // Edge Functions' names are checked only for projects that enable it (see
+    // `functions_rules`): its suffix is the longest, and a stored project named at the
+    // limit before it existed must stay valid.
+    let mut names: Vec<String> = CATALOG
+        .iter()
+        .filter(|e| e.component != Component::Functions)
+        .map(|e| component(project, e.component))
+        .collect();
     // The storage claim's name is Storage's component name, listed already.
     names.extend([jwt_secret(project), internal_secret(project), db_init_job(project)]);
     names

@@ -507,6 +507,9 @@ pub struct ComponentsSpec {
     /// Studio, the dashboard. Disabled unless `enabled: true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub studio: Option<StudioSpec>,
+    /// Edge Functions (`supabase/edge-runtime`). Disabled unless `enabled: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub functions: Option<FunctionsSpec>,
 }
 
 /// What every component's workload accepts.
@@ -712,6 +715,58 @@ pub struct StudioAiSecretRef {
     pub openai_api_key_key: Option<String>,
 }
 
+/// Edge Functions: the runtime serves `/functions/v1/<name>` through the gateway by running
+/// the function in the directory `<name>` of its code (`code`), behind the operator's
+/// "main" service, which checks the caller's JWT when `verifyJwt` is on.
+// Deserialize: `component_decode`, in one pass.
+#[derive(Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionsSpec {
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub workload: WorkloadSpec,
+    /// Deploy Edge Functions. Defaults to `false`. Requires `code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Refuse a call without a valid JWT (signed with the project's JWT secret, or with
+    /// `spec.jwt.keys: both` by a key of its public key set) in `Authorization` or, for the
+    /// new API keys, in the `sb-api-key` header the gateway sets. Applies to every function.
+    /// Defaults to `false`, as upstream's `FUNCTIONS_VERIFY_JWT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_jwt: Option<bool>,
+    /// Where the functions' code is: a ConfigMap or a volume claim (exactly one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<FunctionsCode>,
+}
+
+/// The functions' code, mounted read-only at `/home/deno/functions`: one directory per
+/// function, named as the function, holding its `index.ts`.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionsCode {
+    /// A ConfigMap in the project's namespace holding the files. A change to its data
+    /// rolls the runtime's pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<FunctionsConfigMap>,
+    /// A PersistentVolumeClaim in the project's namespace whose root holds one directory
+    /// per function (as upstream's `volumes/functions`). Mounted read-only; the runtime
+    /// reads a function's files when it first serves it, so updates need no restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_name: Option<String>,
+}
+
+/// A ConfigMap of function code. ConfigMap keys cannot hold `/`, so `items` lays the keys
+/// out as files, e.g. `{key: hello.ts, path: hello/index.ts}` for the function `hello`.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionsConfigMap {
+    /// Name of the ConfigMap.
+    pub name: String,
+    /// Each key and the relative path it is mounted at (at least one; a key not listed is
+    /// not mounted).
+    pub items: Vec<k8s_openapi::api::core::v1::KeyToPath>,
+}
+
 impl ComponentsSpec {
     /// The workload settings of one component, when present.
     pub fn workload(&self, component: Component) -> Option<&WorkloadSpec> {
@@ -724,6 +779,7 @@ impl ComponentsSpec {
             Component::Storage => self.storage.as_ref().map(|c| &c.workload),
             Component::Meta => self.meta.as_ref().map(|c| &c.workload),
             Component::Studio => self.studio.as_ref().map(|c| &c.workload),
+            Component::Functions => self.functions.as_ref().map(|c| &c.workload),
         }
     }
 
@@ -738,6 +794,7 @@ impl ComponentsSpec {
             Component::Storage => self.storage.as_mut().map(|c| &mut c.workload),
             Component::Meta => self.meta.as_mut().map(|c| &mut c.workload),
             Component::Studio => self.studio.as_mut().map(|c| &mut c.workload),
+            Component::Functions => self.functions.as_mut().map(|c| &mut c.workload),
         }
     }
 
@@ -758,23 +815,17 @@ impl SupabaseProjectSpec {
         self.components.as_mut().and_then(|c| c.workload_mut(component))
     }
 
-    /// Whether a component is deployed: every component but imgproxy and Studio, which are opt-in.
+    /// Whether a component is deployed: every component but the opt-in ones (imgproxy,
+    /// Studio and Functions), which are deployed when enabled.
     pub fn enabled(&self, component: Component) -> bool {
-        match component {
-            Component::Imgproxy => self
-                .components
-                .as_ref()
-                .and_then(|c| c.imgproxy.as_ref())
-                .and_then(|s| s.enabled)
-                .unwrap_or(component.entry().enabled_by_default),
-            Component::Studio => self
-                .components
-                .as_ref()
-                .and_then(|c| c.studio.as_ref())
-                .and_then(|s| s.enabled)
-                .unwrap_or(component.entry().enabled_by_default),
-            _ => true,
-        }
+        let c = self.components.as_ref();
+        let set = match component {
+            Component::Imgproxy => c.and_then(|c| c.imgproxy.as_ref()).and_then(|s| s.enabled),
+            Component::Studio => c.and_then(|c| c.studio.as_ref()).and_then(|s| s.enabled),
+            Component::Functions => c.and_then(|c| c.functions.as_ref()).and_then(|s| s.enabled),
+            _ => None,
+        };
+        set.unwrap_or(component.entry().enabled_by_default)
     }
 
     /// Which keys the project uses; an omitted `spec.jwt.keys` is `legacy`, as for a

@@ -21,7 +21,7 @@ pub struct Release {
     /// Where upstream publishes this image set.
     pub upstream: &'static str,
     /// One image per component, in catalog (rollout) order.
-    pub images: [&'static str; 8],
+    pub images: [&'static str; CATALOG.len()],
     /// What changes for the user who moves to this release from the one before, beyond
     /// the images: shown as admission warnings. The rendered configuration is the same
     /// for every release here: where a setting was renamed between them, the builders
@@ -62,6 +62,8 @@ pub const RELEASES: [Release; 2] = [
             "supabase/storage-api:v1.60.4",
             "supabase/postgres-meta:v0.96.6",
             "supabase/studio:2026.08.03-sha-022b374",
+            // PR #50172: `supabase/edge-runtime:v1.76.2 (prev supabase/edge-runtime:v1.74.0)`.
+            "supabase/edge-runtime:v1.74.0",
         ],
         notes: &[],
         // upgrades.json @ 5c923117e5cc has entries for 0.6.0 and 0.7.0 only.
@@ -81,6 +83,7 @@ pub const RELEASES: [Release; 2] = [
             "supabase/storage-api:v1.74.0",
             "supabase/postgres-meta:v0.99.0",
             "supabase/studio:2026.09.07-sha-7996410",
+            "supabase/edge-runtime:v1.76.2",
         ],
         notes: &[
             "Auth and Storage migrate their database schemas when the new version starts; moving back to 0.8.0 \
@@ -115,7 +118,7 @@ pub fn known() -> String {
 /// `spec.release` existed: its images were written by an older webhook, and when they
 /// are a known release's set the project is on that release. `None`: custom images.
 /// A component without an image counts as matching: one added to the catalog after the
-/// project was stored (imgproxy) has none until the spec is defaulted again, and its
+/// project was stored (imgproxy, Functions) has none until the spec is defaulted again, and its
 /// image then comes from the release inferred here.
 pub fn inferred(spec: &SupabaseProjectSpec) -> Option<&'static Release> {
     RELEASES.iter().rev().find(|r| {
@@ -249,8 +252,15 @@ mod tests {
         let mut next = previous.clone();
         next.release = Some("0.8.1".into());
         let moved = follow(&mut next, &previous);
-        // Kong is the same image in both releases: nothing to move.
-        assert_eq!(moved.len(), 6, "{moved:?}");
+        // Every component whose image the two releases differ in moves, but Studio's custom
+        // image (and Kong, the same in both).
+        let differ = CATALOG
+            .iter()
+            .filter(|e| {
+                e.component != Component::Studio && RELEASES[0].image(e.component) != RELEASES[1].image(e.component)
+            })
+            .count();
+        assert_eq!(moved.len(), differ, "{moved:?}");
         assert!(!moved.contains(&Component::Studio) && !moved.contains(&Component::Kong));
     }
 }

@@ -56,6 +56,8 @@ pub struct Caches {
     pub claims: Store<PartialObjectMeta<PersistentVolumeClaim>>,
     /// Every Secret, metadata only: which referenced user Secret changed.
     pub all_secrets: Store<PartialObjectMeta<Secret>>,
+    /// Every ConfigMap, name and version only: which Edge Functions code ConfigMap changed.
+    pub all_config_maps: Store<PartialObjectMeta<ConfigMap>>,
     /// Components' PodDisruptionBudgets, metadata only.
     pub disruption_budgets: Store<PartialObjectMeta<Pdb>>,
     /// Components' HorizontalPodAutoscalers, metadata only.
@@ -85,6 +87,7 @@ pub struct Writers {
     jobs: Writer<Job>,
     claims: Writer<PartialObjectMeta<PersistentVolumeClaim>>,
     all_secrets: Writer<PartialObjectMeta<Secret>>,
+    all_config_maps: Writer<PartialObjectMeta<ConfigMap>>,
     disruption_budgets: Writer<PartialObjectMeta<Pdb>>,
     autoscalers: Writer<PartialObjectMeta<Hpa>>,
     ingresses: Writer<PartialObjectMeta<Ingress>>,
@@ -101,6 +104,7 @@ pub fn new() -> (Caches, Writers) {
     let (jobs, wj) = reflector::store();
     let (claims, wpvc) = reflector::store();
     let (all_secrets, wa) = reflector::store();
+    let (all_config_maps, wacm) = reflector::store();
     let (disruption_budgets, wpdb) = reflector::store();
     let (autoscalers, whpa) = reflector::store();
     let (ingresses, wi) = reflector::store();
@@ -115,6 +119,7 @@ pub fn new() -> (Caches, Writers) {
             jobs,
             claims,
             all_secrets,
+            all_config_maps,
             disruption_budgets,
             autoscalers,
             ingresses,
@@ -130,6 +135,7 @@ pub fn new() -> (Caches, Writers) {
             jobs: wj,
             claims: wpvc,
             all_secrets: wa,
+            all_config_maps: wacm,
             disruption_budgets: wpdb,
             autoscalers: whpa,
             ingresses: wi,
@@ -159,6 +165,8 @@ pub struct Streams {
     pub claims: Touched<PartialObjectMeta<PersistentVolumeClaim>>,
     /// Every Secret's metadata.
     pub all_secrets: Touched<PartialObjectMeta<Secret>>,
+    /// Every ConfigMap's metadata.
+    pub all_config_maps: Touched<PartialObjectMeta<ConfigMap>>,
     /// PodDisruptionBudgets' metadata.
     pub disruption_budgets: Touched<PartialObjectMeta<Pdb>>,
     /// HorizontalPodAutoscalers' metadata.
@@ -186,6 +194,12 @@ impl Writers {
                 &watcher::Config::default(),
                 self.all_secrets,
                 slim_secret_meta,
+            ),
+            all_config_maps: reflect(
+                namespaced(client, ns),
+                &watcher::Config::default(),
+                self.all_config_maps,
+                slim_config_map_meta,
             ),
             disruption_budgets: reflect(namespaced(client, ns), config, self.disruption_budgets, strip),
             autoscalers: reflect(namespaced(client, ns), config, self.autoscalers, strip),
@@ -223,6 +237,18 @@ pub fn strip<K: Resource>(obj: &mut K) {
 /// Any Secret, as the trigger on referenced user Secrets reads it: name and version.
 /// A cluster may hold thousands of Secrets none of which a project references.
 pub fn slim_secret_meta(m: &mut PartialObjectMeta<Secret>) {
+    let meta = &mut m.metadata;
+    *meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        name: meta.name.take(),
+        namespace: meta.namespace.take(),
+        resource_version: meta.resource_version.take(),
+        uid: meta.uid.take(),
+        ..Default::default()
+    };
+}
+
+/// Any ConfigMap, as the trigger on Edge Functions' code reads it: name and version.
+pub fn slim_config_map_meta(m: &mut PartialObjectMeta<ConfigMap>) {
     let meta = &mut m.metadata;
     *meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
         name: meta.name.take(),
@@ -272,6 +298,7 @@ impl Caches {
                     self.jobs.wait_until_ready(),
                     self.claims.wait_until_ready(),
                     self.all_secrets.wait_until_ready(),
+                    self.all_config_maps.wait_until_ready(),
                     self.disruption_budgets.wait_until_ready(),
                     self.autoscalers.wait_until_ready(),
                     self.ingresses.wait_until_ready(),
@@ -328,6 +355,8 @@ mod tests {
         writers.jobs.apply_watcher_event(&watcher::Event::InitDone);
         writers.claims.apply_watcher_event(&watcher::Event::InitDone);
         writers.all_secrets.apply_watcher_event(&watcher::Event::InitDone);
+        assert!(waiters.iter().all(|w| !w.is_finished()), "the ConfigMaps' list is still missing");
+        writers.all_config_maps.apply_watcher_event(&watcher::Event::InitDone);
         writers.disruption_budgets.apply_watcher_event(&watcher::Event::InitDone);
         writers.autoscalers.apply_watcher_event(&watcher::Event::InitDone);
         writers.ingresses.apply_watcher_event(&watcher::Event::InitDone);

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crds::{MANAGER, SupabaseProject};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
@@ -55,6 +55,19 @@ fn referencing(store: &Store<SupabaseProject>, secret: &PartialObjectMeta<Secret
         .collect()
 }
 
+/// The projects in the same namespace whose Edge Functions run the code of `map`.
+fn running_code(store: &Store<SupabaseProject>, map: &PartialObjectMeta<ConfigMap>) -> Vec<ObjectRef<SupabaseProject>> {
+    let (name, namespace) = (map.name_any(), map.namespace());
+    store
+        .state()
+        .iter()
+        .filter(|p| {
+            p.namespace() == namespace && crds::functions_rules::code_config_map(&p.spec) == Some(name.as_str())
+        })
+        .map(|p| ObjectRef::from_obj(p.as_ref()))
+        .collect()
+}
+
 /// The project a volume claim belongs to, by its labels: a retained claim has no owner
 /// reference to follow (and may outlive its project; then nothing is reconciled).
 fn claim_owner(claim: PartialObjectMeta<PersistentVolumeClaim>) -> Option<ObjectRef<SupabaseProject>> {
@@ -85,6 +98,7 @@ pub async fn run(
     let forget = ctx.clone();
     ctx.metrics.watch_projects(store.clone());
     let streams = writers.streams(&client, ns, &owned);
+    let code_store = store.clone();
     controller
         .owns_stream(streams.secrets)
         .owns_stream(streams.config_maps)
@@ -97,6 +111,7 @@ pub async fn run(
         .owns_stream(streams.http_routes)
         .watches_stream(streams.claims, claim_owner)
         .watches_stream(streams.all_secrets, move |s| referencing(&store, &s))
+        .watches_stream(streams.all_config_maps, move |m| running_code(&code_store, &m))
         .trigger_backoff(WatchBackoff::new(WATCH_BACKOFF_MAX))
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(stop.cancelled_owned())

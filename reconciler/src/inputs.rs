@@ -57,6 +57,9 @@ pub fn problems(project: &SupabaseProject, user: &SecretData) -> Vec<String> {
             too_long.max
         ));
     }
+    for f in crds::functions_rules::check(&name, &project.spec) {
+        out.push(format!("{}: {}", f.field, f.detail));
+    }
     let refs = refs::referenced(&project.spec);
     let held = |secret: &str| user.get(secret).map_or(Held::Missing, |data| Held::Found(data));
     for f in rules::secret_references(&refs, held) {

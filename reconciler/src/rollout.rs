@@ -63,7 +63,14 @@ pub async fn roll(
         // The ConfigMaps feed the hash that goes into the pod template: render once to
         // learn them, then again with the hash.
         let draft = workloads::component(project, c, "")?;
-        let digest = hash::config_hash(project, c, secrets, &draft.config_maps);
+        let mut maps = draft.config_maps.clone();
+        // Edge Functions roll when their code ConfigMap changes (a missing one hashes as
+        // absent, so its creation rolls them too; the pods wait for it meanwhile).
+        if let Some(code) = crds::functions_rules::code_config_map(&project.spec).filter(|_| c == Component::Functions)
+        {
+            maps.extend(read_user_config_map(ctx, project, code).await?);
+        }
+        let digest = hash::config_hash(project, c, secrets, &maps);
         let objects = workloads::component(project, c, &digest)?;
         for cm in objects.config_maps {
             apply(ctx, project, c.name(), cm).await?;
@@ -80,6 +87,16 @@ pub async fn roll(
         out.push(Observed { component: c, deployment: Some(deployment) });
     }
     Ok(out)
+}
+
+/// The user's ConfigMap `name`, read whole (its data feeds the hash), if it exists.
+async fn read_user_config_map(
+    ctx: &Context,
+    project: &SupabaseProject,
+    name: &str,
+) -> Result<Option<ConfigMap>, Error> {
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &project.namespace().unwrap_or_default());
+    Ok(api.get_opt(name).await?)
 }
 
 /// Deletes a disabled component's Deployment, Service and ConfigMaps, if this project owns them.

@@ -71,8 +71,8 @@ fn full_sample_sets_every_field_of_the_spec() {
     let raw: Value = serde_yaml::from_str(&sample("full")).unwrap();
     let mut have = BTreeSet::new();
     value_paths(&raw["spec"], "spec", &mut have);
-    // Literal host/port/name replace their Secret keys, an Ingress excludes an HTTPRoute, and
-    // one issuer field the other, so the full sample cannot set both.
+    // Literal host/port/name replace their Secret keys, an Ingress excludes an HTTPRoute, one
+    // issuer field the other, and a code ConfigMap a code claim, so the full sample cannot set both.
     let exclusive = [
         "spec.database.secretRef.hostKey",
         "spec.database.secretRef.portKey",
@@ -81,6 +81,8 @@ fn full_sample_sets_every_field_of_the_spec() {
         "spec.gateway.httpRoute.host",
         "spec.gateway.httpRoute.parentRefs",
         "spec.gateway.ingress.tls.issuer",
+        // The functions' code is a ConfigMap or a claim.
+        "spec.components.functions.code.claimName",
     ];
     // `replicas` and `autoscaling` exclude each other: each is set on some component.
     let any_component = |p: &str| -> Option<String> {

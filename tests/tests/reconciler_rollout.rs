@@ -44,7 +44,7 @@ async fn components_roll_out_one_at_a_time_in_catalog_order_then_run() {
     let env = rec::project_env("rollout-order", "demo", MINIMAL_SPEC).await;
     let reconciler = rec::start(&env, "only");
     let deployments_api = env.api::<Deployment>();
-    // imgproxy and Studio are opt-in.
+    // imgproxy, Studio and Edge Functions are opt-in.
     let enabled: Vec<Component> = CATALOG.iter().filter(|e| e.enabled_by_default).map(|e| e.component).collect();
 
     for (i, c) in enabled.iter().enumerate() {
@@ -83,14 +83,16 @@ async fn components_roll_out_one_at_a_time_in_catalog_order_then_run() {
     }
     assert!(conditions::find(&status.conditions, "StudioReady").is_none());
     assert!(conditions::find(&status.conditions, "ImgproxyReady").is_none());
+    assert!(conditions::find(&status.conditions, "FunctionsReady").is_none());
     assert_eq!(status.ready_components.as_deref(), Some("6/6"));
     assert_eq!(status.endpoints["api"], "https://api.example.com");
     assert_eq!(status.endpoints["kong"], format!("http://demo-kong.{}.svc:8000", env.namespace));
     assert_eq!(status.endpoints.len(), 7, "{:?}", status.endpoints);
 
-    // Studio and imgproxy are disabled by default: none of their objects exist.
+    // Studio, imgproxy and Edge Functions are disabled by default: none of their objects exist.
     assert_nothing_of(&env, Component::Studio).await;
     assert_nothing_of(&env, Component::Imgproxy).await;
+    assert_nothing_of(&env, Component::Functions).await;
 
     // Every owned object has the labels and a controller owner reference to the project.
     let uid = p.uid().unwrap();

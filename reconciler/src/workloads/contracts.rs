@@ -1,4 +1,4 @@
-//! Auth, PostgREST, Realtime, Storage, postgres-meta and Studio against their contracts
+//! Auth, PostgREST, Realtime, Storage, postgres-meta, Studio and Edge Functions against their contracts
 //! (`reconciler/contracts/<component>.toml`, Kong's format; Kong has its own test for its
 //! routes): every variable upstream sets, and the image's user, entrypoint and writable
 //! paths, for a default project and for one with SMTP, S3, TLS and Studio with its AI key.
@@ -20,7 +20,7 @@ struct ComponentContract {
 }
 
 /// The components with a contract of this shape (`contracts/<name>.toml`).
-const COMPONENTS: [Component; 7] = [
+const COMPONENTS: [Component; 8] = [
     Component::Auth,
     Component::Rest,
     Component::Realtime,
@@ -28,6 +28,7 @@ const COMPONENTS: [Component; 7] = [
     Component::Storage,
     Component::Meta,
     Component::Studio,
+    Component::Functions,
 ];
 
 /// Every difference between `project`'s rendering of `c` and its contract.

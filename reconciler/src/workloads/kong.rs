@@ -43,6 +43,7 @@ mod router;
 
 const TEMPLATE: &str = include_str!("kong.yml");
 const DASHBOARD: &str = include_str!("kong-dashboard.yml");
+const FUNCTIONS: &str = include_str!("kong-functions.yml");
 const ENTRYPOINT: &str = include_str!("kong-entrypoint.sh");
 
 /// Where the ConfigMap (template and entrypoint) is mounted.
@@ -102,9 +103,36 @@ pub(super) fn routes_dashboard(ctx: &Ctx<'_>) -> bool {
     ctx.spec.enabled(Component::Studio) && ctx.spec.dashboard.is_some()
 }
 
+/// Whether Kong routes `/functions/v1/`: only when Edge Functions run. Upstream always runs
+/// them and always routes; here a project without them keeps the config it had (no pod of a
+/// stored project rolls), and the gateway answers 404 rather than 503 for a missing route.
+pub(super) fn routes_functions(ctx: &Ctx<'_>) -> bool {
+    ctx.spec.enabled(Component::Functions)
+}
+
 /// The components whose in-namespace URL the templates name as `{{<component>}}`.
-const LINKED: [Component; 6] =
-    [Component::Auth, Component::Rest, Component::Realtime, Component::Storage, Component::Meta, Component::Studio];
+const LINKED: [Component; 7] = [
+    Component::Auth,
+    Component::Rest,
+    Component::Realtime,
+    Component::Storage,
+    Component::Meta,
+    Component::Studio,
+    Component::Functions,
+];
+
+/// Upstream's `LUA_FUNCTIONS_EXPR` (kong-entrypoint.sh @1f37f2a9): `nil` with the legacy keys;
+/// with the new keys the internal JWT of an `sb_` key given as `apikey` or as a bearer.
+fn functions_expression(new_keys: bool) -> &'static str {
+    if new_keys {
+        "$((headers.apikey == '${SUPABASE_SECRET_KEY}' and '${SERVICE_ROLE_KEY_ASYMMETRIC}') or \
+         (headers.apikey == '${SUPABASE_PUBLISHABLE_KEY}' and '${ANON_KEY_ASYMMETRIC}') or \
+         (headers.authorization == 'Bearer ${SUPABASE_SECRET_KEY}' and '${SERVICE_ROLE_KEY_ASYMMETRIC}') or \
+         (headers.authorization == 'Bearer ${SUPABASE_PUBLISHABLE_KEY}' and '${ANON_KEY_ASYMMETRIC}') or nil)"
+    } else {
+        "$(nil)"
+    }
+}
 
 /// Upstream's request-transformer expressions, `LUA_AUTH_EXPR` and `LUA_RT_WS_EXPR`, as its
 /// kong-entrypoint.sh (supabase/supabase @1f37f2a9d82df788cb026dd9d25c4125e26da715) exports
@@ -148,6 +176,7 @@ fn placeholders(ctx: &Ctx<'_>) -> Result<Vec<(String, String)>, Error> {
     let mut out: Vec<(String, String)> = LINKED.iter().map(|c| (c.name().to_string(), ctx.url(*c))).collect();
     out.push(("well_known_oauth_path".into(), well_known_oauth_path(&super::auth::external_url(ctx))?));
     out.extend(expressions(ctx.new_keys()).map(|(k, v)| (k.to_string(), v.to_string())));
+    out.push(("lua_functions_expr".into(), functions_expression(ctx.new_keys()).into()));
     Ok(out)
 }
 
@@ -198,32 +227,17 @@ for name in SUPABASE_ANON_KEY SUPABASE_SERVICE_KEY SUPABASE_PUBLISHABLE_KEY SUPA
         .replace("*'${SUPABASE_'* | *'${DASHBOARD_'*)", "*'${SUPABASE_'* | *'${DASHBOARD_'* | *'_KEY_ASYMMETRIC}'*)"))
 }
 
-/// The config without and with Studio's route, each for the legacy keys alone and with the
-/// new keys, as pretty JSON with the `{{auth}}`-style placeholders still in. They are the
-/// same for every project, so the YAML is parsed, merged and serialized once (parsing on
-/// every render was most of its cost).
-struct Templates {
-    base: String,
-    with_dashboard: String,
-    base_new_keys: String,
-    with_dashboard_new_keys: String,
-}
+/// The config with and without Studio's and the functions' routes, each for the legacy keys
+/// alone and with the new keys, as pretty JSON with the `{{auth}}`-style placeholders still
+/// in, indexed by `(dashboard, functions, new_keys)`. They are the same for every project, so
+/// the YAML is parsed, merged and serialized once (parsing on every render was most of its cost).
+type Templates = BTreeMap<(bool, bool, bool), String>;
 
-static TEMPLATES: LazyLock<Result<Templates, String>> = LazyLock::new(|| {
-    let parse = |text: &str| serde_yaml::from_str::<Json>(text).map_err(|e| format!("kong template: {e}"));
-    let pretty = |config: &Json| serde_json::to_string_pretty(config).map_err(|e| format!("kong config: {e}"));
-    let with_new_keys = |config: &Json| {
-        let mut config = config.clone();
-        add_new_key_credentials(&mut config);
-        pretty(&config)
-    };
-    let base = parse(TEMPLATE)?;
-    let mut with_dashboard = base.clone();
-    let extra = parse(DASHBOARD)?;
-    let (Some(config), Some(extra)) = (with_dashboard.as_object_mut(), extra.as_object()) else {
+/// `extra`'s lists (consumers, services) appended to `config`'s; other top-level keys added.
+fn merge(config: &mut Json, extra: &Json) -> Result<(), String> {
+    let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) else {
         return Err("kong template: not a mapping".into());
     };
-    // Lists (consumers, services) are extended; other top-level keys are added.
     for (key, value) in extra {
         match (config.get_mut(key), value) {
             (Some(Json::Array(list)), Json::Array(more)) => list.extend(more.iter().cloned()),
@@ -232,23 +246,38 @@ static TEMPLATES: LazyLock<Result<Templates, String>> = LazyLock::new(|| {
             }
         }
     }
-    Ok(Templates {
-        base: pretty(&base)?,
-        with_dashboard: pretty(&with_dashboard)?,
-        base_new_keys: with_new_keys(&base)?,
-        with_dashboard_new_keys: with_new_keys(&with_dashboard)?,
-    })
+    Ok(())
+}
+
+static TEMPLATES: LazyLock<Result<Templates, String>> = LazyLock::new(|| {
+    let parse = |text: &str| serde_yaml::from_str::<Json>(text).map_err(|e| format!("kong template: {e}"));
+    let pretty = |config: &Json| serde_json::to_string_pretty(config).map_err(|e| format!("kong config: {e}"));
+    let (base, dashboard, functions) = (parse(TEMPLATE)?, parse(DASHBOARD)?, parse(FUNCTIONS)?);
+    let mut out = Templates::new();
+    for with_dashboard in [false, true] {
+        for with_functions in [false, true] {
+            let mut config = base.clone();
+            // The functions' route before Studio's catch-all, as upstream orders them.
+            if with_functions {
+                merge(&mut config, &functions)?;
+            }
+            if with_dashboard {
+                merge(&mut config, &dashboard)?;
+            }
+            out.insert((with_dashboard, with_functions, false), pretty(&config)?);
+            add_new_key_credentials(&mut config);
+            out.insert((with_dashboard, with_functions, true), pretty(&config)?);
+        }
+    }
+    Ok(out)
 });
 
 /// The declarative config template (JSON): routes and consumers, secrets as placeholders.
 pub(super) fn declarative(ctx: &Ctx<'_>) -> Result<String, Error> {
     let templates = TEMPLATES.as_ref().map_err(|e| Error::Render(e.clone()))?;
-    let template = match (routes_dashboard(ctx), ctx.new_keys()) {
-        (false, false) => &templates.base,
-        (true, false) => &templates.with_dashboard,
-        (false, true) => &templates.base_new_keys,
-        (true, true) => &templates.with_dashboard_new_keys,
-    };
+    let template = templates
+        .get(&(routes_dashboard(ctx), routes_functions(ctx), ctx.new_keys()))
+        .ok_or_else(|| Error::Render("kong template: a combination was not prepared".into()))?;
     // A placeholder sits inside a JSON string and needs no escaping, so it appears in the
     // JSON as in the YAML; the value is escaped as serializing the filled string would.
     let mut out = template.clone();
@@ -490,8 +519,10 @@ mod tests {
         if ctx.new_keys() {
             add_new_key_credentials(&mut config);
         }
-        if routes_dashboard(ctx) {
-            let extra = parse(DASHBOARD);
+        // Edge Functions' route came after the templates were parsed once; it goes before
+        // Studio's catch-all, as in upstream's kong.yml.
+        let extras = [(routes_functions(ctx), FUNCTIONS), (routes_dashboard(ctx), DASHBOARD)];
+        for extra in extras.iter().filter(|(on, _)| *on).map(|(_, t)| parse(t)) {
             let base = config.as_object_mut().expect("a mapping");
             for (key, value) in extra.as_object().expect("a mapping") {
                 match (base.get_mut(key), value) {
@@ -520,13 +551,15 @@ mod tests {
             p.metadata.uid = Some("0b5c1f5e-1111-2222-3333-444455556666".into());
             projects.push(p);
         }
-        let mut dashboards = 0;
+        let (mut dashboards, mut functions) = (0, 0);
         for p in &projects {
             let ctx = Ctx::new(p).expect("context");
             dashboards += usize::from(routes_dashboard(&ctx));
+            functions += usize::from(routes_functions(&ctx));
             assert_eq!(declarative(&ctx).expect("renders"), declarative_reparsed(&ctx), "{:?}", p.metadata.name);
         }
         assert!(dashboards > 0 && dashboards < projects.len(), "both templates compared");
+        assert!(functions > 0 && functions < projects.len(), "with and without the functions' route");
     }
 
     fn config_of(p: &crds::SupabaseProject) -> Json {

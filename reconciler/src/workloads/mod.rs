@@ -10,6 +10,7 @@ mod auth;
 mod container;
 mod dbinit;
 mod env;
+mod functions;
 mod imgproxy;
 mod kong;
 mod meta;
@@ -28,6 +29,8 @@ mod contract;
 mod contracts;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod functions_tests;
 #[cfg(test)]
 mod imgproxy_tests;
 #[cfg(test)]
@@ -118,6 +121,7 @@ pub fn component(
         Component::Storage => storage::render(&ctx)?,
         Component::Meta => meta::render(&ctx)?,
         Component::Studio => studio::render(&ctx)?,
+        Component::Functions => functions::render(&ctx)?,
     };
     let config_maps = rendered.config_maps.clone();
     let deployment = container::deployment(&ctx, component, rendered, config_hash)?;

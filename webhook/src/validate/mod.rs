@@ -7,6 +7,7 @@ mod autoscaling;
 mod database;
 pub mod env;
 pub mod field;
+mod functions;
 mod gateway;
 mod images;
 mod imgproxy;
@@ -168,6 +169,7 @@ pub fn validate(input: &Input<'_>) -> Report {
     s3::check(input.spec, &mut report.causes);
     volume::check(input, &mut report);
     imgproxy::check(input, &mut report);
+    functions::check(input, &mut report.causes);
     autoscaling::check(input, &mut report.causes, &mut report.warnings);
     access::check(input, &refs, &mut report.causes);
     release::check(input, &mut report.causes, &mut report.warnings);

@@ -180,6 +180,18 @@ fn new_keys_case() -> Case {
     Case { name: "new keys", project: minimal_new_keys(), conditions: BTreeSet::from(["new_keys"]), ..default_case() }
 }
 
+/// Edge Functions enabled, on the legacy keys and on the new ones.
+fn functions_case(new_keys: bool) -> Case {
+    let mut case = if new_keys { new_keys_case() } else { default_case() };
+    let functions = serde_json::json!({"enabled": true, "code": {"claimName": "fns"}});
+    let mut spec = serde_json::to_value(&case.project.spec).expect("spec");
+    spec["components"]["functions"] = functions;
+    case.project.spec = crds::defaults(serde_json::from_value(spec).expect("spec"));
+    case.conditions.insert("functions");
+    case.name = if new_keys { "new keys with functions" } else { "functions" };
+    case
+}
+
 /// Studio's route and the new keys together.
 fn new_keys_dashboard_case() -> Case {
     let mut case = dashboard_case();
@@ -550,6 +562,18 @@ fn projects_with_the_new_keys_render_upstreams_kong() {
     for case in [new_keys_case(), new_keys_dashboard_case()] {
         check(&c, &case, &render(&case.project)).assert_none(&format!(
             "Kong, {}, against {}",
+            case.name,
+            c.upstream.cite()
+        ));
+    }
+}
+
+#[test]
+fn projects_with_functions_render_upstreams_functions_route() {
+    let c: KongContract = contract::load("kong");
+    for case in [functions_case(false), functions_case(true)] {
+        check(&c, &case, &render(&case.project)).assert_none(&format!(
+            "Kong for {}, against {}",
             case.name,
             c.upstream.cite()
         ));

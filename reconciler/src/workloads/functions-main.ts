@@ -1,0 +1,144 @@
+// The "main" service of supabase/edge-runtime as the operator ships it: it checks the caller's
+// JWT when VERIFY_JWT is "true" and runs the function named by the first path segment from
+// /home/deno/functions/<name> in a user worker. Written for the operator after the behaviour of
+// upstream's docker/volumes/functions/main/index.ts (supabase/supabase, self-hosted docker
+// setup): HS256 tokens are checked with JWT_SECRET, ES256/RS256 ones with the key set in
+// SUPABASE_JWKS; OPTIONS (CORS preflight) is never checked; a worker gets 150 MB, a 60 s
+// timeout and the runtime's env.
+//
+// Two departures, on purpose: verification uses the runtime's WebCrypto instead of importing a
+// JWT library from jsr.io at start (a cluster without egress would have no main service), and
+// with the new API keys a request whose Authorization carries no JWT is checked with the
+// `sb-api-key` header, the internal JWT the gateway sets for an `sb_` key (Kong's functions-v1
+// route, docker/volumes/api/kong.yml @ 1f37f2a9d82d).
+
+const FUNCTIONS = '/home/deno/functions'
+const VERIFY_JWT = Deno.env.get('VERIFY_JWT') === 'true'
+const JWT_SECRET = Deno.env.get('JWT_SECRET') ?? ''
+const JWKS: JsonWebKey[] = readKeySet(Deno.env.get('SUPABASE_JWKS'))
+
+function readKeySet(raw: string | undefined): JsonWebKey[] {
+  if (!raw) return []
+  try {
+    const parsed = JSON.parse(raw)
+    return Array.isArray(parsed?.keys) ? parsed.keys : []
+  } catch {
+    return []
+  }
+}
+
+function unauthorized(code: string, message: string): Response {
+  return new Response(JSON.stringify({ code, message, msg: message }), {
+    status: 401,
+    headers: { 'Content-Type': 'application/json', 'sb-error-code': code },
+  })
+}
+
+function base64url(text: string): Uint8Array {
+  const b64 = text.replace(/-/g, '+').replace(/_/g, '/')
+  const padded = b64 + '='.repeat((4 - (b64.length % 4)) % 4)
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0))
+}
+
+// The token to check: a bearer JWT, else (an `sb_` key or nothing in Authorization) the
+// internal JWT the gateway put in `sb-api-key`.
+function token(req: Request): string | null {
+  const auth = req.headers.get('authorization')
+  const parts = auth?.split(' ') ?? []
+  if (parts.length === 2 && parts[0] === 'Bearer' && parts[1].split('.').length === 3) return parts[1]
+  const internal = req.headers.get('sb-api-key')
+  if (internal && internal.split('.').length === 3) return internal
+  return null
+}
+
+async function keysFor(alg: string, kid: string | undefined): Promise<CryptoKey[]> {
+  if (alg === 'HS256') {
+    if (!JWT_SECRET) return []
+    const raw = new TextEncoder().encode(JWT_SECRET)
+    return [await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])]
+  }
+  const params = alg === 'ES256'
+    ? { name: 'ECDSA', namedCurve: 'P-256' }
+    : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
+  const kty = alg === 'ES256' ? 'EC' : 'RSA'
+  const out: CryptoKey[] = []
+  for (const jwk of JWKS) {
+    if (jwk.kty !== kty || (kid && (jwk as { kid?: string }).kid && (jwk as { kid?: string }).kid !== kid)) continue
+    const { d: _private, ...pub } = jwk as JsonWebKey & { d?: string }
+    try {
+      out.push(await crypto.subtle.importKey('jwk', pub, params, false, ['verify']))
+    } catch {
+      // A key the runtime cannot import verifies nothing.
+    }
+  }
+  return out
+}
+
+// null when the token is valid, else the failure to answer with.
+async function verify(jwt: string): Promise<Response | null> {
+  const [head, body, signature] = jwt.split('.')
+  let header: { alg?: string; kid?: string }
+  let claims: { exp?: number; nbf?: number }
+  try {
+    header = JSON.parse(new TextDecoder().decode(base64url(head)))
+    claims = JSON.parse(new TextDecoder().decode(base64url(body)))
+  } catch {
+    return unauthorized('UNAUTHORIZED_INVALID_JWT_FORMAT', 'Invalid JWT format')
+  }
+  const alg = header.alg ?? ''
+  if (!['HS256', 'ES256', 'RS256'].includes(alg)) {
+    return unauthorized('UNAUTHORIZED_UNSUPPORTED_TOKEN_ALGORITHM', `Unsupported JWT algorithm ${alg}`)
+  }
+  const code = alg === 'HS256' ? 'UNAUTHORIZED_LEGACY_JWT' : 'UNAUTHORIZED_ASYMMETRIC_JWT'
+  const data = new TextEncoder().encode(`${head}.${body}`)
+  const sig = base64url(signature)
+  const algorithm = alg === 'HS256'
+    ? 'HMAC'
+    : alg === 'ES256'
+    ? { name: 'ECDSA', hash: 'SHA-256' }
+    : 'RSASSA-PKCS1-v1_5'
+  let valid = false
+  for (const key of await keysFor(alg, header.kid)) {
+    if (await crypto.subtle.verify(algorithm, key, sig, data)) {
+      valid = true
+      break
+    }
+  }
+  const now = Math.floor(Date.now() / 1000)
+  if (!valid || (claims.exp !== undefined && claims.exp <= now) || (claims.nbf !== undefined && claims.nbf > now)) {
+    return unauthorized(code, 'Invalid JWT')
+  }
+  return null
+}
+
+Deno.serve(async (req: Request) => {
+  if (req.method !== 'OPTIONS' && VERIFY_JWT) {
+    const jwt = token(req)
+    if (!jwt) return unauthorized('UNAUTHORIZED_NO_AUTH_HEADER', 'Missing authorization header')
+    const failure = await verify(jwt)
+    if (failure) return failure
+  }
+  const name = new URL(req.url).pathname.split('/')[1]
+  if (!name) {
+    return new Response(JSON.stringify({ msg: 'missing function name in request' }), {
+      status: 400,
+      headers: { 'Content-Type': 'application/json' },
+    })
+  }
+  try {
+    const worker = await EdgeRuntime.userWorkers.create({
+      servicePath: `${FUNCTIONS}/${name}`,
+      memoryLimitMb: 150,
+      workerTimeoutMs: 60 * 1000,
+      noModuleCache: false,
+      importMapPath: null,
+      envVars: Object.entries(Deno.env.toObject()),
+    })
+    return await worker.fetch(req)
+  } catch (e) {
+    return new Response(JSON.stringify({ msg: String(e) }), {
+      status: 500,
+      headers: { 'Content-Type': 'application/json' },
+    })
+  }
+})
