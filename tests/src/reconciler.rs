@@ -83,6 +83,19 @@ pub async fn start_recorded(env: &TestEnv, identity: &str) -> (Running, crate::w
     (start_full(env, lease(env, identity), None, Database::Complete, client), recorder)
 }
 
+/// The writes (method, path) a new reconciler process makes to the settled projects in
+/// `env`'s namespace during its first reconcile, leases and dry runs aside: empty is the
+/// steady state every owned object must reach. The process is stopped before returning.
+pub async fn writes_of_a_fresh_start(env: &TestEnv) -> Vec<(http::Method, String)> {
+    let (fresh, recorder) = start_recorded(env, "fresh").await;
+    eventually("a reconcile by the new process", crate::patience::settle(), || async {
+        if fresh.reconciles() >= 1 { Ok(()) } else { Err("none yet".to_string()) }
+    })
+    .await;
+    fresh.stop().await;
+    recorder.writes().into_iter().filter(|w| !w.is_lease() && !w.is_dry_run()).map(|w| (w.method, w.path)).collect()
+}
+
 fn start_full(
     env: &TestEnv,
     lease: LeaseConfig,

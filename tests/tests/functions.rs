@@ -176,18 +176,7 @@ async fn functions_roll_out_last_are_owned_roll_with_their_code_and_go_with_the_
     reconciler.stop().await;
 
     // Settled: a new reconciler writes nothing (its verification may read and dry-run).
-    let (second, recorder) = rec::start_recorded(&env, "second").await;
-    rec::eventually("a reconcile by the new process", patience::settle(), || async {
-        if second.reconciles() >= 1 { Ok(()) } else { Err("none yet".to_string()) }
-    })
-    .await;
-    second.stop().await;
-    let writes: Vec<_> = recorder
-        .writes()
-        .into_iter()
-        .filter(|w| !w.is_lease() && !w.is_dry_run())
-        .map(|w| (w.method, w.path))
-        .collect();
+    let writes = rec::writes_of_a_fresh_start(&env).await;
     assert!(writes.is_empty(), "writes to a settled project with Functions: {writes:?}");
 
     // Garbage-collected with the project (no reconciler runs now); the user's code stays.

@@ -111,18 +111,9 @@ async fn imgproxy_is_rendered_owned_and_removed_and_storage_follows() {
 
     // Steady state: a new reconciler writes nothing.
     reconciler.stop().await;
-    let (second, recorder) = rec::start_recorded(&env, "second").await;
-    rec::eventually("a reconcile by the new process", patience::settle(), || async {
-        if second.reconciles() >= 1 { Ok(()) } else { Err("none yet".to_string()) }
-    })
-    .await;
-    let writes: Vec<_> = recorder
-        .writes()
-        .into_iter()
-        .filter(|w| !w.is_lease() && !w.is_dry_run())
-        .map(|w| (w.method, w.path))
-        .collect();
+    let writes = rec::writes_of_a_fresh_start(&env).await;
     assert!(writes.is_empty(), "writes at steady state: {writes:?}");
+    let second = rec::start(&env, "second");
 
     // Disabling removes imgproxy's objects and turns Storage's transformations off.
     set_enabled(&env, false).await;

@@ -210,19 +210,7 @@ async fn a_restarted_reconciler_with_a_newer_release_writes_nothing_to_running_p
         l.iter().map(|d| (d.metadata.name.clone(), d.metadata.resource_version.clone(), image(d))).collect()
     };
 
-    let (second, recorder) = rec::start_recorded(&env, "second").await;
-    // The project's reconcile by the new process, from its first list.
-    rec::eventually("a reconcile by the new process", patience::settle(), || async {
-        if second.reconciles() >= 1 { Ok(()) } else { Err("none yet".to_string()) }
-    })
-    .await;
-    second.stop().await;
-    let writes: Vec<_> = recorder
-        .writes()
-        .into_iter()
-        .filter(|w| !w.is_lease() && !w.is_dry_run())
-        .map(|w| (w.method, w.path))
-        .collect();
+    let writes = rec::writes_of_a_fresh_start(&env).await;
     assert!(writes.is_empty(), "writes to a running project: {writes:?}");
     let after = rec::project(&env, "legacy").await;
     assert_eq!(after.metadata.resource_version, p.metadata.resource_version);
