@@ -86,12 +86,21 @@ async function keysFor(alg, kid) {
 // null when the token is valid, else the failure to answer with.
 async function verify(jwt) {
   const [head, body, signature] = jwt.split('.')
+  const json = (part) => JSON.parse(new TextDecoder().decode(base64url(part)))
+  const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v)
   let header
   let claims
+  let sig
+  // Every part decoded here: `atob` throws on a character outside base64, and a header of
+  // `null` has no `alg` to read; either would escape as a 500 instead of a 401.
   try {
-    header = JSON.parse(new TextDecoder().decode(base64url(head)))
-    claims = JSON.parse(new TextDecoder().decode(base64url(body)))
+    header = json(head)
+    claims = json(body)
+    sig = base64url(signature)
   } catch {
+    return unauthorized('UNAUTHORIZED_INVALID_JWT_FORMAT', 'Invalid JWT format')
+  }
+  if (!isObject(header) || !isObject(claims)) {
     return unauthorized('UNAUTHORIZED_INVALID_JWT_FORMAT', 'Invalid JWT format')
   }
   const alg = header.alg ?? ''
@@ -100,7 +109,6 @@ async function verify(jwt) {
   }
   const code = alg === 'HS256' ? 'UNAUTHORIZED_LEGACY_JWT' : 'UNAUTHORIZED_ASYMMETRIC_JWT'
   const data = new TextEncoder().encode(`${head}.${body}`)
-  const sig = base64url(signature)
   const algorithm = alg === 'HS256'
     ? 'HMAC'
     : alg === 'ES256'
@@ -124,7 +132,13 @@ Deno.serve(async (req) => {
   if (req.method !== 'OPTIONS' && VERIFY_JWT) {
     const jwt = token(req)
     if (!jwt) return unauthorized('UNAUTHORIZED_NO_AUTH_HEADER', 'Missing authorization header')
-    const failure = await verify(jwt)
+    // Whatever else goes wrong checking it is the token's fault, answered as upstream does.
+    let failure
+    try {
+      failure = await verify(jwt)
+    } catch {
+      failure = unauthorized('UNAUTHORIZED_INVALID_JWT_FORMAT', 'Invalid JWT format')
+    }
     if (failure) return failure
   }
   const name = new URL(req.url).pathname.split('/')[1]
