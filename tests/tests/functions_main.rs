@@ -279,9 +279,7 @@ fn an_sb_key_passes_with_the_internal_jwt_the_gateway_puts_in_sb_api_key() {
     let keys = keys();
     let main = render(&project(true), &keys.set);
     let foreign = internal_jwt::sign(&jwk::generate_ec(), Role::Anon, now(), now() + HOUR).unwrap();
-    let with = |internal: &str| {
-        json!({"authorization": format!("Bearer {PUBLISHABLE_KEY}"), "apikey": PUBLISHABLE_KEY, "sb-api-key": internal})
-    };
+    let with = |internal: &str| json!({"authorization": format!("Bearer {PUBLISHABLE_KEY}"), "apikey": PUBLISHABLE_KEY, "sb-api-key": internal});
     let results = run(
         &main,
         &[
