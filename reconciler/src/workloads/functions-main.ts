@@ -11,13 +11,22 @@
 // with the new API keys a request whose Authorization carries no JWT is checked with the
 // `sb-api-key` header, the internal JWT the gateway sets for an `sb_` key (Kong's functions-v1
 // route, docker/volumes/api/kong.yml @ 1f37f2a9d82d).
+//
+// The text is plain JavaScript, with no type annotations, so that it is valid TypeScript and
+// JavaScript both: tests/scripts/functions-main-check.mjs runs this very file in Node (v20, no
+// type stripping) against tokens the operator's own Rust key code signs. Keeping the `.ts` name
+// costs nothing: edge-runtime takes the first of index.{ts,tsx,js,mjs,jsx} in the
+// --main-service directory and does not type-check the main worker, only user workers
+// (supabase/edge-runtime crates/base/src/runtime/mod.rs @ v1.74.0: POTENTIAL_EXTS and
+// `set_type_check_mode(is_user_worker.then_some(TypeCheckMode::Local))`). Keep it free of
+// annotations and imports: the check fails to load it otherwise.
 
 const FUNCTIONS = '/home/deno/functions'
 const VERIFY_JWT = Deno.env.get('VERIFY_JWT') === 'true'
 const JWT_SECRET = Deno.env.get('JWT_SECRET') ?? ''
-const JWKS: JsonWebKey[] = readKeySet(Deno.env.get('SUPABASE_JWKS'))
+const JWKS = readKeySet(Deno.env.get('SUPABASE_JWKS'))
 
-function readKeySet(raw: string | undefined): JsonWebKey[] {
+function readKeySet(raw) {
   if (!raw) return []
   try {
     const parsed = JSON.parse(raw)
@@ -27,14 +36,14 @@ function readKeySet(raw: string | undefined): JsonWebKey[] {
   }
 }
 
-function unauthorized(code: string, message: string): Response {
+function unauthorized(code, message) {
   return new Response(JSON.stringify({ code, message, msg: message }), {
     status: 401,
     headers: { 'Content-Type': 'application/json', 'sb-error-code': code },
   })
 }
 
-function base64url(text: string): Uint8Array {
+function base64url(text) {
   const b64 = text.replace(/-/g, '+').replace(/_/g, '/')
   const padded = b64 + '='.repeat((4 - (b64.length % 4)) % 4)
   return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0))
@@ -42,7 +51,7 @@ function base64url(text: string): Uint8Array {
 
 // The token to check: a bearer JWT, else (an `sb_` key or nothing in Authorization) the
 // internal JWT the gateway put in `sb-api-key`.
-function token(req: Request): string | null {
+function token(req) {
   const auth = req.headers.get('authorization')
   const parts = auth?.split(' ') ?? []
   if (parts.length === 2 && parts[0] === 'Bearer' && parts[1].split('.').length === 3) return parts[1]
@@ -51,7 +60,7 @@ function token(req: Request): string | null {
   return null
 }
 
-async function keysFor(alg: string, kid: string | undefined): Promise<CryptoKey[]> {
+async function keysFor(alg, kid) {
   if (alg === 'HS256') {
     if (!JWT_SECRET) return []
     const raw = new TextEncoder().encode(JWT_SECRET)
@@ -61,10 +70,10 @@ async function keysFor(alg: string, kid: string | undefined): Promise<CryptoKey[
     ? { name: 'ECDSA', namedCurve: 'P-256' }
     : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
   const kty = alg === 'ES256' ? 'EC' : 'RSA'
-  const out: CryptoKey[] = []
+  const out = []
   for (const jwk of JWKS) {
-    if (jwk.kty !== kty || (kid && (jwk as { kid?: string }).kid && (jwk as { kid?: string }).kid !== kid)) continue
-    const { d: _private, ...pub } = jwk as JsonWebKey & { d?: string }
+    if (jwk.kty !== kty || (kid && jwk.kid && jwk.kid !== kid)) continue
+    const { d: _private, ...pub } = jwk
     try {
       out.push(await crypto.subtle.importKey('jwk', pub, params, false, ['verify']))
     } catch {
@@ -75,14 +84,23 @@ async function keysFor(alg: string, kid: string | undefined): Promise<CryptoKey[
 }
 
 // null when the token is valid, else the failure to answer with.
-async function verify(jwt: string): Promise<Response | null> {
+async function verify(jwt) {
   const [head, body, signature] = jwt.split('.')
-  let header: { alg?: string; kid?: string }
-  let claims: { exp?: number; nbf?: number }
+  const json = (part) => JSON.parse(new TextDecoder().decode(base64url(part)))
+  const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v)
+  let header
+  let claims
+  let sig
+  // Every part decoded here: `atob` throws on a character outside base64, and a header of
+  // `null` has no `alg` to read; either would escape as a 500 instead of a 401.
   try {
-    header = JSON.parse(new TextDecoder().decode(base64url(head)))
-    claims = JSON.parse(new TextDecoder().decode(base64url(body)))
+    header = json(head)
+    claims = json(body)
+    sig = base64url(signature)
   } catch {
+    return unauthorized('UNAUTHORIZED_INVALID_JWT_FORMAT', 'Invalid JWT format')
+  }
+  if (!isObject(header) || !isObject(claims)) {
     return unauthorized('UNAUTHORIZED_INVALID_JWT_FORMAT', 'Invalid JWT format')
   }
   const alg = header.alg ?? ''
@@ -91,7 +109,6 @@ async function verify(jwt: string): Promise<Response | null> {
   }
   const code = alg === 'HS256' ? 'UNAUTHORIZED_LEGACY_JWT' : 'UNAUTHORIZED_ASYMMETRIC_JWT'
   const data = new TextEncoder().encode(`${head}.${body}`)
-  const sig = base64url(signature)
   const algorithm = alg === 'HS256'
     ? 'HMAC'
     : alg === 'ES256'
@@ -111,11 +128,17 @@ async function verify(jwt: string): Promise<Response | null> {
   return null
 }
 
-Deno.serve(async (req: Request) => {
+Deno.serve(async (req) => {
   if (req.method !== 'OPTIONS' && VERIFY_JWT) {
     const jwt = token(req)
     if (!jwt) return unauthorized('UNAUTHORIZED_NO_AUTH_HEADER', 'Missing authorization header')
-    const failure = await verify(jwt)
+    // Whatever else goes wrong checking it is the token's fault, answered as upstream does.
+    let failure
+    try {
+      failure = await verify(jwt)
+    } catch {
+      failure = unauthorized('UNAUTHORIZED_INVALID_JWT_FORMAT', 'Invalid JWT format')
+    }
     if (failure) return failure
   }
   const name = new URL(req.url).pathname.split('/')[1]
