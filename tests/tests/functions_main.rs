@@ -324,6 +324,15 @@ fn malformed_tokens_are_refused_with_401_never_an_exception() {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
     };
     let (head, claims) = (b64(r#"{"alg":"HS256","typ":"JWT"}"#), b64(r#"{"role":"anon"}"#));
+    // Signed with the project's secret, so only its `exp`, a string, can refuse it.
+    let string_exp = {
+        use base64::Engine;
+        use hmac::{Hmac, Mac};
+        let input = format!("{head}.{}", b64(r#"{"role":"anon","exp":"9999999999"}"#));
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(JWT_SECRET.as_bytes()).unwrap();
+        mac.update(input.as_bytes());
+        format!("{input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    };
     let results = run(
         &main,
         &[
@@ -331,10 +340,12 @@ fn malformed_tokens_are_refused_with_401_never_an_exception() {
             get("header null", "/hello", bearer(&format!("{}.{claims}.abc", b64("null")))),
             get("claims not json", "/hello", bearer(&format!("{head}.{}.abc", b64("{")))),
             get("alg none", "/hello", bearer(&format!("{}.{claims}.", b64(r#"{"alg":"none"}"#)))),
+            get("exp not a number", "/hello", bearer(&string_exp)),
         ],
     );
     assert_refused(&results, "signature not base64url", "UNAUTHORIZED_INVALID_JWT_FORMAT");
     assert_refused(&results, "header null", "UNAUTHORIZED_INVALID_JWT_FORMAT");
     assert_refused(&results, "claims not json", "UNAUTHORIZED_INVALID_JWT_FORMAT");
     assert_refused(&results, "alg none", "UNAUTHORIZED_UNSUPPORTED_TOKEN_ALGORITHM");
+    assert_refused(&results, "exp not a number", "UNAUTHORIZED_LEGACY_JWT");
 }

@@ -122,7 +122,10 @@ async function verify(jwt) {
     }
   }
   const now = Math.floor(Date.now() / 1000)
-  if (!valid || (claims.exp !== undefined && claims.exp <= now) || (claims.nbf !== undefined && claims.nbf > now)) {
+  // A time claim that is not a number is refused, as a JWT library would (RFC 7519: NumericDate).
+  const expired = claims.exp !== undefined && (typeof claims.exp !== 'number' || claims.exp <= now)
+  const early = claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > now)
+  if (!valid || expired || early) {
     return unauthorized(code, 'Invalid JWT')
   }
   return null
