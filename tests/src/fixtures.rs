@@ -10,6 +10,19 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::ObjectMeta;
 
 /// The JWT secret of every fixture (at least 32 characters, as upstream requires).
+/// The smallest project a user applies: `demo`, its database in the Secret `demo-db`. Tests
+/// append fields under `spec` (two-space indent) to it.
+pub const MINIMAL_PROJECT: &str = "apiVersion: supabase-operator.io/v1alpha1
+kind: SupabaseProject
+metadata:
+  name: demo
+spec:
+  apiExternalUrl: https://api.demo.example.com
+  database:
+    secretRef:
+      name: demo-db
+";
+
 pub const JWT_SECRET: &str = "fixture-jwt-secret-0123456789-abcdefghij";
 /// The database password of every fixture.
 pub const DB_PASSWORD: &str = "fixture-db-password-p@ss/word:1";

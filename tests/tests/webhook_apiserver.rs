@@ -49,16 +49,7 @@ const ALICE_RBAC: &str = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n
      roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: alice}\n\
      subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n";
 
-const MINIMAL: &str = "apiVersion: supabase-operator.io/v1alpha1
-kind: SupabaseProject
-metadata:
-  name: demo
-spec:
-  apiExternalUrl: https://api.demo.example.com
-  database:
-    secretRef:
-      name: demo-db
-";
+use harness::fixtures::MINIMAL_PROJECT as MINIMAL;
 
 fn with_jwt(yaml: &str, secret: &str) -> String {
     format!("{yaml}  jwt:\n    secretRef:\n      name: {secret}\n")

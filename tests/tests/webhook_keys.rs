@@ -33,19 +33,10 @@ async fn secrets(env: &TestEnv, kid: &str) -> (String, String, String, String) {
     fixtures::signing_keys(JWT_SECRET, kid)
 }
 
-const PROJECT: &str = "apiVersion: supabase-operator.io/v1alpha1
-kind: SupabaseProject
-metadata:
-  name: demo
-spec:
-  apiExternalUrl: https://api.demo.example.com
-  database:
-    secretRef:
-      name: demo-db
-  jwt:
-    secretRef:
-      name: demo-jwt
-";
+/// The minimal project with the legacy JWT Secret.
+fn project() -> String {
+    format!("{}  jwt:\n    secretRef:\n      name: demo-jwt\n", fixtures::MINIMAL_PROJECT)
+}
 
 const NEW_KEYS: &str = "    keys: both
     signingKeysRef:
@@ -67,12 +58,12 @@ async fn a_new_project_gets_both_and_one_stored_before_keeps_legacy() {
     // Stored before the webhook knew of keys: no webhook at all, nothing defaulted.
     let env = env("keys-scheme").await;
     secrets(&env, KID).await;
-    env.kubectl().args(["apply", "-f", "-"]).stdin(PROJECT).ok().await;
+    env.kubectl().args(["apply", "-f", "-"]).stdin(project()).ok().await;
     assert_eq!(stored_scheme(&env).await, None);
     let s = register(env).await;
 
     // Updated afterwards: legacy is written out, and the owner is told.
-    let updated = format!("{PROJECT}    expirySeconds: 7200\n");
+    let updated = format!("{}    expirySeconds: 7200\n", project());
     let out = s.env.kubectl().args(["apply", "-f", "-"]).stdin(updated.clone()).run().await;
     assert!(out.success, "{}", out.stderr);
     assert!(out.stderr.contains("Warning: spec.jwt.keys: this project uses the legacy keys only"), "{}", out.stderr);
@@ -82,7 +73,7 @@ async fn a_new_project_gets_both_and_one_stored_before_keeps_legacy() {
     assert!(again.contains("unchanged"), "{again}");
 
     // A project created now gets both; a replace without the field keeps it.
-    let other = PROJECT.replace("name: demo\n", "name: fresh\n");
+    let other = project().replace("name: demo\n", "name: fresh\n");
     s.env.kubectl().args(["create", "-f", "-"]).stdin(other.clone()).ok().await;
     let fresh: SupabaseProject = s.env.api().get("fresh").await.unwrap();
     assert_eq!(fresh.spec.jwt.and_then(|j| j.keys), Some(KeyScheme::Both));
@@ -117,7 +108,7 @@ async fn broken_keys_are_refused_naming_every_field_and_never_the_keys() {
         ],
     )
     .await;
-    let project = format!("{PROJECT}{NEW_KEYS}");
+    let project = format!("{}{NEW_KEYS}", project());
     let out = s.env.kubectl().args(["apply", "-f", "-"]).stdin(project.clone()).run().await;
     assert!(!out.success, "accepted");
     for expected in [
@@ -170,7 +161,7 @@ async fn a_bad_checksum_and_a_removed_signer_only_warn() {
         &[("publishableKey", &bad_sum), ("secretKey", SECRET_API_KEY), ("anonJwt", &anon), ("serviceJwt", &service)],
     )
     .await;
-    let project = format!("{PROJECT}{NEW_KEYS}")
+    let project = format!("{}{NEW_KEYS}", project())
         .replace("    keys: both\n", &format!("    keys: both\n    signingKeyId: {KID}\n"));
     let out = s.env.kubectl().args(["apply", "-f", "-"]).stdin(project.clone()).run().await;
     assert!(out.success, "{}", out.stderr);

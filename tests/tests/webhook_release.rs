@@ -29,19 +29,7 @@ async fn stored(s: &Admitting) -> (Option<String>, Vec<Option<String>>) {
 
 /// The project a user keeps in a file: only `release` (and `extra`) changes between applies.
 fn manifest(release: &str, extra: &str) -> String {
-    format!(
-        "apiVersion: supabase-operator.io/v1alpha1
-kind: SupabaseProject
-metadata:
-  name: demo
-spec:
-  apiExternalUrl: https://api.demo.example.com
-  database:
-    secretRef:
-      name: demo-db
-  release: {release}
-{extra}"
-    )
+    format!("{}  release: {release}\n{extra}", harness::fixtures::MINIMAL_PROJECT)
 }
 
 /// Every catalog image of `release`, as the stored spec should hold them.
