@@ -189,17 +189,12 @@ impl Writers {
             deployments: reflect(namespaced(client, ns), config, self.deployments, strip),
             jobs: reflect(namespaced(client, ns), config, self.jobs, slim_job),
             claims: reflect(namespaced(client, ns), config, self.claims, strip),
-            all_secrets: reflect(
-                namespaced(client, ns),
-                &watcher::Config::default(),
-                self.all_secrets,
-                slim_secret_meta,
-            ),
+            all_secrets: reflect(namespaced(client, ns), &watcher::Config::default(), self.all_secrets, slim_meta),
             all_config_maps: reflect(
                 namespaced(client, ns),
                 &watcher::Config::default(),
                 self.all_config_maps,
-                slim_config_map_meta,
+                slim_meta,
             ),
             disruption_budgets: reflect(namespaced(client, ns), config, self.disruption_budgets, strip),
             autoscalers: reflect(namespaced(client, ns), config, self.autoscalers, strip),
@@ -234,21 +229,10 @@ pub fn strip<K: Resource>(obj: &mut K) {
     }
 }
 
-/// Any Secret, as the trigger on referenced user Secrets reads it: name and version.
-/// A cluster may hold thousands of Secrets none of which a project references.
-pub fn slim_secret_meta(m: &mut PartialObjectMeta<Secret>) {
-    let meta = &mut m.metadata;
-    *meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-        name: meta.name.take(),
-        namespace: meta.namespace.take(),
-        resource_version: meta.resource_version.take(),
-        uid: meta.uid.take(),
-        ..Default::default()
-    };
-}
-
-/// Any ConfigMap, as the trigger on Edge Functions' code reads it: name and version.
-pub fn slim_config_map_meta(m: &mut PartialObjectMeta<ConfigMap>) {
+/// Any Secret or ConfigMap, as the triggers on referenced user objects (Secrets; Edge
+/// Functions' code) read it: name and version. A cluster may hold thousands of them none
+/// of which a project references.
+pub fn slim_meta<K>(m: &mut PartialObjectMeta<K>) {
     let meta = &mut m.metadata;
     *meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
         name: meta.name.take(),
@@ -401,7 +385,7 @@ mod tests {
         assert_eq!(cm.metadata, meta());
 
         let mut secret = PartialObjectMeta::<Secret> { metadata: meta(), ..Default::default() };
-        slim_secret_meta(&mut secret);
+        slim_meta(&mut secret);
         assert_eq!(secret.metadata.name, meta().name);
         assert_eq!(secret.metadata.namespace, meta().namespace);
         assert_eq!(secret.metadata.resource_version, meta().resource_version);

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
 
 use crate::Error;
@@ -14,7 +15,7 @@ use crate::events::Events;
 use crate::leader::Leadership;
 use crate::memo::Memo;
 use crate::metrics::Metrics;
-use crate::secret_data::UserSecrets;
+use crate::secret_data::{ByVersion, UserSecrets};
 
 /// Shortest wait after a failure.
 const BACKOFF_MIN: Duration = Duration::from_secs(2);
@@ -31,6 +32,8 @@ pub struct Context {
     pub memo: Memo,
     /// Data of the referenced user Secrets, by resourceVersion.
     pub user_secrets: UserSecrets,
+    /// Edge Functions' code ConfigMaps, by resourceVersion.
+    pub user_config_maps: ByVersion<ConfigMap>,
     /// Event publisher.
     pub events: Events,
     /// Metrics.
@@ -60,6 +63,7 @@ impl Context {
             caches,
             memo: Memo::default(),
             user_secrets: UserSecrets::default(),
+            user_config_maps: ByVersion::default(),
             events,
             metrics,
             leadership,

@@ -14,6 +14,7 @@ use kube::api::{Api, DeleteParams, ListParams};
 
 use crate::Error;
 use crate::apply::{apply, read};
+use crate::cache;
 use crate::context::Context;
 use crate::hash;
 use crate::observation::Observed;
@@ -89,14 +90,29 @@ pub async fn roll(
     Ok(out)
 }
 
-/// The user's ConfigMap `name`, read whole (its data feeds the hash), if it exists.
+/// The user's ConfigMap `name`, as the metadata cache of every ConfigMap knows it: absent
+/// there is absent, and its data is read from the apiserver once per resourceVersion (the
+/// mechanism that spares the Secrets' reads, `secret_data::ByVersion`), not per reconcile.
 async fn read_user_config_map(
     ctx: &Context,
     project: &SupabaseProject,
     name: &str,
 ) -> Result<Option<ConfigMap>, Error> {
-    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &project.namespace().unwrap_or_default());
-    Ok(api.get_opt(name).await?)
+    let namespace = project.namespace().unwrap_or_default();
+    let key = format!("{namespace}/{name}");
+    let Some(version) = cache::get(&ctx.caches.all_config_maps, &namespace, name).and_then(|m| m.resource_version())
+    else {
+        ctx.user_config_maps.put(key, None);
+        return Ok(None);
+    };
+    if let Some(held) = ctx.user_config_maps.get(&key, &version) {
+        return Ok(Some(held));
+    }
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+    let read = api.get_opt(name).await?;
+    let version_read = read.as_ref().and_then(|m| m.resource_version());
+    ctx.user_config_maps.put(key, read.clone().zip(version_read).map(|(m, v)| (v, m)));
+    Ok(read)
 }
 
 /// Deletes a disabled component's Deployment, Service and ConfigMaps, if this project owns them.
