@@ -94,6 +94,29 @@ where
     .await;
 }
 
+/// Removing `spec.gateway` deletes `demo-api` and the URL; applying `spec` again brings
+/// it back, and deleting the project has the garbage collector take it. The project as it
+/// stood with the field removed.
+async fn removed_restored_and_collected<K>(env: &TestEnv, api: &Api<K>, kind: &str, spec: &str) -> SupabaseProject
+where
+    K: Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    env.kubectl()
+        .args(["patch", "sbp", "demo", "--type=json", "-p", r#"[{"op":"remove","path":"/spec/gateway"}]"#])
+        .ok()
+        .await;
+    wait_gone(&format!("the {kind} deleted"), || async { api.get_opt("demo-api").await.unwrap().is_some() }).await;
+    let removed = wait_url(env, None).await;
+    env.kubectl().args(["apply", "-f", "-"]).stdin(rec::admitted("demo", spec)).ok().await;
+    rec::eventually(&format!("the {kind} again"), patience::settle(), || async {
+        api.get_opt("demo-api").await.unwrap().ok_or_else(|| "absent".to_string())
+    })
+    .await;
+    env.kubectl().args(["delete", "sbp", "demo", "--wait=false"]).ok().await;
+    wait_gone(&format!("the {kind} collected"), || async { api.get_opt("demo-api").await.unwrap().is_some() }).await;
+    removed
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_ingress_routes_the_url_host_to_kong_and_goes_with_its_field_and_the_project() {
     let env = rec::project_env("gateway-ingress", "demo", INGRESS_SPEC).await;
@@ -129,23 +152,9 @@ async fn the_ingress_routes_the_url_host_to_kong_and_goes_with_its_field_and_the
     let writes = steady_writes(&env, &running, &recorder).await;
     assert!(writes.is_empty(), "writes at steady state: {writes:?}");
 
-    // Removing the field removes the Ingress and the URL.
-    env.kubectl()
-        .args(["patch", "sbp", "demo", "--type=json", "-p", r#"[{"op":"remove","path":"/spec/gateway"}]"#])
-        .ok()
-        .await;
-    wait_gone("the Ingress deleted", || async { ingresses.get_opt("demo-api").await.unwrap().is_some() }).await;
-    let p = wait_url(&env, None).await;
+    // Removing the field removes the Ingress and the URL; back again, then the project goes.
+    let p = removed_restored_and_collected(&env, &ingresses, "Ingress", INGRESS_SPEC).await;
     assert_eq!(exposed(&p), None);
-
-    // Back again, then the project goes: the garbage collector takes the Ingress with it.
-    env.kubectl().args(["apply", "-f", "-"]).stdin(rec::admitted("demo", INGRESS_SPEC)).ok().await;
-    rec::eventually("the Ingress again", patience::settle(), || async {
-        ingresses.get_opt("demo-api").await.unwrap().ok_or_else(|| "absent".to_string())
-    })
-    .await;
-    env.kubectl().args(["delete", "sbp", "demo", "--wait=false"]).ok().await;
-    wait_gone("the Ingress collected", || async { ingresses.get_opt("demo-api").await.unwrap().is_some() }).await;
     running.stop().await;
 }
 
@@ -192,20 +201,7 @@ async fn the_http_route_is_valid_for_the_gateway_api_crd_and_goes_with_its_field
     let writes = steady_writes(&env, &running, &recorder).await;
     assert!(writes.is_empty(), "writes at steady state: {writes:?}");
 
-    env.kubectl()
-        .args(["patch", "sbp", "demo", "--type=json", "-p", r#"[{"op":"remove","path":"/spec/gateway"}]"#])
-        .ok()
-        .await;
-    wait_gone("the HTTPRoute deleted", || async { routes.get_opt("demo-api").await.unwrap().is_some() }).await;
-    wait_url(&env, None).await;
-
-    env.kubectl().args(["apply", "-f", "-"]).stdin(rec::admitted("demo", ROUTE_SPEC)).ok().await;
-    rec::eventually("the HTTPRoute again", patience::settle(), || async {
-        routes.get_opt("demo-api").await.unwrap().ok_or_else(|| "absent".to_string())
-    })
-    .await;
-    env.kubectl().args(["delete", "sbp", "demo", "--wait=false"]).ok().await;
-    wait_gone("the HTTPRoute collected", || async { routes.get_opt("demo-api").await.unwrap().is_some() }).await;
+    removed_restored_and_collected(&env, &routes, "HTTPRoute", ROUTE_SPEC).await;
     running.stop().await;
 }
 
